@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Configures and builds honeycomb with CMake + Ninja (ccache when present).
+#   scripts/build.sh [release|asan] [extra cmake args...]
+# Build trees: build/ (release), build-asan/ (ASan+UBSan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavor="${1:-release}"; shift || true
+case "$flavor" in
+  release) dir=build; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  asan)    dir=build-asan; args=(-DCMAKE_BUILD_TYPE=Debug -DHONEYCOMB_SANITIZE=ON) ;;
+  *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
+esac
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); fi
+cmake -S . -B "$dir" -G Ninja "${args[@]}" "${launcher[@]}" "$@" >/dev/null
+jobs="${HONEYCOMB_BUILD_JOBS:-$(nproc)}"
+cmake --build "$dir" -j "$jobs"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package honeycomb needs to build, run and test.
+# Idempotent: packages already present are skipped; safe to re-run.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  clang-14 libclang-rt-14-dev clang-format clang-tidy
+  # libraries (see docs/DEPENDENCIES.md for why each)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev
+  # runtime helpers and real peers used by tests and benchmarks
+  python3 python3-pytest curl openssl zip unzip procps iproute2
+  rsyslog rsyslog-gnutls wrk nginx-light
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "[install-deps] all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "[install-deps] installing: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# Debian's nginx/rsyslog packages try to start their daemons; tests start
+# their own instances on free ports, so keep the packaged ones from starting.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "[install-deps] done"

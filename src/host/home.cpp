@@ -1,0 +1,246 @@
+#include "host/home.hpp"
+
+#include <algorithm>
+#include <fcntl.h>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <sys/wait.h>
+#include <spawn.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace honeycomb::host {
+
+bool PluginPaths::is_installed(std::string_view name) const {
+  std::error_code ec;
+  return fs::is_regular_file(installed(name) / "config.json", ec);
+}
+
+namespace {
+std::vector<std::string> plugin_folders(const fs::path& root) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    if (entry.is_directory(ec) && fs::is_regular_file(entry.path() / "config.json", ec)) {
+      names.push_back(entry.path().filename().string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+}  // namespace
+
+std::vector<std::string> PluginPaths::installed_names() const { return plugin_folders(installed_root); }
+std::vector<std::string> PluginPaths::library_names() const { return plugin_folders(library_root); }
+
+PluginPaths Home::services() const {
+  return {plugin::PluginKind::service, root / "services", library / "services"};
+}
+PluginPaths Home::integrations() const {
+  return {plugin::PluginKind::integration, root / "integrations", library / "integrations"};
+}
+
+fs::path default_home() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0') {
+    return fs::path(xdg) / "honeycomb";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return fs::path(home) / ".config" / "honeycomb";
+  }
+  return fs::current_path() / ".honeycomb";
+}
+
+fs::path default_library() {
+  if (const char* lib = std::getenv("HONEYCOMB_LIBRARY"); lib != nullptr && *lib != '\0') {
+    return lib;
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return exe.parent_path().parent_path() / "share" / "honeycomb" / "library";
+}
+
+std::optional<std::string> read_text_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return std::nullopt;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool write_text_file(const fs::path& path, std::string_view text, std::string& error) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      error = "cannot write " + tmp.string();
+      return false;
+    }
+    out << text;
+    if (!out.flush()) {
+      error = "cannot write " + tmp.string();
+      return false;
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    error = "cannot rename " + tmp.string() + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Runs a program (no shell) and waits; returns its exit status or -1.
+int run_program(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  }
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return -1;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      return -1;
+    }
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+fs::path make_temp_dir() {
+  std::random_device rd;
+  for (int i = 0; i < 16; ++i) {
+    fs::path p = fs::temp_directory_path() / ("honeycomb-install-" + std::to_string(rd()));
+    std::error_code ec;
+    if (fs::create_directory(p, ec)) {
+      return p;
+    }
+  }
+  return {};
+}
+
+// The folder inside an unpacked zip that holds config.json: the root itself
+// or its only subfolder.
+std::optional<fs::path> plugin_root_in(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir / "config.json", ec)) {
+    return dir;
+  }
+  std::optional<fs::path> found;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_directory(ec) && fs::is_regular_file(e.path() / "config.json", ec)) {
+      if (found) {
+        return std::nullopt;
+      }
+      found = e.path();
+    }
+  }
+  return found;
+}
+
+std::optional<std::string> validate(const PluginPaths& paths, const fs::path& folder) {
+  if (paths.kind == plugin::PluginKind::service) {
+    auto spec = plugin::load_service_spec(folder);
+    if (!spec) {
+      return spec.error().message();
+    }
+  } else {
+    auto spec = plugin::load_integration_spec(folder);
+    if (!spec) {
+      return spec.error().message();
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+InstallOutcome install_plugin(const PluginPaths& paths, const std::string& source) {
+  InstallOutcome out;
+  std::error_code ec;
+  fs::path folder;
+  fs::path cleanup;
+  const fs::path src(source);
+  if (fs::is_directory(src, ec)) {
+    folder = fs::absolute(src, ec).lexically_normal();
+    if (folder.filename().empty()) {
+      folder = folder.parent_path();
+    }
+    out.name = folder.filename().string();
+  } else if (fs::is_regular_file(src, ec) && src.extension() == ".zip") {
+    cleanup = make_temp_dir();
+    if (cleanup.empty()) {
+      out.message = "cannot create a temporary folder to unpack " + source;
+      return out;
+    }
+    if (run_program({"unzip", "-q", "-o", src.string(), "-d", cleanup.string()}) != 0) {
+      fs::remove_all(cleanup, ec);
+      out.message = source + ": not a readable zip file (is `unzip` installed?)";
+      return out;
+    }
+    auto root = plugin_root_in(cleanup);
+    if (!root) {
+      fs::remove_all(cleanup, ec);
+      out.message = source + ": the zip holds no plugin folder with a config.json";
+      return out;
+    }
+    folder = *root;
+    out.name = folder == cleanup ? src.stem().string() : folder.filename().string();
+  } else if (source.find('/') == std::string::npos && fs::is_directory(paths.in_library(source), ec)) {
+    folder = paths.in_library(source);
+    out.name = source;
+  } else {
+    out.message = "Cannot find " + std::string(paths.noun()) + " `" + source +
+                  "`: not a folder, a zip file, or a name in the plugin library (see `honeycomb " +
+                  std::string(paths.noun()) + " list --remote`)";
+    return out;
+  }
+
+  auto finish = [&](InstallOutcome o) {
+    if (!cleanup.empty()) {
+      fs::remove_all(cleanup, ec);
+    }
+    return o;
+  };
+  if (paths.is_installed(out.name)) {
+    out.status = InstallStatus::already_installed;
+    return finish(out);
+  }
+  if (auto err = validate(paths, folder)) {
+    out.message = *err;
+    return finish(out);
+  }
+  const fs::path dest = paths.installed(out.name);
+  fs::create_directories(paths.installed_root, ec);
+  fs::remove_all(dest, ec);
+  fs::copy(folder, dest, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  if (ec) {
+    out.message = "cannot copy " + folder.string() + " to " + dest.string() + ": " + ec.message();
+    fs::remove_all(dest, ec);
+    return finish(out);
+  }
+  // A copy made from an earlier run must not carry its state along.
+  fs::remove(dest / ".args.json", ec);
+  fs::remove_all(dest / "logs", ec);
+  out.status = InstallStatus::installed;
+  return finish(out);
+}
+
+}  // namespace honeycomb::host

@@ -1,0 +1,77 @@
+// The honeycomb home folder and the plugin library ("online library": the
+// catalog of plugins shipped with the project).
+//
+// Home layout (the reference's):
+//   <home>/services/<name>/            installed service (config.json, code)
+//   <home>/services/<name>/.args.json  parameters of the last run
+//   <home>/services/<name>/logs/       stdout.log, stderr.log of daemons
+//   <home>/services/<name>.pid         pidfile of a daemon
+//   <home>/integrations/<name>/        installed integration (+ .args.json)
+//   <home>/honeycomb.debug.log         every log record, one JSON per line
+#pragma once
+
+#include "plugin/config.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace honeycomb::host {
+
+namespace fs = std::filesystem;
+
+/// Where plugins of one kind live, as a small value type.
+struct PluginPaths {
+  plugin::PluginKind kind;
+  fs::path installed_root;  ///< <home>/services or <home>/integrations
+  fs::path library_root;    ///< <library>/services or <library>/integrations
+
+  [[nodiscard]] std::string_view noun() const { return kind == plugin::PluginKind::service ? "service" : "integration"; }
+  [[nodiscard]] fs::path installed(std::string_view name) const { return installed_root / std::string(name); }
+  [[nodiscard]] fs::path in_library(std::string_view name) const { return library_root / std::string(name); }
+  [[nodiscard]] bool is_installed(std::string_view name) const;
+  [[nodiscard]] std::vector<std::string> installed_names() const;
+  [[nodiscard]] std::vector<std::string> library_names() const;
+};
+
+struct Home {
+  fs::path root;
+  fs::path library;
+
+  [[nodiscard]] PluginPaths services() const;
+  [[nodiscard]] PluginPaths integrations() const;
+  [[nodiscard]] PluginPaths plugins(plugin::PluginKind kind) const {
+    return kind == plugin::PluginKind::service ? services() : integrations();
+  }
+  [[nodiscard]] fs::path debug_log() const { return root / "honeycomb.debug.log"; }
+  [[nodiscard]] fs::path pidfile(std::string_view service) const {
+    return root / "services" / (std::string(service) + ".pid");
+  }
+  [[nodiscard]] fs::path logs_dir(std::string_view service) const {
+    return root / "services" / std::string(service) / "logs";
+  }
+};
+
+/// The default home: $XDG_CONFIG_HOME/honeycomb or ~/.config/honeycomb.
+fs::path default_home();
+/// The plugin library: $HONEYCOMB_LIBRARY, else <exe>/../share/honeycomb/library.
+fs::path default_library();
+
+/// Outcome of an install.
+enum class InstallStatus { installed, already_installed, failed };
+struct InstallOutcome {
+  InstallStatus status = InstallStatus::failed;
+  std::string name;
+  std::string message;  ///< error text when failed
+};
+
+/// Installs a plugin from a folder, a zip file or a library name; the plugin's
+/// config.json is validated before anything is copied.
+InstallOutcome install_plugin(const PluginPaths& paths, const std::string& source);
+
+/// Reads `<folder>/.args.json`, or nullopt.
+std::optional<std::string> read_text_file(const fs::path& path);
+bool write_text_file(const fs::path& path, std::string_view text, std::string& error);
+
+}  // namespace honeycomb::host

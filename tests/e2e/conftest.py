@@ -1,0 +1,111 @@
+"""Shared fixtures for the end-to-end tests: they drive the built `honeycomb`
+binary as a user would, each test in a fresh home folder.
+
+Waiting is always for a condition with a deadline (`wait_for`), never a
+fixed sleep.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = os.environ.get("HONEYCOMB_BIN", str(Path(__file__).resolve().parents[2] / "build/bin/honeycomb"))
+SOURCE_DIR = Path(os.environ.get("HONEYCOMB_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+
+
+def wait_for(predicate, timeout=15.0, interval=0.02, what="condition"):
+    """Polls `predicate` until it returns a truthy value or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def read_json_lines(path):
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for line in p.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if line:
+            out.append(json.loads(line))
+    return out
+
+
+class Honeycomb:
+    """Runs the binary against one home folder."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.procs = []
+
+    def argv(self, *args, root_flag=True):
+        base = [BIN, "--home", str(self.home)]
+        if root_flag and os.geteuid() == 0:
+            base.append("--iamroot")
+        return base + [str(a) for a in args]
+
+    def run(self, *args, input=None, timeout=60, root_flag=True, check=False):
+        r = subprocess.run(self.argv(*args, root_flag=root_flag), input=input, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"honeycomb {' '.join(map(str, args))} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def spawn(self, *args, **kw):
+        p = subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+        self.procs.append(p)
+        return p
+
+    @property
+    def debug_log(self):
+        return self.home / "honeycomb.debug.log"
+
+    def log_records(self):
+        return read_json_lines(self.debug_log)
+
+    def wait_log(self, predicate, timeout=15.0, what="a debug log record"):
+        return wait_for(lambda: next((r for r in self.log_records() if predicate(r)), None), timeout, what=what)
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait(timeout=10)
+        # Daemons this test started: kill what a pidfile still names.
+        for pidfile in (self.home / "services").glob("*.pid") if (self.home / "services").exists() else []:
+            try:
+                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+            except (ValueError, ProcessLookupError):
+                pass
+
+
+@pytest.fixture
+def hc(tmp_path):
+    h = Honeycomb(tmp_path / "home")
+    yield h
+    h.cleanup()
