@@ -18,7 +18,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   cp -n fuzz/corpus/"${t%_fuzz}"/* "$corpus"/ 2>/dev/null || true
   log="build-fuzz/$t.log"
-  if build-fuzz/fuzz/"$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  if build-fuzz/bin/"$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 "$corpus" >"$log" 2>&1; then
     runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
     echo "fuzz $t: ${runs:-?} executions in ${seconds}s, no findings"

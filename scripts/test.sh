@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test: the release build,
 # then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
-#   scripts/test.sh            # both builds
-#   scripts/test.sh release    # one of them (release|asan)
+# Before them, each libFuzzer target runs for a bounded time (scripts/fuzz.sh).
+#   scripts/test.sh            # fuzz, release, asan
+#   scripts/test.sh release    # some of them (fuzz|release|asan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-flavors=("${@:-release asan}")
+flavors=("${@:-fuzz release asan}")
 # shellcheck disable=SC2206
 flavors=(${flavors[*]})
 jobs="$(nproc)"
 status=0
 for flavor in "${flavors[@]}"; do
+  if [ "$flavor" = fuzz ]; then
+    echo "=== fuzzing (${HONEYCOMB_FUZZ_SECONDS:-15}s per target) ==="
+    scripts/fuzz.sh "${HONEYCOMB_FUZZ_SECONDS:-15}" || status=1
+    continue
+  fi
   echo "=== building ($flavor) ==="
   scripts/build.sh "$flavor"
   dir=build; [ "$flavor" = asan ] && dir=build-asan
