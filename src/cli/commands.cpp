@@ -573,7 +573,10 @@ int main(int argc, char** argv) {
   s_run->add_flag("-d,--daemon", daemon, "Run in the background");
   s_run->add_flag("-e,--editable", editable, "Run from a folder without installing");
   s_run->add_flag("-a,--show-args,--show_args", show_args, "Show the service's parameters and exit");
-  s_run->add_option("-i,--integration", integrations, "Send alerts to this integration (repeatable)");
+  // One name per -i, as in the reference (`-i a -i b`): a vector option would
+  // otherwise swallow the key=value arguments that follow it.
+  s_run->add_option("-i,--integration", integrations, "Send alerts to this integration (repeatable)")
+      ->allow_extra_args(false);
   auto* s_stop = service->add_subcommand("stop", "Stop a running service daemon");
   s_stop->add_option("service", name)->required();
   s_stop->add_flag("-e,--editable", editable, "The service was run from a folder");

@@ -72,13 +72,14 @@ bool read_entries(const std::string& path, const YAML::Node& section, const char
   return true;
 }
 
-bool ensure_installed(const host::PluginPaths& paths, const std::string& name) {
+bool ensure_installed(const std::string& path, const host::PluginPaths& paths, const std::string& name) {
   if (paths.is_installed(name)) {
     return true;
   }
   auto outcome = host::install_plugin(paths, name);
   if (outcome.status == host::InstallStatus::failed) {
-    std::cerr << "Error: " << outcome.message << "\n";
+    // Name the file and the entry: the user fixes the YAML, not a command line.
+    std::cerr << "Error: " << path << ": " << paths.noun() << "s." << name << ": " << outcome.message << "\n";
     return false;
   }
   std::cout << "[+] " << name << " has been installed successfully (" << paths.noun() << ")\n";
@@ -102,7 +103,9 @@ int run_config_file(const host::Home& home, const std::string& path, bool verbos
     std::cerr << "Error: " << path << ": must be a mapping with version, services and integrations\n";
     return exit_code::failure;
   }
-  if (!doc["version"] || doc["version"].as<std::string>() != "1") {
+  // Checked as a scalar first: as<std::string>() throws on a list or a map.
+  const YAML::Node version = doc["version"];
+  if (!version || !version.IsScalar() || version.Scalar() != "1") {
     std::cerr << "Error: " << path << ": version: must be 1\n";
     return exit_code::failure;
   }
@@ -124,7 +127,7 @@ int run_config_file(const host::Home& home, const std::string& path, bool verbos
 
   std::vector<std::string> integration_names;
   for (const auto& i : integrations) {
-    if (!ensure_installed(home.integrations(), i.name)) {
+    if (!ensure_installed(path, home.integrations(), i.name)) {
       return exit_code::failure;
     }
     auto loaded = host::load_integration(home, i.name, false, &i.args);
@@ -138,7 +141,7 @@ int run_config_file(const host::Home& home, const std::string& path, bool verbos
     integration_names.push_back(i.name);
   }
   for (const auto& s : services) {
-    if (!ensure_installed(home.services(), s.name)) {
+    if (!ensure_installed(path, home.services(), s.name)) {
       return exit_code::failure;
     }
   }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <future>
 #include <iostream>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -191,7 +192,12 @@ int run_service(const RunRequest& req) {
   }
 
   std::vector<LoadedIntegration> integrations;
+  std::set<std::string> seen_integrations;
   for (const auto& name : req.integrations) {
+    // `-i x -i x` means x once: a second instance would write every alert twice.
+    if (!seen_integrations.insert(name).second) {
+      continue;
+    }
     auto loaded = load_integration(req.home, name, false);
     if (auto* err = std::get_if<std::string>(&loaded)) {
       std::cerr << "Error: " << *err << "\n";
@@ -320,7 +326,15 @@ int run_service(const RunRequest& req) {
       continue;
     }
   }
-  notify_parent(exit_code == 0 && context.ready());
+  const bool started = exit_code == 0 && context.ready();
+  if (req.daemon && !started) {
+    // The parent reports the failure as soon as it hears of it; by then the
+    // pidfile must be gone, or `service status` right after would still
+    // call the service running (or stale).
+    std::error_code ec;
+    fs::remove(pidfile, ec);
+  }
+  notify_parent(started);
 
   if (!thread_done || !crashed) {
     try {

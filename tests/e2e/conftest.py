@@ -109,3 +109,72 @@ def hc(tmp_path):
     h = Honeycomb(tmp_path / "home")
     yield h
     h.cleanup()
+
+
+# ---- helpers added for the e2e suites (the fixtures above are unchanged) ----
+
+def port_closed(port, host="127.0.0.1"):
+    return not port_open(port, host)
+
+
+def wait_port_open(port, timeout=15.0):
+    return wait_for(lambda: port_open(port), timeout, what=f"port {port} to accept connections")
+
+
+def wait_port_closed(port, timeout=15.0):
+    return wait_for(lambda: port_closed(port), timeout, what=f"port {port} to close")
+
+
+def pid_alive(pid):
+    """True when `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rfind(")") + 2] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def child_pids(pid):
+    """Pids whose parent is `pid` (from /proc), zombies included."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def source_plugin(kind, name):
+    """The folder of a plugin in the source tree (services/<name> or integrations/<name>)."""
+    return SOURCE_DIR / kind / name
+
+
+def stop_process(proc, sig=signal.SIGINT, timeout=20):
+    """Sends `sig` to a spawned process and returns (exit code, stdout, stderr)."""
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def wait_log_while_running(hc, proc, predicate, timeout=15.0, what="a debug log record"):
+    """Like hc.wait_log, but fails at once (with the process's output) when
+    `proc` exits first."""
+    def check():
+        record = next((r for r in hc.log_records() if predicate(r)), None)
+        if record is None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the process exited ({proc.returncode}) before {what}:\n{out}\n{err}")
+        return record
+    return wait_for(check, timeout, what=what)
