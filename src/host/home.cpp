@@ -219,6 +219,17 @@ InstallOutcome install_plugin(const PluginPaths& paths, const std::string& sourc
     }
     return o;
   };
+  if (paths.kind == plugin::PluginKind::service) {
+    // Everything else knows a service by its config.json's service.name (its
+    // code, pidfile, logs, `service run NAME`), so it is installed under that
+    // name, whatever the folder or zip file is called.
+    auto spec = plugin::load_service_spec(folder);
+    if (!spec) {
+      out.message = spec.error().message();
+      return finish(out);
+    }
+    out.name = spec->name;
+  }
   if (paths.is_installed(out.name)) {
     out.status = InstallStatus::already_installed;
     return finish(out);

@@ -144,3 +144,43 @@ def test_daemon_that_cannot_start_reports_failure(hc, setup):
         assert "simple_http failed to start" in r.stderr
     assert not (hc.home / "services" / "simple_http.pid").exists()
     assert hc.run("service", "status", "simple_http").stdout.splitlines() == ["simple_http - not running"]
+
+
+def test_uninstall_of_a_running_daemon_is_refused(hc, setup):
+    port = free_port()
+    pid = start_daemon(hc, port)
+    r = hc.run("service", "uninstall", "--yes", "simple_http")
+    assert r.returncode != 0
+    assert "simple_http is running" in r.stderr
+    assert (hc.home / "services" / "simple_http" / "config.json").is_file()
+    assert pid_alive(pid) and port_open(port)
+    hc.run("service", "stop", "simple_http", check=True, timeout=30)
+    r = hc.run("service", "uninstall", "--yes", "simple_http")
+    assert r.returncode == 0, r.stderr
+    assert not (hc.home / "services" / "simple_http").exists()
+
+
+def test_logs_follow(hc, setup):
+    import os
+    import signal
+    port = free_port()
+    start_daemon(hc, port)
+    follower = hc.spawn("service", "logs", "simple_http", "-f")
+    os.set_blocking(follower.stdout.fileno(), False)
+    seen = []
+
+    def output_has(text):
+        try:
+            chunk = os.read(follower.stdout.fileno(), 65536)
+        except BlockingIOError:
+            chunk = b""
+        seen.append(chunk.decode(errors="replace"))
+        return text in "".join(seen)
+
+    wait_for(lambda: output_has(f"Starting Simple HTTP service on port: {port}"), what="the existing lines")
+    # Lines written after `logs -f` started show up too.
+    hc.run("service", "stop", "simple_http", check=True, timeout=30)
+    wait_for(lambda: output_has("Simple HTTP service stopped"), what="the line written by the stop")
+    assert follower.poll() is None  # still following
+    follower.send_signal(signal.SIGINT)
+    follower.wait(timeout=10)

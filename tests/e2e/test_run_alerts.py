@@ -187,3 +187,14 @@ def test_integration_option_takes_one_name(hc, alerts_file):
     code, _, err = stop_process(proc, signal.SIGINT)
     assert code == 0, err
     assert [a["request"] for a in read_json_lines(alerts_file)] == ["GET /once HTTP/1.1"]
+
+
+def test_port_in_use_fails_cleanly(hc, alerts_file):
+    with socket.socket() as blocker:
+        blocker.bind(("0.0.0.0", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        r = hc.run("service", "run", "simple_http", f"port={port}", "-i", "json_file", timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Address already in use" in r.stderr
+    assert read_json_lines(alerts_file) == []

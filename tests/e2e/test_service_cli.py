@@ -229,3 +229,30 @@ def test_version_and_help(hc):
     assert r.returncode == 0
     for command in ("install", "uninstall", "list", "show", "run", "stop", "status", "logs", "test"):
         assert command in r.stdout
+
+
+def test_install_uses_the_service_name_not_the_folder_name(hc, tmp_path):
+    """A service is installed under its config.json's service.name, so that
+    run/status/stop/uninstall all agree on the name."""
+    folder = copy_simple_http(tmp_path, name="simple_http-master")
+    r = hc.run("service", "install", folder)
+    assert r.returncode == 0, out(r)
+    assert (hc.home / "services" / "simple_http" / "config.json").is_file()
+    assert not (hc.home / "services" / "simple_http-master").exists()
+    assert hc.run("service", "list").stdout.splitlines()[1:] == [SIMPLE_HTTP_LINE]
+    assert hc.run("service", "status", "simple_http").stdout.splitlines() == ["simple_http - not running"]
+
+    # The same service from a zip file with another name is already installed.
+    archive = tmp_path / "download (1).zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in folder.rglob("*"):
+            z.write(f, f.relative_to(folder))
+    r = hc.run("service", "install", archive)
+    assert r.returncode == 17, out(r)
+    assert "simple_http is already installed" in out(r)
+
+    r = hc.run("service", "uninstall", "-y", "simple_http")
+    assert r.returncode == 0, out(r)
+    r = hc.run("service", "install", archive)
+    assert r.returncode == 0, out(r)
+    assert hc.run("service", "list").stdout.splitlines()[1:] == [SIMPLE_HTTP_LINE]
