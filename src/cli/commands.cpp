@@ -237,7 +237,7 @@ int cmd_status(const Home& home, std::vector<std::string> names, bool show_all) 
 }
 
 int cmd_stop(const Home& home, const std::string& name, bool editable) {
-  const std::string service = editable ? fs::path(name).lexically_normal().filename().string() : name;
+  const std::string service = editable ? host::normalized_folder(name).filename().string() : name;
   pid_t pid = 0;
   const auto state = host::daemon_state(home.pidfile(service), &pid);
   if (state != host::DaemonState::running) {
@@ -471,7 +471,7 @@ int cmd_test(const Home& home, const std::vector<std::string>& names, bool force
 
 int cmd_configure(const Home& home, const std::string& name, const std::vector<std::string>& args, bool show_args,
                   bool editable) {
-  fs::path folder = editable ? fs::absolute(name) : home.integrations().installed(name);
+  const fs::path folder = editable ? host::normalized_folder(name) : home.integrations().installed(name);
   if (!editable && !home.integrations().is_installed(name)) {
     std::cerr << "[-] doh! I cannot seem to find `" << name << "`, are you sure it's installed?\n";
     return exit_code::failure;

@@ -1,6 +1,7 @@
 #include "host/home.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <fcntl.h>
 #include <cstdlib>
 #include <fstream>
@@ -60,6 +61,33 @@ fs::path default_library() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   return exe.parent_path().parent_path() / "share" / "honeycomb" / "library";
+}
+
+fs::path normalized_folder(const std::string& argument) {
+  std::error_code ec;
+  fs::path folder = fs::absolute(argument, ec).lexically_normal();
+  if (folder.filename().empty()) {
+    folder = folder.parent_path();
+  }
+  return folder;
+}
+
+std::variant<fs::path, std::string> plugin_folder(const PluginPaths& paths, const std::string& name, bool editable) {
+  std::error_code ec;
+  if (editable) {
+    fs::path folder = normalized_folder(name);
+    if (!fs::is_directory(folder, ec)) {
+      return "Cannot find " + std::string(paths.noun()) + " folder " + name;
+    }
+    return folder;
+  }
+  if (!paths.is_installed(name)) {
+    std::string noun(paths.noun());
+    std::string title = noun;
+    title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
+    return title + " " + name + " is not installed; install it with `honeycomb " + noun + " install " + name + "`";
+  }
+  return paths.installed(name);
 }
 
 std::optional<std::string> read_text_file(const fs::path& path) {
@@ -179,10 +207,7 @@ InstallOutcome install_plugin(const PluginPaths& paths, const std::string& sourc
   fs::path cleanup;
   const fs::path src(source);
   if (fs::is_directory(src, ec)) {
-    folder = fs::absolute(src, ec).lexically_normal();
-    if (folder.filename().empty()) {
-      folder = folder.parent_path();
-    }
+    folder = normalized_folder(source);
     out.name = folder.filename().string();
   } else if (fs::is_regular_file(src, ec) && src.extension() == ".zip") {
     cleanup = make_temp_dir();

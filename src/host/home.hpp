@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace honeycomb::host {
@@ -70,7 +71,15 @@ struct InstallOutcome {
 /// config.json is validated before anything is copied.
 InstallOutcome install_plugin(const PluginPaths& paths, const std::string& source);
 
-/// Reads `<folder>/.args.json`, or nullopt.
+/// A folder given on the command line as an absolute, normalised path
+/// without a trailing slash (so that filename() is the folder's name).
+fs::path normalized_folder(const std::string& argument);
+
+/// The folder of a plugin: installed under `name`, or with `editable` the
+/// folder `name` itself. The error names the plugin and says what to do.
+std::variant<fs::path, std::string> plugin_folder(const PluginPaths& paths, const std::string& name, bool editable);
+
+/// Reads a whole file, or nullopt.
 std::optional<std::string> read_text_file(const fs::path& path);
 bool write_text_file(const fs::path& path, std::string_view text, std::string& error);
 

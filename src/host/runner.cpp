@@ -75,24 +75,11 @@ class HostContext final : public ServiceContext {
 
 std::variant<plugin::ServiceSpec, std::string> resolve_service(const Home& home, const std::string& name,
                                                                bool editable) {
-  fs::path folder;
-  std::error_code ec;
-  if (editable) {
-    folder = fs::absolute(name, ec).lexically_normal();
-    if (folder.filename().empty()) {
-      folder = folder.parent_path();
-    }
-    if (!fs::is_directory(folder, ec)) {
-      return "Cannot find service folder " + name;
-    }
-  } else {
-    const auto paths = home.services();
-    if (!paths.is_installed(name)) {
-      return "Service " + name + " is not installed; install it with `honeycomb service install " + name + "`";
-    }
-    folder = paths.installed(name);
+  auto folder = plugin_folder(home.services(), name, editable);
+  if (auto* err = std::get_if<std::string>(&folder)) {
+    return *err;
   }
-  auto spec = plugin::load_service_spec(folder);
+  auto spec = plugin::load_service_spec(std::get<fs::path>(folder));
   if (!spec) {
     return spec.error().message();
   }
@@ -102,21 +89,12 @@ std::variant<plugin::ServiceSpec, std::string> resolve_service(const Home& home,
 std::variant<LoadedIntegration, std::string> load_integration(const Home& home, const std::string& name,
                                                               bool editable,
                                                               const std::vector<std::string>* override_args) {
-  std::error_code ec;
-  fs::path folder;
-  if (editable) {
-    folder = fs::absolute(name, ec).lexically_normal();
-    if (folder.filename().empty()) {
-      folder = folder.parent_path();
-    }
-  } else {
-    const auto paths = home.integrations();
-    if (!paths.is_installed(name)) {
-      return "Integration " + name + " is not installed; install it with `honeycomb integration install " + name +
-             "`";
-    }
-    folder = paths.installed(name);
+  auto found = plugin_folder(home.integrations(), name, editable);
+  if (auto* err = std::get_if<std::string>(&found)) {
+    return *err;
   }
+  const fs::path folder = std::get<fs::path>(found);
+  std::error_code ec;
   auto spec = plugin::load_integration_spec(folder);
   if (!spec) {
     return spec.error().message();
