@@ -16,7 +16,10 @@ class DebugLogOutput final : public Integration {
     for (const auto& r : batch) {
       // r->json is `{...}`: splice its members after the standard keys.
       const std::string_view body = std::string_view(r->json).substr(1, r->json.size() - 2);
-      log::write_record(spdlog::level::info, logger_name_, "alert: " + r->event_type, body);
+      // Reused: one allocation for the life of the output, not one per alert.
+      message_.assign("alert: ");
+      message_ += r->event_type;
+      log::write_record(spdlog::level::info, logger_name_, message_, body);
     }
     return {batch.size(), {}};
   }
@@ -25,6 +28,7 @@ class DebugLogOutput final : public Integration {
 
  private:
   std::string logger_name_;
+  std::string message_;
 };
 
 }  // namespace
@@ -35,8 +39,12 @@ OutputWorker::OutputWorker(std::string name, std::unique_ptr<Integration> output
       output_(std::move(output)),
       max_send_retries_(max_send_retries),
       limits_(limits),
-      logger_(std::move(logger)) {
-  queue_.reserve(1024);
+      logger_(std::move(logger)),
+      // Half the capacity at most, so that lingering never fills the queue.
+      batch_target_(std::max<std::size_t>(1, std::min(limits_.batch_size, limits_.queue_capacity / 2))) {
+  // No reserve(): the queue grows to what the load needs and keeps that
+  // capacity (it is swapped with the worker's batch, never freed), while an
+  // idle honeypot holds no memory for it.
   thread_ = std::thread([this] { run(); });
 }
 
@@ -53,6 +61,10 @@ bool OutputWorker::push(const AlertRecordPtr& record) {
     queue_.push_back(record);
     wake = waiting_;
     waiting_ = false;
+    if (lingering_ && queue_.size() >= batch_target_) {
+      wake = true;
+      lingering_ = false;
+    }
   }
   counters_.queued.fetch_add(1, std::memory_order_relaxed);
   // Only a sleeping worker needs the (syscall) notification.
@@ -64,7 +76,6 @@ bool OutputWorker::push(const AlertRecordPtr& record) {
 
 void OutputWorker::run() {
   std::vector<AlertRecordPtr> batch;
-  batch.reserve(1024);
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -80,6 +91,14 @@ void OutputWorker::run() {
         break;
       }
       busy_ = true;
+      if (!stopping_ && limits_.batch_delay.count() > 0 && queue_.size() < batch_target_) {
+        // Producers do not notify a lingering worker (unless the batch is
+        // full), so this costs them nothing; a stop ends it at once.
+        lingering_ = true;
+        wake_.wait_for(lock, limits_.batch_delay,
+                       [this] { return stopping_ || queue_.size() >= batch_target_; });
+        lingering_ = false;
+      }
       batch.swap(queue_);
     }
     deliver(batch);
