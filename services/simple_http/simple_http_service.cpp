@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -94,7 +95,7 @@ class ResponseHeads {
 class SimpleHttpService final : public Service {
  public:
   void on_server_start() override {
-    const auto port = service_args().get<int>("port", 8888);
+    const auto port = service_args().get<std::int64_t>("port", 8888);
     const auto address = service_args().get("address", "0.0.0.0");
     server_header_ = service_args().get("version", "nginx");
     max_connections_ = service_args().get<std::int64_t>("max_connections", 10000);
@@ -117,12 +118,31 @@ class SimpleHttpService final : public Service {
       }
     }
 
+    // config.json cannot declare a range for a service parameter, so check
+    // here rather than let the value wrap to 16 bits.
+    if (port < 0 || port > 65535) {
+      throw std::invalid_argument("port must be from 0 to 65535 (got " + std::to_string(port) + ")");
+    }
+    boost::system::error_code ec;
+    const auto ip = asio::ip::make_address(address, ec);
+    if (ec) {
+      throw std::invalid_argument("address '" + address + "' is not an IP address");
+    }
+    const tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));
     tcp::acceptor acceptor(io_);
-    const tcp::endpoint endpoint(asio::ip::make_address(address), static_cast<unsigned short>(port));
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(asio::socket_base::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(asio::socket_base::max_listen_connections);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) {
+      acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+      acceptor.bind(endpoint, ec);
+    }
+    if (!ec) {
+      acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
+    }
     const auto bound_port = acceptor.local_endpoint().port();
 
     asio::co_spawn(io_, accept_loop(std::move(acceptor)), [this](const std::exception_ptr& e) {

@@ -198,3 +198,20 @@ def test_port_in_use_fails_cleanly(hc, alerts_file):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Address already in use" in r.stderr
     assert read_json_lines(alerts_file) == []
+
+
+def test_port_in_use_message_is_plain(hc, alerts_file):
+    with socket.socket() as blocker:
+        blocker.bind(("0.0.0.0", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        r = hc.run("service", "run", "simple_http", f"port={port}", timeout=60)
+    assert r.returncode == 1
+    assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in r.stderr
+    assert "reactive_socket_service" not in r.stderr  # no library source locations for users
+
+
+def test_out_of_range_port_is_refused(hc, alerts_file):
+    r = hc.run("service", "run", "simple_http", "port=99999", timeout=60)
+    assert r.returncode == 1
+    assert "port must be from 0 to 65535 (got 99999)" in r.stderr
