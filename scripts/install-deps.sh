@@ -13,6 +13,9 @@ packages=(
   libgtest-dev libgmock-dev
   # runtime helpers and real peers used by tests and benchmarks
   python3 python3-pytest curl openssl zip unzip procps iproute2
+  # Python plugins: pip for their requirements.txt; PyYAML is what the e2e
+  # tests use as "a requirement the system already provides"
+  python3-pip python3-yaml
   rsyslog rsyslog-gnutls wrk nginx-light
 )
 

@@ -51,6 +51,9 @@ int cmd_install(const PluginPaths& paths, const std::vector<std::string>& source
     switch (outcome.status) {
       case host::InstallStatus::installed:
         std::cout << "[+] " << outcome.name << " has been installed successfully (" << paths.noun() << ")\n";
+        for (const auto& note : outcome.notes) {
+          std::cout << note << "\n";
+        }
         break;
       case host::InstallStatus::already_installed:
         std::cerr << outcome.name << " is already installed\n";
@@ -538,6 +541,9 @@ int main(int argc, char** argv) {
   app.add_flag("--iamroot", g.iamroot, "Allow running as root (not recommended)");
   app.add_option("-c,--config", g.config, "Run what a honeycomb.yml file lists (install, configure, run)");
   app.add_flag("-v,--verbose", g.verbose, "Show debug messages");
+  std::string python;
+  app.add_option("--python", python,
+                 "Python interpreter for Python plugins (default: $HONEYCOMB_PYTHON, else python3)");
   app.footer("Commands: service, integration. `honeycomb COMMAND --help` for more.");
 
   // ---- service ----
@@ -556,6 +562,7 @@ int main(int argc, char** argv) {
   bool follow = false;
   bool force = false;
   std::size_t num = 10;
+  std::string ready_timeout;
 
   auto* s_install = service->add_subcommand("install", "Install services (a folder, a zip file, or a library name)");
   s_install->add_option("services", names, "What to install")->required();
@@ -576,6 +583,10 @@ int main(int argc, char** argv) {
   // One name per -i, as in the reference (`-i a -i b`): a vector option would
   // otherwise swallow the key=value arguments that follow it.
   s_run->add_option("-i,--integration", integrations, "Send alerts to this integration (repeatable)")
+      ->allow_extra_args(false);
+  s_run->add_option("--ready-timeout", ready_timeout,
+                    "Seconds the service has to signal ready before it is stopped (default: "
+                    "$HONEYCOMB_READY_TIMEOUT, else 30)")
       ->allow_extra_args(false);
   auto* s_stop = service->add_subcommand("stop", "Stop a running service daemon");
   s_stop->add_option("service", name)->required();
@@ -625,6 +636,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "Error: " << e.what() << "\nTry `honeycomb --help` for help.\n";
     return exit_code::usage;
+  }
+
+  if (!python.empty()) {
+    // Through the environment: daemons, pip at install and every child
+    // process see the same interpreter.
+    ::setenv("HONEYCOMB_PYTHON", python.c_str(), 1);
   }
 
   if (::geteuid() == 0 && !g.iamroot) {
@@ -677,6 +694,15 @@ int main(int argc, char** argv) {
       req.args = args;
       req.integrations = integrations;
       req.verbose = g.verbose;
+      if (!ready_timeout.empty()) {
+        auto t = host::parse_ready_timeout(ready_timeout);
+        if (!t) {
+          std::cerr << "Error: --ready-timeout must be a number of seconds greater than 0 (got '" << ready_timeout
+                    << "')\n";
+          return exit_code::usage;
+        }
+        req.ready_timeout = *t;
+      }
       return host::run_service(req);
     }
     if (s_stop->parsed()) {

@@ -1,6 +1,14 @@
 #include "host/home.hpp"
 
+#include "host/python_child.hpp"
+
+#include <boost/json.hpp>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <thread>
 #include <cctype>
 #include <fcntl.h>
 #include <cstdlib>
@@ -61,6 +69,15 @@ fs::path default_library() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   return exe.parent_path().parent_path() / "share" / "honeycomb" / "library";
+}
+
+fs::path default_python_dir() {
+  if (const char* dir = std::getenv("HONEYCOMB_PYTHON_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return exe.parent_path().parent_path() / "share" / "honeycomb" / "python";
 }
 
 fs::path normalized_folder(const std::string& argument) {
@@ -150,6 +167,138 @@ int run_program(const std::vector<std::string>& argv) {
     }
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Runs a program (no shell) with stdout and stderr to `output_file`, killing
+// it after `timeout`; returns its exit status, or -1.
+int run_program_logged(const std::vector<std::string>& argv, const fs::path& output_file,
+                       std::chrono::seconds timeout) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  }
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return -1;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      break;
+    }
+    if (r < 0 && errno != EINTR) {
+      return -1;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// True when requirements.txt names at least one requirement.
+bool has_requirements(const fs::path& file) {
+  auto text = read_text_file(file);
+  if (!text) {
+    return false;
+  }
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto start = line.find_first_not_of(" \t\r");
+    if (start != std::string::npos && line[start] != '#') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Installs a plugin's requirements.txt into <plugin>/.deps with pip. pip
+// fails within seconds without a package index (no retries, 5 s timeout);
+// then the plugin's requirements are checked one by one against what the
+// interpreter can already import (e.g. Debian python3-* packages), so the
+// user knows what is missing. Never fails the install: the plugin runs
+// when what it imports is there.
+void install_requirements(const std::string& name, const fs::path& dest, std::vector<std::string>& notes) {
+  const fs::path requirements = dest / "requirements.txt";
+  if (!has_requirements(requirements)) {
+    return;
+  }
+  const std::string interpreter = python_interpreter();
+  const std::string python = resolve_program(interpreter);
+  if (python.empty()) {
+    notes.push_back("[-] cannot install the requirements of " + name + ": Python interpreter `" + interpreter +
+                    "` not found (set HONEYCOMB_PYTHON)");
+    return;
+  }
+  const fs::path pip_log = dest / ".pip.log";
+  const int rc = run_program_logged({python, "-m", "pip", "install", "--target", (dest / ".deps").string(),
+                                     "--retries", "0", "--timeout", "5", "--disable-pip-version-check",
+                                     "--no-input", "--no-warn-script-location", "-r", requirements.string()},
+                                    pip_log, std::chrono::seconds(300));
+  if (rc == 0) {
+    notes.push_back("[+] installed the requirements of " + name + " into " + (dest / ".deps").string());
+    return;
+  }
+  notes.push_back("[-] pip could not install the requirements of " + name +
+                  " (no package index reachable?); see " + pip_log.string());
+  const fs::path report = dest / ".requirements.check";
+  const int check = run_program_logged({python, "-B", (default_python_dir() / "honeycomb_child.py").string(), "--mode",
+                                        "requirements", "--folder", dest.string(), "--requirements",
+                                        requirements.string()},
+                                       report, std::chrono::seconds(60));
+  auto text = read_text_file(report);
+  std::error_code ec;
+  fs::remove(report, ec);
+  if (check != 0 || !text) {
+    notes.push_back("[-] cannot check which requirements of " + name + " are importable");
+    return;
+  }
+  std::istringstream in(*text);
+  std::string line;
+  int missing = 0;
+  while (std::getline(in, line)) {
+    boost::system::error_code jec;
+    const auto v = boost::json::parse(line, jec);
+    if (jec || !v.is_object()) {
+      continue;
+    }
+    const auto& o = v.get_object();
+    auto str = [&](std::string_view key) -> std::string {
+      const auto* m = o.if_contains(key);
+      return m != nullptr && m->is_string() ? std::string(m->get_string()) : std::string();
+    };
+    const auto* available = o.if_contains("available");
+    if (available != nullptr && available->is_bool() && available->get_bool()) {
+      const std::string version = str("version");
+      notes.push_back("[*] " + str("requirement") + ": already importable from the system (module " + str("module") +
+                      (version.empty() ? "" : ", version " + version) + ", " + str("where") + ")");
+    } else {
+      ++missing;
+      notes.push_back("[-] " + str("requirement") + ": missing (module " + str("module") +
+                      " is not importable); install it, e.g. `apt install python3-<name>` or pip when online");
+    }
+  }
+  if (missing > 0) {
+    notes.push_back("[-] " + name + " will fail to start until its " + std::to_string(missing) +
+                    " missing requirement" + (missing > 1 ? "s are" : " is") + " installed");
+  } else {
+    notes.push_back("[*] every requirement of " + name + " is importable: it can run");
+  }
 }
 
 fs::path make_temp_dir() {
@@ -275,6 +424,8 @@ InstallOutcome install_plugin(const PluginPaths& paths, const std::string& sourc
   // A copy made from an earlier run must not carry its state along.
   fs::remove(dest / ".args.json", ec);
   fs::remove_all(dest / "logs", ec);
+  fs::remove_all(dest / ".deps", ec);
+  install_requirements(out.name, dest, out.notes);
   out.status = InstallStatus::installed;
   return finish(out);
 }

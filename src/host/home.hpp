@@ -59,16 +59,26 @@ fs::path default_home();
 /// The plugin library: $HONEYCOMB_LIBRARY, else <exe>/../share/honeycomb/library.
 fs::path default_library();
 
+/// The Python plugin support files (honeycomb_child.py, base_service.py,
+/// the honeycomb package): $HONEYCOMB_PYTHON_DIR, else
+/// <exe>/../share/honeycomb/python.
+fs::path default_python_dir();
+
 /// Outcome of an install.
 enum class InstallStatus { installed, already_installed, failed };
 struct InstallOutcome {
   InstallStatus status = InstallStatus::failed;
   std::string name;
   std::string message;  ///< error text when failed
+  /// Lines for the user about a Python plugin's requirements.txt (installed,
+  /// or which modules are missing and which the system already has).
+  std::vector<std::string> notes;
 };
 
 /// Installs a plugin from a folder, a zip file or a library name; the plugin's
-/// config.json is validated before anything is copied.
+/// config.json is validated before anything is copied. A requirements.txt is
+/// installed with pip into `<plugin>/.deps` (added to the plugin's sys.path);
+/// when pip cannot (no package index), `notes` says what is missing.
 InstallOutcome install_plugin(const PluginPaths& paths, const std::string& source);
 
 /// A folder given on the command line as an absolute, normalised path

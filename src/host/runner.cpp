@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "host/process.hpp"
+#include "host/python_integration.hpp"
 #include "host/service_loader.hpp"
 #include "plugin/parameters.hpp"
 
@@ -9,6 +10,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <future>
 #include <iostream>
@@ -73,6 +75,24 @@ class HostContext final : public ServiceContext {
 
 }  // namespace
 
+std::optional<std::chrono::milliseconds> parse_ready_timeout(const std::string& seconds) {
+  char* end = nullptr;
+  const double value = std::strtod(seconds.c_str(), &end);
+  if (seconds.empty() || end == nullptr || *end != '\0' || !(value > 0) || value > 86400.0 * 365) {
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(value * 1000.0 + 0.5));
+}
+
+std::chrono::milliseconds default_ready_timeout() {
+  if (const char* env = std::getenv("HONEYCOMB_READY_TIMEOUT"); env != nullptr && *env != '\0') {
+    if (auto t = parse_ready_timeout(env)) {
+      return *t;
+    }
+  }
+  return std::chrono::seconds(30);
+}
+
 std::variant<plugin::ServiceSpec, std::string> resolve_service(const Home& home, const std::string& name,
                                                                bool editable) {
   auto folder = plugin_folder(home.services(), name, editable);
@@ -120,11 +140,17 @@ std::variant<LoadedIntegration, std::string> load_integration(const Home& home, 
   }
   const auto* factory = pipeline::find_integration(spec->name);
   if (factory == nullptr) {
-    if (fs::exists(folder / "integration.py", ec)) {
-      return "integration " + spec->name + " is a Python plugin (integration.py); Python plugins are not supported "
-             "by this build yet";
+    if (!fs::exists(folder / "integration.py", ec)) {
+      return "integration " + spec->name + " has no code: no built-in integration of that name and no integration.py";
     }
-    return "integration " + spec->name + " has no code: no built-in integration of that name";
+    // Written for the Python framework: run in a child process.
+    LoadedIntegration out{std::move(spec.value()), std::get<ServiceArgs>(std::move(args)), nullptr};
+    try {
+      out.instance = std::make_unique<PythonIntegration>(out.spec, out.args);
+    } catch (const std::exception& e) {
+      return "integration " + out.spec.name + " failed to start: " + e.what();
+    }
+    return out;
   }
   LoadedIntegration out{std::move(spec.value()), std::get<ServiceArgs>(std::move(args)), nullptr};
   try {
@@ -203,7 +229,7 @@ int run_service(const RunRequest& req) {
       return 1;
     }
     if (pid > 0) {
-      const bool ok = wait_for_startup(status_fd, static_cast<int>(req.ready_timeout.count() * 1000 + 2000));
+      const bool ok = wait_for_startup(status_fd, static_cast<int>(req.ready_timeout.count() + 2000));
       if (!ok) {
         std::cerr << "Error: " << spec.name << " failed to start; see `honeycomb service logs " << spec.name
                   << "` and " << req.home.debug_log().string() << "\n";
@@ -268,7 +294,8 @@ int run_service(const RunRequest& req) {
     if (waiting_ready) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ready_deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
-        logger->error("service {} did not signal ready within {} s; stopping it", spec.name, req.ready_timeout.count());
+        logger->error("service {} did not signal ready within {} s; stopping it", spec.name,
+                      static_cast<double>(req.ready_timeout.count()) / 1000.0);
         exit_code = 1;
         break;
       }

@@ -10,11 +10,18 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 namespace honeycomb::host {
+
+/// How long a service may take to signal ready: $HONEYCOMB_READY_TIMEOUT
+/// (seconds, fractions allowed) when set and valid, else 30 s.
+std::chrono::milliseconds default_ready_timeout();
+/// Parses a ready timeout in seconds ("2", "0.5"); nullopt unless > 0.
+std::optional<std::chrono::milliseconds> parse_ready_timeout(const std::string& seconds);
 
 struct RunRequest {
   Home home;
@@ -24,7 +31,7 @@ struct RunRequest {
   std::vector<std::string> args;          ///< key=value
   std::vector<std::string> integrations;  ///< installed integration names
   bool verbose = false;
-  std::chrono::seconds ready_timeout{30};
+  std::chrono::milliseconds ready_timeout = default_ready_timeout();
   pipeline::PipelineLimits limits;
 };
 

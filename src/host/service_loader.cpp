@@ -1,5 +1,7 @@
 #include "host/service_loader.hpp"
 
+#include "host/python_service.hpp"
+
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -73,8 +75,9 @@ std::variant<LoadedService, LoadError> load_service(const plugin::ServiceSpec& s
     return LoadedService(std::move(service), lib);
   }
   if (fs::is_regular_file(spec.folder / (spec.name + "_service.py"), ec)) {
-    return LoadError{"service " + spec.name + " is a Python plugin (" + spec.name +
-                     "_service.py); Python plugins are not supported by this build yet"};
+    // A plugin written for the Python framework: its code wins over a
+    // built-in of the same name (the user installed that code).
+    return LoadedService(std::make_unique<PythonService>(spec), nullptr);
   }
   auto& registry = builtin_registry();
   auto it = registry.find(spec.name);

@@ -1,5 +1,6 @@
-// Finds the code of a service: a built-in compiled into this binary, or an
-// out-of-tree C++ plugin `<folder>/<name>_service.so` built against the SDK.
+// Finds the code of a service: a built-in compiled into this binary, an
+// out-of-tree C++ plugin `<folder>/<name>_service.so` built against the SDK,
+// or a Python plugin `<folder>/<name>_service.py` (run in a child process).
 #pragma once
 
 #include "plugin/config.hpp"

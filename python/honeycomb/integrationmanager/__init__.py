@@ -1,0 +1,1 @@
+"""Integration SDK of the Python Honeycomb framework."""

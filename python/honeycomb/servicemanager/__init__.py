@@ -1,0 +1,1 @@
+"""Service SDK of the Python Honeycomb framework (see base_service)."""

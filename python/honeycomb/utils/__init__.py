@@ -1,0 +1,1 @@
+"""Helpers of the Python Honeycomb framework that plugins' tests import."""
