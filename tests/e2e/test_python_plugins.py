@@ -3,6 +3,7 @@ run unchanged by the C++ host: what a user sees of their lifecycle, alerts,
 logs and failures."""
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -249,12 +250,17 @@ def test_host_killed_takes_the_child_with_it(hc):
 
 
 def test_editable_run_and_zip_install(hc, tmp_path):
+    # A copy: an editable run saves its parameters (.args.json) in the folder.
+    folder = tmp_path / "py_banner"
+    shutil.copytree(PLUGINS / "py_banner", folder)
     port = free_port()
-    proc = hc.spawn("service", "run", "-e", PLUGINS / "py_banner", f"port={port}")
+    proc = hc.spawn("service", "run", "-e", folder, f"port={port}")
     wait_log_while_running(hc, proc, lambda r: r.get("message") == f"Banner service listening on port {port}")
     code, _, err = stop_process(proc, signal.SIGINT)
     assert code == 0, err
-    assert not (PLUGINS / "py_banner" / "__pycache__").exists()
+    # The plugin's folder gets no bytecode (the child runs with -B).
+    assert not (folder / "__pycache__").exists()
+    assert (folder / ".args.json").exists()
 
     archive = tmp_path / "py_banner.zip"
     subprocess.run(["zip", "-q", "-r", archive, "py_banner"], cwd=PLUGINS, check=True)
