@@ -220,15 +220,23 @@ void init(const Options& options) {
     s.sinks.push_back(s.json_sink);
   }
   s.level = spdlog::level::debug;
-  auto root = std::make_shared<spdlog::logger>("honeycomb", s.sinks.begin(), s.sinks.end());
-  root->set_level(s.level);
+  // Loggers handed out before this call (e.g. to integrations built before a
+  // daemon forks and sets up its own sinks) must follow: re-point every
+  // registered logger at the new sinks instead of dropping them.
+  spdlog::apply_all([&s](const std::shared_ptr<spdlog::logger>& logger) {
+    logger->sinks() = s.sinks;
+    logger->set_level(s.level);
+  });
+  auto root = spdlog::get("honeycomb");
+  if (!root) {
+    root = std::make_shared<spdlog::logger>("honeycomb", s.sinks.begin(), s.sinks.end());
+    root->set_level(s.level);
+  }
   spdlog::set_default_logger(root);
-  spdlog::drop_all();
-  spdlog::register_logger(root);
 }
 
 std::shared_ptr<spdlog::logger> get(std::string_view name) {
-  std::string full = name.find('.') == std::string_view::npos ? "honeycomb." + std::string(name) : std::string(name);
+  std::string full = name.starts_with("honeycomb") ? std::string(name) : "honeycomb." + std::string(name);
   if (auto existing = spdlog::get(full)) {
     return existing;
   }

@@ -26,7 +26,7 @@ struct Options {
 
 /// Sets up the sinks shared by every logger. Call once, early in main().
 void init(const Options& options);
-/// A logger named `honeycomb.<name>` (or `name` if it already has a dot)
+/// A logger named `honeycomb.<name>` (or `name` if it starts with `honeycomb`)
 /// sharing the sinks set up by init().
 std::shared_ptr<spdlog::logger> get(std::string_view name);
 /// Writes a prebuilt JSON object body (`"k":v,...` without braces) as one

@@ -60,7 +60,7 @@ def test_alerts_from_a_cpp_service_with_retries_and_polling(hc, tmp_path):
     assert alerts[0]["event_type"] == "simple_http"
     records = hc.log_records()
     written = [r for r in records if r.get("message") == f"wrote alert {alerts[0]['id']}"]
-    assert len(written) == 1 and written[0]["name"] == "integration.py_file_output"
+    assert len(written) == 1 and written[0]["name"] == "honeycomb.integration.py_file_output"
     assert written[0]["levelname"] == "DEBUG"
     poll = [r for r in records if r.get("message", "").startswith("poll_for_updates: ")]
     assert poll[0]["message"] == "poll_for_updates: {'alert_id': '%s', 'status': 'done'}" % alerts[0]["id"]
