@@ -215,3 +215,17 @@ def test_out_of_range_port_is_refused(hc, alerts_file):
     r = hc.run("service", "run", "simple_http", "port=99999", timeout=60)
     assert r.returncode == 1
     assert "port must be from 0 to 65535 (got 99999)" in r.stderr
+
+
+def test_sigint_stops_a_service_started_with_sigint_ignored(hc, alerts_file):
+    # What a non-interactive shell does to `honeycomb ... &`. The host still
+    # stops gracefully: it takes SIGINT with sigtimedwait while blocked, and
+    # Linux queues a blocked signal even when its disposition is "ignore".
+    port = free_port()
+    proc = hc.spawn("service", "run", "simple_http", f"port={port}",
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    hc.wait_log(lambda r: r.get("message") == "service is ready", what="service is ready")
+    code, _, err = stop_process(proc, signal.SIGINT)
+    assert code == 0, err
+    assert "Caught KeyboardInterrupt, shutting service down gracefully" in [r.get("message") for r in hc.log_records()]
+    assert port_closed(port)
