@@ -23,6 +23,9 @@ import collections
 import importlib.util
 import json
 import logging
+# The Python framework had imported logging.handlers before loading plugins,
+# and the reference json_file integration uses it without importing it.
+import logging.handlers  # noqa: F401
 import os
 import signal
 import sys
@@ -329,6 +332,7 @@ KNOWN_MODULES = {
     "pycryptodome": "Crypto", "pycrypto": "Crypto", "dnspython": "dns", "python-magic": "magic",
     "pyopenssl": "OpenSSL", "scikit-learn": "sklearn", "opencv-python": "cv2", "attrs": "attr",
     "msgpack-python": "msgpack", "protobuf": "google.protobuf", "pyjwt": "jwt", "elasticsearch": "elasticsearch",
+    "python-json-logger": "pythonjsonlogger", "pysnmp": "pysnmp", "python-nmap": "nmap",
 }
 
 

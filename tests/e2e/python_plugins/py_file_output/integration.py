@@ -3,9 +3,12 @@
 from __future__ import unicode_literals
 
 import json
+import logging
 import os
 
-from honeycomb.integrationmanager.exceptions import IntegrationPollEventError, IntegrationSendEventError
+# The reference json_file imports the top-level `integrationmanager`; the
+# retries this test checks only work if both paths give the same classes.
+from integrationmanager.exceptions import IntegrationPollEventError, IntegrationSendEventError
 from honeycomb.integrationmanager.integration_utils import BaseIntegration
 
 
@@ -18,6 +21,9 @@ class PyFileOutputIntegration(BaseIntegration):
         self.polled = set()
 
     def send_event(self, alert_dict):
+        # Like the reference json_file: logging.handlers used without being
+        # imported here (the framework has imported it).
+        assert logging.handlers.WatchedFileHandler
         if self.failures_left > 0:
             self.failures_left -= 1
             raise IntegrationSendEventError("simulated failure, {} left".format(self.failures_left))
