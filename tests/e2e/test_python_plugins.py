@@ -275,3 +275,15 @@ def test_missing_interpreter_is_a_clear_error(hc):
     r = hc.run("--python", "/nonexistent/python9", "service", "run", "py_banner", "port=1")
     assert r.returncode == 1
     assert "Python interpreter `/nonexistent/python9` not found" in r.stderr
+
+
+def test_docker_service_without_an_engine_says_so(hc):
+    # No Docker engine runs on these machines: the DockerService surface
+    # loads, and on_server_start() fails with a message saying what is missing.
+    install(hc, "py_docker")
+    r = hc.run("service", "run", "py_docker", timeout=30)
+    assert r.returncode == 1
+    assert "PyDockerService is a DockerService: it needs" in r.stderr, r.stderr
+    assert ("the `docker` package is not installed" in r.stderr
+            or "it needs a running Docker engine, and none is reachable" in r.stderr), r.stderr
+    assert "service is ready" not in [rec.get("message") for rec in hc.log_records()]
