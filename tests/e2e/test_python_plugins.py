@@ -287,3 +287,20 @@ def test_docker_service_without_an_engine_says_so(hc):
     assert ("the `docker` package is not installed" in r.stderr
             or "it needs a running Docker engine, and none is reachable" in r.stderr), r.stderr
     assert "service is ready" not in [rec.get("message") for rec in hc.log_records()]
+
+
+def test_python_plugin_from_honeycomb_yml(hc, tmp_path):
+    install(hc, "py_http")
+    port = free_port()
+    alerts = tmp_path / "yml-alerts.json"
+    config = tmp_path / "honeycomb.yml"
+    config.write_text(f"version: 1\nservices:\n  py_http:\n    parameters: {{port: {port}}}\n"
+                      f"integrations:\n  json_file:\n    parameters: {{filepath: {alerts}}}\n")
+    proc = hc.spawn("--config", config)
+    wait_log_while_running(hc, proc, lambda r: r.get("message") == "service is ready", what="service is ready")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/from-yml", timeout=10) as res:
+        assert res.status == 200
+    lines = wait_for(lambda: read_json_lines(alerts), what="the alert in json_file")
+    assert [a["event_type"] for a in lines] == ["py_http"]
+    code, _, err = stop_process(proc, signal.SIGINT)
+    assert code == 0, err
