@@ -1,0 +1,67 @@
+// `honeycomb core` configuration: YAML (core.yml), every key optional with
+// the defaults below; `honeycomb core --gen-config` prints a commented file.
+#pragma once
+
+#include "store/storage.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <variant>
+
+namespace honeycomb::core {
+
+struct Listen {
+  std::string address;
+  std::uint16_t port = 0;
+  std::string text() const;  ///< "address:port" ("[v6]:port")
+};
+
+struct TlsConfig {
+  std::string cert_file;  ///< PEM chain; empty: no TLS on 9001/9002/9003
+  std::string key_file;
+  std::string client_ca_file;  ///< optional: require node client certificates signed by it
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+struct CoreConfig {
+  std::filesystem::path data_dir;  ///< default <home>/core: database, token file
+  Listen node_listen{"0.0.0.0", 9001};
+  Listen api_listen{"127.0.0.1", 9002};
+  Listen ws_listen{"127.0.0.1", 9003};
+  TlsConfig tls;
+  unsigned io_threads = 2;
+
+  // Protocol v2
+  std::size_t max_envelope_bytes = 4 * 1024 * 1024;
+  std::chrono::milliseconds heartbeat{30'000};  ///< nodes' status interval; lost after 3
+  std::chrono::milliseconds registration_timeout{10'000};  ///< first message must come within
+  std::uint32_t max_malformed_per_peer = 20;  ///< garbage messages before a peer is disconnected
+  std::size_t max_nodes = 20'000;             ///< concurrent node connections
+  std::chrono::milliseconds command_timeout{10'000};
+
+  // API
+  std::size_t api_max_body_bytes = 1024 * 1024;
+  std::uint32_t api_rate_per_second = 200;  ///< per client address; 0: unlimited
+  std::size_t api_max_connections = 1024;
+
+  // WebSocket
+  std::size_t ws_client_queue = 4096;  ///< messages queued per client before it misses some
+  std::size_t ws_max_clients = 256;
+
+  // Storage
+  std::string database;  ///< SQLite file; default <data_dir>/events.db
+  store::StorageOptions storage;  ///< path filled from `database`
+  bool log_verbose = false;
+
+  std::filesystem::path database_path() const;
+  std::filesystem::path token_file() const { return data_dir / "api-token"; }
+};
+
+/// Loads a YAML file over the defaults. Error text names the key.
+std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::path& file, const CoreConfig& defaults);
+/// A commented YAML file with every key at its default.
+std::string generate_core_config(const CoreConfig& defaults);
+
+}  // namespace honeycomb::core

@@ -1,0 +1,135 @@
+// HoneyBee Protocol v2 messages (../shared/specs/honeybee-protocol.md §2):
+// one named type per variant. The codec (codec.hpp) turns JSON envelopes into
+// these and back, accepting every form the public implementations send.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace honeycomb::protocol {
+
+inline constexpr int kVersion = 2;
+
+/// Random unsigned 64-bit id, often above 2^63: never through double/int64.
+using NodeId = std::uint64_t;
+
+enum class NodeType { full, agent };
+enum class NodeStatus { connected, deploying, running, stopped, failed, unknown };
+/// `unknown` also stands for an empty or unrecognised status (the Go node
+/// copies an event's usually empty `status` into PotStatusUpdate).
+enum class PotStatus { installing, running, stopped, failed, unknown };
+
+// ---- node -> core ----
+
+struct NodeRegistration {
+  NodeId node_id = 0;
+  std::string node_name;
+  std::string address;
+  std::uint16_t port = 0;
+  NodeType node_type = NodeType::full;
+  std::optional<std::string> totp_code;
+};
+
+struct NodeStatusUpdate {
+  NodeId node_id = 0;
+  NodeStatus status = NodeStatus::unknown;
+};
+
+struct NodeEvent {
+  enum class Kind { started, stopped, alarm, error };
+  Kind kind = Kind::started;
+  std::string text;  ///< Alarm's `description` or Error's `message`
+};
+
+struct NodeDrop {};
+
+struct PotStatusUpdate {
+  NodeId node_id = 0;
+  std::string pot_id;
+  std::string pot_type;
+  PotStatus status = PotStatus::unknown;
+  std::string status_text;  ///< the status as sent (may be empty or unknown)
+  std::optional<std::string> message;
+};
+
+/// Both shapes: the documented one (`event_type`, ISO `timestamp`, `data`)
+/// and the Go node's (`event`, `message`, string map `metadata`, unix
+/// seconds `timestamp`). The Go shape is converted on decode: `event` ->
+/// event_type, the unix time -> ISO `timestamp`, `metadata` (+ `message`)
+/// -> data.
+struct PotEvent {
+  NodeId node_id = 0;
+  std::string pot_id;
+  std::string pot_type;    ///< empty when the sender did not say
+  std::string event_type;
+  std::string timestamp;   ///< ISO 8601 as sent, or converted from unix seconds
+  boost::json::object data;  ///< the honeypot's record
+  /// Extension (documented in docs/PROTOCOL.md): a sender-assigned unique id
+  /// so that a resent event is stored once.
+  std::optional<std::string> event_id;
+};
+
+// ---- core -> node ----
+
+struct RegistrationAck {
+  NodeId node_id = 0;
+  bool accepted = false;
+  std::optional<std::string> message;
+  std::optional<std::string> totp_key;
+};
+
+struct InstallPot {
+  std::string pot_id;
+  std::string honeypot_type;
+  std::optional<std::string> git_url;
+  std::optional<std::string> git_branch;
+  std::optional<std::map<std::string, std::string>> config;
+  bool auto_start = false;
+};
+
+struct Command {
+  enum class Kind {
+    restart,
+    update_config,
+    install_pot,
+    deploy_pot,
+    stop_pot,
+    restart_pot,
+    get_pot_status,
+    get_pot_info,
+    get_pot_logs,
+    get_pot_metrics,
+    get_installed_pots,
+  };
+  Kind kind = Kind::restart;
+  std::string pot_id;                ///< for the pot commands
+  std::optional<InstallPot> install;  ///< for install_pot
+};
+
+struct NodeCommand {
+  NodeId node_id = 0;
+  Command command;
+};
+
+using Message = std::variant<NodeRegistration, NodeStatusUpdate, NodeEvent, NodeDrop, PotStatusUpdate, PotEvent,
+                             RegistrationAck, NodeCommand>;
+
+/// Wire names ("Running", "GetPotStatus", ...).
+const char* to_string(NodeType t);
+const char* to_string(NodeStatus s);
+const char* to_string(PotStatus s);
+const char* to_string(NodeEvent::Kind k);
+const char* to_string(Command::Kind k);
+/// Parses a wire name; nullopt when unknown.
+std::optional<NodeStatus> node_status_from(std::string_view s);
+std::optional<PotStatus> pot_status_from(std::string_view s);
+std::optional<Command::Kind> command_kind_from(std::string_view s);
+/// True for the commands that carry a pot id.
+bool command_takes_pot_id(Command::Kind k);
+
+}  // namespace honeycomb::protocol

@@ -1,0 +1,163 @@
+// What the core stores: events, the node/pot registry, API tokens. One
+// abstract interface; SQLite (sqlite_storage.hpp) is the embedded default,
+// PostgreSQL comes later behind the same interface and the same test suite.
+//
+// Threading: append() is non-blocking and may be called from any thread
+// (network threads); a writer thread owned by the storage commits batches.
+// Everything else blocks on the database and must be called off the network
+// threads (the core runs it on its database thread pool).
+#pragma once
+
+#include "events/event.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace honeycomb::store {
+
+/// Filters shared by queries, stats and export. Empty/nullopt: no filter.
+struct EventFilter {
+  std::optional<std::int64_t> since_us;  ///< event time >= since
+  std::optional<std::int64_t> until_us;  ///< event time < until
+  std::optional<std::uint64_t> node_id;
+  std::string pot_id;
+  std::string pot_type;
+  std::string event_type;
+  std::string src;    ///< an IP ("1.2.3.4", "::1") or a CIDR ("10.0.0.0/8", "2001:db8::/32")
+  std::string text;   ///< free text, matched in the original record
+};
+
+struct EventQuery {
+  EventFilter filter;
+  std::size_t limit = 100;  ///< 1..1000
+  std::string cursor;       ///< from a previous page's next_cursor; empty: first page
+};
+
+struct StoredEvent {
+  std::int64_t id = 0;  ///< storage sequence number
+  events::Event event;
+};
+
+struct EventPage {
+  std::vector<StoredEvent> events;  ///< newest first
+  std::string next_cursor;          ///< empty: no older events
+};
+
+struct Count {
+  std::string key;
+  std::uint64_t count = 0;
+};
+
+struct StatsQuery {
+  EventFilter filter;
+  std::int64_t bucket_seconds = 3600;
+  std::size_t top = 10;
+};
+
+struct Stats {
+  std::uint64_t total = 0;
+  std::vector<std::pair<std::int64_t, std::uint64_t>> buckets;  ///< bucket start (unix s), count; oldest first
+  std::vector<Count> top_src_ips, top_usernames, top_passwords, top_commands, by_pot_type, by_event_type;
+};
+
+struct PotRecord {
+  std::string pot_id;
+  std::string pot_type;
+  std::string status;   ///< wire name ("Running"...) or "Unknown"
+  std::string message;  ///< last status message
+  std::int64_t updated_us = 0;
+};
+
+struct NodeRecord {
+  std::uint64_t node_id = 0;
+  std::string name;
+  std::string address;
+  std::uint16_t port = 0;
+  std::string node_type;  ///< "Full" | "Agent"
+  std::string status;     ///< last NodeStatusUpdate's wire name, "Unknown" before the first
+  std::int64_t first_seen_us = 0;
+  std::int64_t last_seen_us = 0;
+  std::vector<PotRecord> pots;
+};
+
+struct TokenRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string hash;  ///< hex SHA-256 of the token; the token itself is never stored
+  std::int64_t created_us = 0;
+  bool revoked = false;
+};
+
+struct Counters {
+  std::uint64_t appended = 0;    ///< events accepted by append()
+  std::uint64_t stored = 0;      ///< events committed
+  std::uint64_t duplicates = 0;  ///< events whose event_id was already stored (stored once)
+  std::uint64_t failed = 0;      ///< events a commit failed for (after retries)
+  std::uint64_t queued = 0;      ///< events waiting for the writer now
+  std::uint64_t retention_deleted = 0;
+  std::int64_t last_commit_lag_us = 0;  ///< receipt -> commit of the last batch's oldest event
+};
+
+/// An error a caller can show (bad filter, bad cursor, database failure).
+struct Error {
+  std::string message;
+  bool bad_request = false;  ///< the caller's input was wrong (HTTP 400) rather than the database (500)
+};
+
+template <class T>
+struct Result {
+  std::optional<T> value;
+  Error error;
+  explicit operator bool() const { return value.has_value(); }
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // ---- ingestion (non-blocking, any thread) ----
+  /// Takes all of `batch` when the queue has room for it, else nothing:
+  /// returns false and the caller retries later (backpressure, never a
+  /// drop). `on_committed` runs on the writer thread once the batch is
+  /// durable (or with false when it could not be stored).
+  virtual bool append(std::vector<events::Event>& batch, std::function<void(bool ok)> on_committed = {}) = 0;
+  /// Blocks until everything appended so far is committed (tests, shutdown).
+  virtual void flush() = 0;
+  virtual Counters counters() const = 0;
+
+  // ---- events (blocking) ----
+  virtual Result<EventPage> query(const EventQuery& q) = 0;
+  virtual Result<StoredEvent> get(std::int64_t id) = 0;
+  virtual Result<Stats> stats(const StatsQuery& q) = 0;
+  /// Streams every matching event, newest first, without holding them all;
+  /// `each` returns false to stop early.
+  virtual Result<std::uint64_t> export_events(const EventFilter& f, const std::function<bool(const StoredEvent&)>& each) = 0;
+
+  // ---- registry (blocking) ----
+  virtual void save_node(const NodeRecord& node) = 0;  ///< upsert, pots included (replaces the node's pot list)
+  virtual std::vector<NodeRecord> load_nodes() = 0;
+
+  // ---- API tokens (blocking) ----
+  virtual TokenRecord add_token(const std::string& name, const std::string& hash) = 0;
+  virtual std::vector<TokenRecord> tokens() = 0;
+  /// Revokes by id or name; false when none matched.
+  virtual bool revoke_token(const std::string& id_or_name) = 0;
+  virtual std::optional<TokenRecord> find_token(const std::string& hash) = 0;
+};
+
+struct StorageOptions {
+  std::string path;                        ///< SQLite file
+  std::size_t queue_capacity = 1u << 20;  ///< events waiting for the writer
+  std::size_t max_batch = 8192;            ///< events per transaction
+  std::int64_t retention_days = 0;         ///< 0: keep forever
+  std::int64_t retention_max_mb = 0;       ///< 0: no size limit
+};
+
+/// Opens (creating and migrating) the SQLite storage. nullptr + error on failure.
+std::unique_ptr<Storage> open_sqlite(const StorageOptions& options, std::string& error);
+
+}  // namespace honeycomb::store
