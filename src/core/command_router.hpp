@@ -6,8 +6,8 @@
 
 #include "protocol/messages.hpp"
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
@@ -39,8 +39,11 @@ class CommandRouter {
 
   explicit CommandRouter(Metrics& metrics) : metrics_(metrics) {}
 
-  void attach(protocol::NodeId id, SendFn send);
-  void detach(protocol::NodeId id);
+  /// Registers node `id`'s session (replacing an older one); returns its
+  /// generation for detach().
+  std::uint64_t attach(protocol::NodeId id, SendFn send);
+  /// Removes the session unless a newer one has been attached since.
+  void detach(protocol::NodeId id, std::uint64_t generation);
   /// `known`: the registry knows this node (offline rather than unknown).
   boost::asio::awaitable<CommandResult> execute(protocol::NodeId id, protocol::Command command, bool known,
                                                 std::chrono::milliseconds timeout);
@@ -51,7 +54,12 @@ class CommandRouter {
   struct Pending;
   Metrics& metrics_;
   std::mutex mutex_;
-  std::map<protocol::NodeId, SendFn> sessions_;
+  struct Session {
+    SendFn send;
+    std::uint64_t generation = 0;
+  };
+  std::map<protocol::NodeId, Session> sessions_;
+  std::uint64_t next_generation_ = 0;
   std::multimap<protocol::NodeId, std::shared_ptr<Pending>> pending_;
 };
 

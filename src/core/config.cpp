@@ -1,2 +1,224 @@
-// placeholder: being written
 #include "core/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+
+namespace honeycomb::core {
+
+std::string Listen::text() const {
+  if (address.find(':') != std::string::npos) {
+    return fmt::format("[{}]:{}", address, port);
+  }
+  return fmt::format("{}:{}", address, port);
+}
+
+std::filesystem::path CoreConfig::database_path() const {
+  return database.empty() ? data_dir / "events.db" : std::filesystem::path(database);
+}
+
+namespace {
+
+struct KeyError {
+  std::string message;
+};
+
+/// "0.0.0.0:9001", "[::]:9001", "9001" (all addresses).
+Listen parse_listen(const std::string& key, const std::string& text) {
+  Listen l;
+  std::string port_text = text;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      throw KeyError{fmt::format("{}: '{}' is not ADDRESS:PORT", key, text)};
+    }
+    l.address = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    l.address = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  } else {
+    l.address = "0.0.0.0";
+  }
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || p != port_text.data() + port_text.size() || port > 65535) {
+    throw KeyError{fmt::format("{}: '{}' has no valid port (0-65535)", key, text)};
+  }
+  l.port = static_cast<std::uint16_t>(port);
+  return l;
+}
+
+template <class T>
+T scalar(const YAML::Node& n, const std::string& key, T min, T max) {
+  T v{};
+  try {
+    v = n.as<T>();
+  } catch (const YAML::Exception&) {
+    throw KeyError{fmt::format("{}: '{}' is not a number", key, n.Scalar())};
+  }
+  if (v < min || v > max) {
+    throw KeyError{fmt::format("{}: {} is out of range [{}, {}]", key, v, min, max)};
+  }
+  return v;
+}
+
+std::string text(const YAML::Node& n, const std::string& key) {
+  if (!n.IsScalar()) {
+    throw KeyError{fmt::format("{}: must be a string", key)};
+  }
+  return n.Scalar();
+}
+
+}  // namespace
+
+std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::path& file, const CoreConfig& defaults) {
+  CoreConfig c = defaults;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::BadFile&) {
+    return fmt::format("{}: cannot read the file", file.string());
+  } catch (const YAML::Exception& e) {
+    return fmt::format("{}: invalid YAML at line {}: {}", file.string(), e.mark.line + 1, e.msg);
+  }
+  if (root.IsNull()) {
+    return c;
+  }
+  if (!root.IsMap()) {
+    return fmt::format("{}: the top level must be a mapping of keys", file.string());
+  }
+  try {
+    for (const auto& kv : root) {
+      const auto key = kv.first.as<std::string>();
+      const auto& v = kv.second;
+      if (key == "data_dir") {
+        c.data_dir = text(v, key);
+      } else if (key == "database") {
+        c.database = text(v, key);
+      } else if (key == "node_listen") {
+        c.node_listen = parse_listen(key, text(v, key));
+      } else if (key == "api_listen") {
+        c.api_listen = parse_listen(key, text(v, key));
+      } else if (key == "ws_listen") {
+        c.ws_listen = parse_listen(key, text(v, key));
+      } else if (key == "io_threads") {
+        c.io_threads = scalar<unsigned>(v, key, 1, 64);
+      } else if (key == "tls") {
+        if (!v.IsMap()) {
+          throw KeyError{"tls: must be a mapping (cert_file, key_file, client_ca_file)"};
+        }
+        for (const auto& t : v) {
+          const auto k = t.first.as<std::string>();
+          if (k == "cert_file") {
+            c.tls.cert_file = text(t.second, "tls.cert_file");
+          } else if (k == "key_file") {
+            c.tls.key_file = text(t.second, "tls.key_file");
+          } else if (k == "client_ca_file") {
+            c.tls.client_ca_file = text(t.second, "tls.client_ca_file");
+          } else {
+            throw KeyError{fmt::format("tls.{}: unknown key (known: cert_file, key_file, client_ca_file)", k)};
+          }
+        }
+      } else if (key == "max_envelope_bytes") {
+        c.max_envelope_bytes = scalar<std::size_t>(v, key, 4096, std::size_t{1} << 30);
+      } else if (key == "heartbeat_seconds") {
+        c.heartbeat = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+      } else if (key == "heartbeat_ms") {  // tests: lost-node detection in a second
+        c.heartbeat = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 10, 3'600'000));
+      } else if (key == "registration_timeout_seconds") {
+        c.registration_timeout = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+      } else if (key == "max_malformed_per_peer") {
+        c.max_malformed_per_peer = scalar<std::uint32_t>(v, key, 1, 1'000'000);
+      } else if (key == "max_nodes") {
+        c.max_nodes = scalar<std::size_t>(v, key, 1, 1'000'000);
+      } else if (key == "command_timeout_seconds") {
+        c.command_timeout = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+      } else if (key == "api_max_body_bytes") {
+        c.api_max_body_bytes = scalar<std::size_t>(v, key, 1024, std::size_t{1} << 30);
+      } else if (key == "api_rate_per_second") {
+        c.api_rate_per_second = scalar<std::uint32_t>(v, key, 0, 1'000'000);
+      } else if (key == "api_max_connections") {
+        c.api_max_connections = scalar<std::size_t>(v, key, 1, 1'000'000);
+      } else if (key == "ws_client_queue") {
+        c.ws_client_queue = scalar<std::size_t>(v, key, 1, 10'000'000);
+      } else if (key == "ws_max_clients") {
+        c.ws_max_clients = scalar<std::size_t>(v, key, 1, 100'000);
+      } else if (key == "retention_days") {
+        c.storage.retention_days = scalar<std::int64_t>(v, key, 0, 100'000);
+      } else if (key == "retention_max_mb") {
+        c.storage.retention_max_mb = scalar<std::int64_t>(v, key, 0, std::int64_t{1} << 40);
+      } else if (key == "ingest_queue") {
+        c.storage.queue_capacity = scalar<std::size_t>(v, key, 1024, std::size_t{1} << 30);
+      } else if (key == "verbose") {
+        c.log_verbose = v.as<bool>();
+      } else {
+        throw KeyError{fmt::format("{}: unknown key (see `honeycomb core --gen-config`)", key)};
+      }
+    }
+  } catch (const KeyError& e) {
+    return fmt::format("{}: {}", file.string(), e.message);
+  } catch (const YAML::Exception& e) {
+    return fmt::format("{}: line {}: {}", file.string(), e.mark.line + 1, e.msg);
+  }
+  return c;
+}
+
+std::string generate_core_config(const CoreConfig& d) {
+  return fmt::format(R"(# honeycomb core configuration (honeycomb core --config core.yml).
+# Every key is optional; the values below are the defaults.
+
+# Where the core keeps its database and the first API token.
+# data_dir: ~/.config/honeycomb/core
+# SQLite file (default: <data_dir>/events.db)
+# database: /var/lib/honeycomb/events.db
+
+# Protocol v2 (nodes), REST API + dashboard, WebSocket stream.
+node_listen: "{}"
+api_listen: "{}"
+ws_listen: "{}"
+io_threads: {}
+
+# TLS on all three ports when a certificate is given (PEM files).
+# tls:
+#   cert_file: /etc/honeycomb/core.crt
+#   key_file: /etc/honeycomb/core.key
+#   client_ca_file: /etc/honeycomb/nodes-ca.crt   # require node certificates
+
+# Largest Protocol v2 envelope a node may send (real events reach 300 KB).
+max_envelope_bytes: {}
+# The nodes' heartbeat interval; a node silent for three is shown as lost.
+heartbeat_seconds: {}
+# A new connection must register within this time.
+registration_timeout_seconds: {}
+# Malformed messages a node may send before it is disconnected.
+max_malformed_per_peer: {}
+max_nodes: {}
+# How long an API command waits for the node's answer.
+command_timeout_seconds: {}
+
+api_max_body_bytes: {}
+# Requests per second per client address (0: unlimited).
+api_rate_per_second: {}
+api_max_connections: {}
+
+# Messages queued per WebSocket client before it is told it missed some.
+ws_client_queue: {}
+ws_max_clients: {}
+
+# Events waiting to be written (nodes are slowed down beyond, never dropped).
+ingest_queue: {}
+# Delete events older than this many days (0: keep forever).
+retention_days: {}
+# Keep the database under this size, deleting the oldest events (0: no limit).
+retention_max_mb: {}
+)",
+                     d.node_listen.text(), d.api_listen.text(), d.ws_listen.text(), d.io_threads, d.max_envelope_bytes,
+                     d.heartbeat.count() / 1000, d.registration_timeout.count() / 1000, d.max_malformed_per_peer,
+                     d.max_nodes, d.command_timeout.count() / 1000, d.api_max_body_bytes, d.api_rate_per_second,
+                     d.api_max_connections, d.ws_client_queue, d.ws_max_clients, d.storage.queue_capacity,
+                     d.storage.retention_days, d.storage.retention_max_mb);
+}
+
+}  // namespace honeycomb::core

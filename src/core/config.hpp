@@ -35,10 +35,10 @@ struct CoreConfig {
 
   // Protocol v2
   std::size_t max_envelope_bytes = 4 * 1024 * 1024;
-  std::chrono::milliseconds heartbeat{30'000};  ///< nodes' status interval; lost after 3
+  std::chrono::milliseconds heartbeat{30'000};             ///< nodes' status interval; lost after 3
   std::chrono::milliseconds registration_timeout{10'000};  ///< first message must come within
-  std::uint32_t max_malformed_per_peer = 20;  ///< garbage messages before a peer is disconnected
-  std::size_t max_nodes = 20'000;             ///< concurrent node connections
+  std::uint32_t max_malformed_per_peer = 20;               ///< garbage messages before a peer is disconnected
+  std::size_t max_nodes = 20'000;                          ///< concurrent node connections
   std::chrono::milliseconds command_timeout{10'000};
 
   // API
@@ -51,7 +51,7 @@ struct CoreConfig {
   std::size_t ws_max_clients = 256;
 
   // Storage
-  std::string database;  ///< SQLite file; default <data_dir>/events.db
+  std::string database;           ///< SQLite file; default <data_dir>/events.db
   store::StorageOptions storage;  ///< path filled from `database`
   bool log_verbose = false;
 

@@ -7,6 +7,7 @@
 #include "protocol/messages.hpp"
 #include "store/storage.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -22,10 +23,10 @@ using protocol::NodeId;
 
 /// A node as the API shows it.
 struct NodeView {
-  store::NodeRecord record;       ///< persisted part (status "Unknown" until the first status)
-  bool connected = false;         ///< a session is open now
-  bool lost = false;              ///< connected but silent for 3 heartbeat intervals, or disconnected without NodeDrop
-  bool dropped = false;           ///< left with NodeDrop
+  store::NodeRecord record;  ///< persisted part (status "Unknown" until the first status)
+  bool connected = false;    ///< a session is open now
+  bool lost = false;         ///< connected but silent for 3 heartbeat intervals, or disconnected without NodeDrop
+  bool dropped = false;      ///< left with NodeDrop
   std::int64_t connected_since_us = 0;
   std::uint64_t events_received = 0;  ///< PotEvents since the core started
   /// "Unknown" | "Running" | ... | "Lost" | "Offline": what a user should read.
@@ -42,14 +43,17 @@ class Registry {
   void load();
 
   // ---- updates from node sessions ----
-  void on_registered(const protocol::NodeRegistration& reg, std::int64_t now_us);
+  /// Returns the session number of this connection (see on_disconnected).
+  std::uint64_t on_registered(const protocol::NodeRegistration& reg, std::int64_t now_us);
   void on_status(NodeId id, protocol::NodeStatus status, std::int64_t now_us);
   void on_pot_status(const protocol::PotStatusUpdate& update, std::int64_t now_us);
   /// Any message: refreshes last-seen.
   void on_seen(NodeId id, std::int64_t now_us);
   void on_events(NodeId id, const std::string& pot_id, const std::string& pot_type, std::uint64_t count,
                  std::int64_t now_us);
-  void on_disconnected(NodeId id, bool dropped, std::int64_t now_us);
+  /// Ignored when `session` is not the node's latest (it re-registered on a
+  /// new connection before the old one was seen closing).
+  void on_disconnected(NodeId id, std::uint64_t session, bool dropped, std::int64_t now_us);
 
   // ---- reads (snapshots) ----
   std::vector<NodeView> nodes(std::int64_t now_us) const;
@@ -57,14 +61,19 @@ class Registry {
   bool is_connected(NodeId id) const;
   std::size_t connected_count() const;
 
-  /// Writes changed records to storage (called periodically and at exit;
-  /// status changes are persisted at once).
+  /// Writes changed records to storage. Blocking: runs on the database
+  /// pool. Registration, status and pot changes ask for it at once through
+  /// the scheduler; last-seen refreshes wait for the periodic call (and exit).
   void persist_dirty();
+  /// How a change asks for persist_dirty() to run soon (the core posts it
+  /// to its database pool). Called at most once until persist_dirty() runs.
+  void set_persist_scheduler(std::function<void()> schedule) { schedule_persist_ = std::move(schedule); }
 
  private:
   struct Entry {
     NodeView view;
     bool dirty = false;
+    std::uint64_t session = 0;
   };
   void persist_locked(Entry& e);
   NodeView snapshot_locked(const Entry& e, std::int64_t now_us) const;
@@ -73,6 +82,9 @@ class Registry {
   std::chrono::milliseconds heartbeat_;
   mutable std::mutex mutex_;
   std::map<NodeId, Entry> nodes_;
+  std::uint64_t next_session_ = 0;
+  std::function<void()> schedule_persist_;
+  std::atomic<bool> persist_scheduled_{false};
 };
 
 }  // namespace honeycomb::core
