@@ -21,7 +21,9 @@ struct DecodeError {
 
 struct Decoded {
   Message message;
-  std::int64_t version = kVersion;  ///< as sent; the caller logs a mismatch
+  /// As sent; the caller logs a mismatch. 0 when `version` is missing or not
+  /// an integer, -1 when it is an integer above INT64_MAX.
+  std::int64_t version = kVersion;
 };
 
 /// Decodes one envelope `{"version":2,"message":<variant>}`. Never throws.

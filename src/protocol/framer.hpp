@@ -34,9 +34,9 @@ class Framer {
  private:
   boost::json::stream_parser parser_;
   std::size_t max_bytes_;
-  std::size_t pending_ = 0;   ///< bytes fed into the current value
-  bool in_value_ = false;     ///< a value has started (non-whitespace seen)
-  bool skipping_ = false;     ///< discarding until '\n' after an error
+  std::size_t pending_ = 0;  ///< bytes fed into the current value
+  bool in_value_ = false;    ///< a value has started (non-whitespace seen)
+  bool skipping_ = false;    ///< discarding until '\n' after an error
 };
 
 }  // namespace honeycomb::protocol

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace honeycomb::protocol {
@@ -33,28 +34,41 @@ struct NodeRegistration {
   std::uint16_t port = 0;
   NodeType node_type = NodeType::full;
   std::optional<std::string> totp_code;
+
+  bool operator==(const NodeRegistration&) const = default;
 };
 
 struct NodeStatusUpdate {
   NodeId node_id = 0;
   NodeStatus status = NodeStatus::unknown;
+
+  bool operator==(const NodeStatusUpdate&) const = default;
 };
 
 struct NodeEvent {
   enum class Kind { started, stopped, alarm, error };
   Kind kind = Kind::started;
   std::string text;  ///< Alarm's `description` or Error's `message`
+
+  bool operator==(const NodeEvent&) const = default;
 };
 
-struct NodeDrop {};
+struct NodeDrop {
+  bool operator==(const NodeDrop&) const = default;
+};
 
 struct PotStatusUpdate {
   NodeId node_id = 0;
   std::string pot_id;
   std::string pot_type;
   PotStatus status = PotStatus::unknown;
-  std::string status_text;  ///< the status as sent (may be empty or unknown)
+  /// The status as sent when `status` is unknown (may be empty); after
+  /// decode, the wire name (to_string) when it is known. encode() writes
+  /// to_string(status) for a known status and status_text verbatim otherwise.
+  std::string status_text;
   std::optional<std::string> message;
+
+  bool operator==(const PotStatusUpdate&) const = default;
 };
 
 /// Both shapes: the documented one (`event_type`, ISO `timestamp`, `data`)
@@ -65,13 +79,15 @@ struct PotStatusUpdate {
 struct PotEvent {
   NodeId node_id = 0;
   std::string pot_id;
-  std::string pot_type;    ///< empty when the sender did not say
+  std::string pot_type;  ///< empty when the sender did not say
   std::string event_type;
-  std::string timestamp;   ///< ISO 8601 as sent, or converted from unix seconds
+  std::string timestamp;     ///< ISO 8601 as sent, or converted from unix seconds
   boost::json::object data;  ///< the honeypot's record
   /// Extension (documented in docs/PROTOCOL.md): a sender-assigned unique id
   /// so that a resent event is stored once.
   std::optional<std::string> event_id;
+
+  bool operator==(const PotEvent&) const = default;
 };
 
 // ---- core -> node ----
@@ -81,6 +97,8 @@ struct RegistrationAck {
   bool accepted = false;
   std::optional<std::string> message;
   std::optional<std::string> totp_key;
+
+  bool operator==(const RegistrationAck&) const = default;
 };
 
 struct InstallPot {
@@ -90,6 +108,8 @@ struct InstallPot {
   std::optional<std::string> git_branch;
   std::optional<std::map<std::string, std::string>> config;
   bool auto_start = false;
+
+  bool operator==(const InstallPot&) const = default;
 };
 
 struct Command {
@@ -107,13 +127,17 @@ struct Command {
     get_installed_pots,
   };
   Kind kind = Kind::restart;
-  std::string pot_id;                ///< for the pot commands
+  std::string pot_id;                 ///< for the pot commands (for install_pot: a copy of install->pot_id)
   std::optional<InstallPot> install;  ///< for install_pot
+
+  bool operator==(const Command&) const = default;
 };
 
 struct NodeCommand {
   NodeId node_id = 0;
   Command command;
+
+  bool operator==(const NodeCommand&) const = default;
 };
 
 using Message = std::variant<NodeRegistration, NodeStatusUpdate, NodeEvent, NodeDrop, PotStatusUpdate, PotEvent,
@@ -125,11 +149,14 @@ const char* to_string(NodeStatus s);
 const char* to_string(PotStatus s);
 const char* to_string(NodeEvent::Kind k);
 const char* to_string(Command::Kind k);
-/// Parses a wire name; nullopt when unknown.
+/// Parses a wire name (ASCII case-insensitive); nullopt when unknown.
+std::optional<NodeType> node_type_from(std::string_view s);
+std::optional<NodeEvent::Kind> node_event_kind_from(std::string_view s);
 std::optional<NodeStatus> node_status_from(std::string_view s);
 std::optional<PotStatus> pot_status_from(std::string_view s);
 std::optional<Command::Kind> command_kind_from(std::string_view s);
-/// True for the commands that carry a pot id.
+/// True for the commands that carry a pot id (the newtype pot commands and
+/// install_pot).
 bool command_takes_pot_id(Command::Kind k);
 
 }  // namespace honeycomb::protocol
