@@ -1,5 +1,6 @@
 #include "cli/commands.hpp"
 
+#include "cli/core_commands.hpp"
 #include "common/log.hpp"
 #include "host/process.hpp"
 #include "host/runner.hpp"
@@ -10,15 +11,15 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
 #include <ctime>
 #include <fstream>
 #include <iostream>
-#include <thread>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 #ifndef HONEYCOMB_VERSION
@@ -161,8 +162,7 @@ int cmd_show(const PluginPaths& paths, const std::string& name, bool remote) {
     folder = paths.in_library(name);
     installed = paths.is_installed(name);
   } else {
-    std::cerr << "Error: Cannot find " << paths.noun() << " `" << name
-              << "` installed or in the honeycomb library\n";
+    std::cerr << "Error: Cannot find " << paths.noun() << " `" << name << "` installed or in the honeycomb library\n";
     return exit_code::failure;
   }
   std::string summary;
@@ -231,9 +231,15 @@ int cmd_status(const Home& home, std::vector<std::string> names, bool show_all) 
     }
     pid_t pid = 0;
     switch (host::daemon_state(home.pidfile(name), &pid)) {
-      case host::DaemonState::running: std::cout << name << " - running (pid: " << pid << ")\n"; break;
-      case host::DaemonState::not_running: std::cout << name << " - not running\n"; break;
-      case host::DaemonState::stale_pidfile: std::cout << name << " - not running (stale pidfile)\n"; break;
+      case host::DaemonState::running:
+        std::cout << name << " - running (pid: " << pid << ")\n";
+        break;
+      case host::DaemonState::not_running:
+        std::cout << name << " - not running\n";
+        break;
+      case host::DaemonState::stale_pidfile:
+        std::cout << name << " - not running (stale pidfile)\n";
+        break;
     }
   }
   return exit_code::ok;
@@ -430,7 +436,8 @@ int cmd_test(const Home& home, const std::vector<std::string>& names, bool force
 
     std::error_code ec;
     const auto log_file = home.debug_log();
-    const std::streamoff offset = fs::exists(log_file, ec) ? static_cast<std::streamoff>(fs::file_size(log_file, ec)) : 0;
+    const std::streamoff offset =
+        fs::exists(log_file, ec) ? static_cast<std::streamoff>(fs::file_size(log_file, ec)) : 0;
     std::optional<std::vector<std::string>> triggered;
     try {
       triggered = instance->test();
@@ -544,7 +551,7 @@ int main(int argc, char** argv) {
   std::string python;
   app.add_option("--python", python,
                  "Python interpreter for Python plugins (default: $HONEYCOMB_PYTHON, else python3)");
-  app.footer("Commands: service, integration. `honeycomb COMMAND --help` for more.");
+  app.footer("Commands: service, integration, core. `honeycomb COMMAND --help` for more.");
 
   // ---- service ----
   auto* service = app.add_subcommand("service", "Install, run and manage honeypot services");
@@ -584,9 +591,10 @@ int main(int argc, char** argv) {
   // otherwise swallow the key=value arguments that follow it.
   s_run->add_option("-i,--integration", integrations, "Send alerts to this integration (repeatable)")
       ->allow_extra_args(false);
-  s_run->add_option("--ready-timeout", ready_timeout,
-                    "Seconds the service has to signal ready before it is stopped (default: "
-                    "$HONEYCOMB_READY_TIMEOUT, else 30)")
+  s_run
+      ->add_option("--ready-timeout", ready_timeout,
+                   "Seconds the service has to signal ready before it is stopped (default: "
+                   "$HONEYCOMB_READY_TIMEOUT, else 30)")
       ->allow_extra_args(false);
   auto* s_stop = service->add_subcommand("stop", "Stop a running service daemon");
   s_stop->add_option("service", name)->required();
@@ -625,6 +633,9 @@ int main(int argc, char** argv) {
   i_test->add_option("integrations", names)->required();
   i_test->add_flag("-e,--editable", editable, "Integrations given as folders");
 
+  CoreCommands core;
+  core.add(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -656,6 +667,9 @@ int main(int argc, char** argv) {
   fs::create_directories(home.root, ec);
   home.root = fs::absolute(home.root, ec);
 
+  if (core.parsed()) {
+    return core.run(home, g.verbose);
+  }
   if (!g.config.empty()) {
     return run_config_file(home, g.config, g.verbose);
   }

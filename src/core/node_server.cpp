@@ -1,0 +1,567 @@
+#include "core/node_server.hpp"
+
+#include "common/json_text.hpp"
+#include "common/log.hpp"
+#include "core/command_router.hpp"
+#include "core/event_json.hpp"
+#include "core/metrics.hpp"
+#include "core/registry.hpp"
+#include "core/stream_hub.hpp"
+#include "events/normalize.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/framer.hpp"
+#include "store/storage.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <mutex>
+
+namespace honeycomb::core {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using protocol::NodeId;
+
+namespace {
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+/// Outbound messages queued per session (acks, commands). A node that does
+/// not read them is disconnected rather than buffered without bound.
+constexpr std::size_t kOutboundQueue = 1024;
+constexpr std::size_t kReadBuffer = 64 * 1024;
+
+const char* kind_text(StreamItem::Kind k) {
+  switch (k) {
+    case StreamItem::Kind::event:
+      return "event";
+    case StreamItem::Kind::node_status:
+      return "node_status";
+    case StreamItem::Kind::pot_status:
+      return "pot_status";
+    case StreamItem::Kind::node_event:
+      return "node_event";
+  }
+  return "event";
+}
+
+}  // namespace
+
+/// What the server needs to know of a session of either stream type.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close() = 0;
+};
+
+struct NodeServer::Impl : std::enable_shared_from_this<NodeServer::Impl> {
+  Impl(asio::io_context& io_, NodeServerContext c, std::shared_ptr<asio::ssl::context> t)
+      : io(io_), ctx(c), tls(std::move(t)), acceptor(io_), log(log::get("core.nodes")) {}
+
+  asio::io_context& io;
+  NodeServerContext ctx;
+  std::shared_ptr<asio::ssl::context> tls;
+  tcp::acceptor acceptor;
+  std::shared_ptr<spdlog::logger> log;
+  log::RateLimiter malformed_log{5};
+  log::RateLimiter refused_log{2};
+
+  std::mutex mutex;
+  std::uint64_t next_serial = 0;
+  std::map<std::uint64_t, std::weak_ptr<SessionBase>> live;
+  std::map<NodeId, std::uint64_t> owner;  ///< node id -> serial of the session speaking for it
+  std::atomic<bool> stopping{false};
+
+  asio::awaitable<void> accept_loop();
+  template <class Stream>
+  void spawn(Stream stream, std::string peer);
+
+  std::uint64_t add(std::weak_ptr<SessionBase> s) {
+    std::lock_guard lock(mutex);
+    live.emplace(++next_serial, std::move(s));
+    return next_serial;
+  }
+  void remove(std::uint64_t serial, NodeId id) {
+    std::lock_guard lock(mutex);
+    live.erase(serial);
+    auto it = owner.find(id);
+    if (it != owner.end() && it->second == serial) {
+      owner.erase(it);
+    }
+  }
+  /// Session `serial` now speaks for node `id`; an older session for the same
+  /// id (a reconnect racing the old socket's timeout) is closed.
+  void claim(NodeId id, std::uint64_t serial) {
+    std::shared_ptr<SessionBase> old;
+    {
+      std::lock_guard lock(mutex);
+      auto& o = owner[id];
+      if (o != 0 && o != serial) {
+        if (auto it = live.find(o); it != live.end()) {
+          old = it->second.lock();
+        }
+      }
+      o = serial;
+    }
+    if (old) {
+      log->info("node {} registered on a new connection; closing its previous one", id);
+      old->close();
+    }
+  }
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return live.size();
+  }
+};
+
+namespace {
+
+template <class Stream>
+constexpr bool kIsTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+template <class Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, std::string)>;
+
+  Session(std::shared_ptr<NodeServer::Impl> server, Stream stream, std::string peer)
+      : server_(std::move(server)),
+        ctx_(server_->ctx),
+        stream_(std::move(stream)),
+        outbound_(stream_.get_executor(), kOutboundQueue),
+        framer_(ctx_.config.max_envelope_bytes),
+        peer_(std::move(peer)) {}
+
+  void start(std::uint64_t serial) {
+    serial_ = serial;
+    auto self = this->shared_from_this();
+    asio::co_spawn(
+        stream_.get_executor(), [self]() { return self->run(); }, asio::detached);
+  }
+
+  void close() override {
+    auto self = this->shared_from_this();
+    asio::post(stream_.get_executor(), [self]() {
+      boost::system::error_code ec;
+      beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
+      beast::get_lowest_layer(self->stream_).cancel();
+      self->outbound_.close();
+    });
+  }
+
+  /// Thread-safe: queues an envelope for the writer.
+  void send(std::string envelope) {
+    if (!outbound_.try_send(boost::system::error_code{}, std::move(envelope))) {
+      server_->log->warn("node {} ({}) is not reading its messages; closing the connection", node_id_, peer_);
+      close();
+    }
+  }
+
+ private:
+  asio::awaitable<void> run() {
+    ctx_.metrics.node_connections_total.fetch_add(1, std::memory_order_relaxed);
+    if constexpr (kIsTls<Stream>) {
+      beast::get_lowest_layer(stream_).expires_after(ctx_.config.registration_timeout);
+      auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        server_->log->debug("TLS handshake with {} failed: {}", peer_, ec.message());
+        finish();
+        co_return;
+      }
+    }
+    co_await (reader() || writer());
+    finish();
+  }
+
+  asio::awaitable<void> reader() {
+    std::vector<char> buffer(kReadBuffer);
+    const protocol::Framer::Sink sink{
+        [this](boost::json::value&& v) { on_value(std::move(v)); },
+        [this](std::string_view reason) { malformed(reason); },
+    };
+    // A registered node sends a heartbeat every interval; one silent for
+    // four is gone (half-open TCP) and will reconnect.
+    const auto idle = 4 * ctx_.config.heartbeat;
+    while (!stop_) {
+      beast::get_lowest_layer(stream_).expires_after(registered_ ? idle : ctx_.config.registration_timeout);
+      auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == beast::error::timeout) {
+          server_->log->info("node {} ({}) silent for too long; closing the connection", node_id_, peer_);
+        }
+        break;
+      }
+      framer_.feed(std::string_view(buffer.data(), n), sink);
+      if (!batch_.empty()) {
+        co_await store_batch();
+      }
+    }
+    outbound_.close();
+  }
+
+  asio::awaitable<void> writer() {
+    for (;;) {
+      auto [ec, envelope] = co_await outbound_.async_receive(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        co_return;
+      }
+      auto [wec, n] = co_await asio::async_write(stream_, asio::buffer(envelope), asio::as_tuple(asio::use_awaitable));
+      if (wec) {
+        stop_ = true;
+        co_return;
+      }
+    }
+  }
+
+  /// Hands the read's events to storage. While storage is full the session
+  /// waits here, not reading: TCP pushes back on the node, which spools.
+  asio::awaitable<void> store_batch() {
+    auto delay = std::chrono::milliseconds(1);
+    asio::steady_timer timer(stream_.get_executor());
+    while (!ctx_.storage.append(batch_)) {
+      timer.expires_after(delay);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      delay = std::min(delay * 2, std::chrono::milliseconds(50));
+    }
+    batch_.clear();
+  }
+
+  void malformed(std::string_view reason) {
+    ctx_.metrics.node_malformed_total.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t suppressed = 0;
+    if (server_->malformed_log.allow(suppressed)) {
+      server_->log->warn("malformed message from {} (node {}): {}{}", peer_, node_id_, reason,
+                         suppressed ? fmt::format(" ({} similar messages not logged)", suppressed) : "");
+    }
+    if (++malformed_ >= ctx_.config.max_malformed_per_peer && !stop_) {
+      server_->log->warn("disconnecting {} (node {}): {} malformed messages", peer_, node_id_, malformed_);
+      ctx_.metrics.node_disconnects_garbage.fetch_add(1, std::memory_order_relaxed);
+      stop_ = true;
+      beast::get_lowest_layer(stream_).cancel();
+    }
+  }
+
+  void publish(StreamItem::Kind kind, const std::string& pot_id, const std::string& pot_type,
+               const std::string& event_type, const std::string& src_ip, const std::string& body_json) {
+    if (!ctx_.stream.has_subscribers()) {
+      return;
+    }
+    auto item = std::make_shared<StreamItem>();
+    item->kind = kind;
+    item->node_id = node_id_;
+    item->pot_id = pot_id;
+    item->pot_type = pot_type;
+    item->event_type = event_type;
+    item->src_ip = src_ip;
+    item->json = fmt::format("{{\"type\":\"{}\",\"node_id\":{},\"data\":{}}}", kind_text(kind), node_id_, body_json);
+    ctx_.stream.publish(std::move(item));
+  }
+
+  void publish_message(StreamItem::Kind kind, const protocol::Message& m, const std::string& pot_id = {},
+                       const std::string& pot_type = {}) {
+    if (!ctx_.stream.has_subscribers()) {
+      return;
+    }
+    auto text = protocol::encode(m);
+    while (!text.empty() && text.back() == '\n') {
+      text.pop_back();
+    }
+    publish(kind, pot_id, pot_type, {}, {}, text);
+  }
+
+  void on_value(boost::json::value&& value) {
+    ctx_.metrics.node_messages_total.fetch_add(1, std::memory_order_relaxed);
+    auto decoded = protocol::decode(value);
+    if (auto* err = std::get_if<protocol::DecodeError>(&decoded)) {
+      malformed(err->reason);
+      return;
+    }
+    auto& d = std::get<protocol::Decoded>(decoded);
+    if (d.version != protocol::kVersion && !version_warned_) {
+      version_warned_ = true;
+      server_->log->warn("{} speaks protocol version {} (this core: {}); trying anyway", peer_, d.version,
+                         protocol::kVersion);
+    }
+    const auto now = now_us();
+    if (!registered_ && !std::holds_alternative<protocol::NodeRegistration>(d.message)) {
+      malformed("a message before NodeRegistration");
+      return;
+    }
+    std::visit(Overloaded{
+                   [&](const protocol::NodeRegistration& m) { on_registration(m, now); },
+                   [&](const protocol::NodeStatusUpdate& m) {
+                     ctx_.registry.on_status(node_id_, m.status, now);
+                     ctx_.commands.on_reply(node_id_, d.message);
+                     publish_message(StreamItem::Kind::node_status, d.message);
+                   },
+                   [&](const protocol::NodeEvent& m) {
+                     ctx_.registry.on_seen(node_id_, now);
+                     if (m.kind == protocol::NodeEvent::Kind::alarm || m.kind == protocol::NodeEvent::Kind::error) {
+                       std::uint64_t suppressed = 0;
+                       if (server_->malformed_log.allow(suppressed)) {
+                         server_->log->warn("node {} reports {}: {}", node_id_, protocol::to_string(m.kind), m.text);
+                       }
+                     } else {
+                       server_->log->info("node {} reports {}", node_id_, protocol::to_string(m.kind));
+                     }
+                     ctx_.commands.on_reply(node_id_, d.message);
+                     publish_message(StreamItem::Kind::node_event, d.message);
+                   },
+                   [&](const protocol::NodeDrop&) {
+                     dropped_ = true;
+                     stop_ = true;
+                   },
+                   [&](const protocol::PotStatusUpdate& m) { on_pot_status(m, d.message, now); },
+                   [&](const protocol::PotEvent& m) { on_pot_event(m, now); },
+                   [&](const protocol::RegistrationAck&) { malformed("RegistrationAck is sent by cores, not nodes"); },
+                   [&](const protocol::NodeCommand&) { malformed("NodeCommand is sent by cores, not nodes"); },
+               },
+               d.message);
+  }
+
+  void on_registration(const protocol::NodeRegistration& reg, std::int64_t now) {
+    if (registered_) {
+      if (reg.node_id != node_id_) {
+        malformed(fmt::format("registered again as node {} on a connection of node {}", reg.node_id, node_id_));
+        return;
+      }
+    } else {
+      registered_ = true;
+      node_id_ = reg.node_id;
+      server_->claim(node_id_, serial_);
+      std::weak_ptr<Session> weak = this->shared_from_this();
+      router_generation_ = ctx_.commands.attach(node_id_, [weak](std::string envelope) {
+        if (auto self = weak.lock()) {
+          self->send(std::move(envelope));
+        }
+      });
+    }
+    registry_session_ = ctx_.registry.on_registered(reg, now);
+    server_->log->info("node {} ({}, {}) registered from {}", reg.node_name, node_id_,
+                       protocol::to_string(reg.node_type), peer_);
+    protocol::RegistrationAck ack;
+    ack.node_id = node_id_;
+    ack.accepted = true;
+    ack.message = "registered";
+    send(protocol::encode(ack));
+    publish_message(StreamItem::Kind::node_status, reg);
+  }
+
+  void on_pot_status(const protocol::PotStatusUpdate& m, const protocol::Message& message, std::int64_t now) {
+    protocol::PotStatusUpdate update = m;
+    update.node_id = node_id_;
+    ctx_.registry.on_pot_status(update, now);
+    ctx_.commands.on_reply(node_id_, message);
+    publish_message(StreamItem::Kind::pot_status, message, m.pot_id, m.pot_type);
+    if (m.status == protocol::PotStatus::unknown && m.message && !m.message->empty()) {
+      // The public Go node forwards every line of its event port as a
+      // PotStatusUpdate with an empty status and the line's `message`:
+      // for such nodes these are the honeypot's events, so store them.
+      boost::json::object record;
+      record["message"] = *m.message;
+      if (!m.status_text.empty()) {
+        record["status"] = m.status_text;
+      }
+      events::Envelope env;
+      env.node_id = node_id_;
+      env.pot_id = m.pot_id;
+      env.pot_type = m.pot_type;
+      env.event_type = "pot_message";
+      add_event(events::normalize(record, env, now), now);
+    }
+  }
+
+  void on_pot_event(const protocol::PotEvent& m, std::int64_t now) {
+    if (m.node_id != node_id_) {
+      std::uint64_t suppressed = 0;
+      if (server_->malformed_log.allow(suppressed)) {
+        server_->log->warn("node {} sent an event for node {}; stored as its own", node_id_, m.node_id);
+      }
+    }
+    events::Envelope env;
+    env.node_id = node_id_;
+    env.pot_id = m.pot_id;
+    env.pot_type = m.pot_type;
+    env.event_type = m.event_type;
+    env.timestamp = m.timestamp;
+    env.event_id = m.event_id.value_or(std::string());
+    add_event(events::normalize(m.data, env, now), now);
+  }
+
+  void add_event(events::Event&& e, std::int64_t now) {
+    ctx_.metrics.events_received_total.fetch_add(1, std::memory_order_relaxed);
+    ctx_.registry.on_events(node_id_, e.pot_id, e.pot_type, 1, now);
+    if (ctx_.stream.has_subscribers()) {
+      std::string body;
+      append_event_json(body, e);
+      publish(StreamItem::Kind::event, e.pot_id, e.pot_type, e.event_type, e.src_ip, body);
+    }
+    batch_.push_back(std::move(e));
+  }
+
+  void finish() {
+    if (registered_) {
+      ctx_.commands.detach(node_id_, router_generation_);
+      ctx_.registry.on_disconnected(node_id_, registry_session_, dropped_, now_us());
+      server_->log->info("node {} ({}) {}", node_id_, peer_, dropped_ ? "disconnected (NodeDrop)" : "connection lost");
+      if (ctx_.stream.has_subscribers()) {
+        publish(StreamItem::Kind::node_status, {}, {}, {}, {},
+                fmt::format("{{\"node_id\":{},\"connected\":false,\"dropped\":{}}}", node_id_, dropped_));
+      }
+    }
+    server_->remove(serial_, node_id_);
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream_).socket().close(ec);
+  }
+
+  std::shared_ptr<NodeServer::Impl> server_;
+  NodeServerContext& ctx_;
+  Stream stream_;
+  Channel outbound_;
+  protocol::Framer framer_;
+  std::string peer_;
+  std::vector<events::Event> batch_;
+  std::uint64_t serial_ = 0;
+  NodeId node_id_ = 0;
+  bool registered_ = false;
+  bool dropped_ = false;
+  bool stop_ = false;
+  bool version_warned_ = false;
+  std::uint32_t malformed_ = 0;
+  std::uint64_t registry_session_ = 0;
+  std::uint64_t router_generation_ = 0;
+};
+
+}  // namespace
+
+template <class Stream>
+void NodeServer::Impl::spawn(Stream stream, std::string peer) {
+  auto session = std::make_shared<Session<Stream>>(shared_from_this(), std::move(stream), std::move(peer));
+  session->start(add(session));
+}
+
+asio::awaitable<void> NodeServer::Impl::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) {
+        co_return;
+      }
+      // EMFILE and friends: back off instead of spinning.
+      log->warn("accept on {} failed: {}", ctx.config.node_listen.text(), ec.message());
+      asio::steady_timer t(io, std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    boost::system::error_code pec;
+    auto remote = socket.remote_endpoint(pec);
+    std::string peer = pec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+    if (count() >= ctx.config.max_nodes) {
+      std::uint64_t suppressed = 0;
+      if (refused_log.allow(suppressed)) {
+        log->warn("refusing {}: {} node connections already (max_nodes)", peer, ctx.config.max_nodes);
+      }
+      socket.close(pec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), pec);
+    if (tls) {
+      spawn(beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls), std::move(peer));
+    } else {
+      spawn(beast::tcp_stream(std::move(socket)), std::move(peer));
+    }
+  }
+}
+
+NodeServer::NodeServer(asio::io_context& io, NodeServerContext context, std::shared_ptr<asio::ssl::context> tls)
+    : impl_(std::make_shared<Impl>(io, context, std::move(tls))) {}
+
+NodeServer::~NodeServer() {
+  stop();
+}
+
+std::string NodeServer::start() {
+  const auto& l = impl_->ctx.config.node_listen;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(l.address, ec);
+  if (ec) {
+    return fmt::format("node_listen: '{}' is not an IP address", l.address);
+  }
+  tcp::endpoint endpoint(address, l.port);
+  auto& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) {
+    a.set_option(asio::socket_base::reuse_address(true), ec);
+    a.bind(endpoint, ec);
+  }
+  if (!ec) {
+    a.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return fmt::format("cannot listen on {} (nodes): {}", l.text(), ec.message());
+  }
+  asio::co_spawn(a.get_executor(), impl_->accept_loop(), asio::detached);
+  return {};
+}
+
+void NodeServer::stop() {
+  if (impl_->stopping.exchange(true)) {
+    return;
+  }
+  auto impl = impl_;
+  asio::post(impl->acceptor.get_executor(), [impl]() {
+    boost::system::error_code ec;
+    impl->acceptor.close(ec);
+  });
+  std::vector<std::shared_ptr<SessionBase>> sessions;
+  {
+    std::lock_guard lock(impl->mutex);
+    for (auto& [serial, weak] : impl->live) {
+      if (auto s = weak.lock()) {
+        sessions.push_back(std::move(s));
+      }
+    }
+  }
+  for (auto& s : sessions) {
+    s->close();
+  }
+}
+
+std::uint16_t NodeServer::port() const {
+  boost::system::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+std::size_t NodeServer::sessions() const {
+  return impl_->count();
+}
+
+}  // namespace honeycomb::core
