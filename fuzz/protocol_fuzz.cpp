@@ -1,0 +1,83 @@
+// Protocol v2 from a hostile peer: the bytes go through a Framer in chunks
+// (sizes and the size limit taken from the first two input bytes: ' ' feeds
+// everything at once, a digit selects the default 4 MiB limit), every
+// value is decoded, and every decoded message must survive
+// encode -> parse -> decode unchanged, in both unit styles, as one line.
+#include "protocol/codec.hpp"
+#include "protocol/framer.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+namespace {
+
+using namespace honeycomb::protocol;  // NOLINT(google-build-using-namespace)
+
+void require(bool ok) {
+  if (!ok) {
+    std::abort();
+  }
+}
+
+void check_round_trip(const Message& message) {
+  for (const auto style : {UnitStyle::empty_object, UnitStyle::bare_string}) {
+    const std::string text = encode(message, style);
+    require(!text.empty() && text.back() == '\n' && text.find('\n') == text.size() - 1);
+    boost::system::error_code ec;
+    const auto parsed = boost::json::parse(text, ec);
+    require(!ec);
+    auto again = decode(parsed);
+    const auto* decoded = std::get_if<Decoded>(&again);
+    require(decoded != nullptr);
+    require(decoded->version == kVersion);
+    require(decoded->message == message);
+
+    // What we send frames as exactly one value.
+    Framer framer;
+    int values = 0;
+    framer.feed(text, Framer::Sink{[&](boost::json::value&&) { ++values; }, [](std::string_view) { std::abort(); }});
+    require(values == 1 && framer.pending_bytes() == 0);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) {
+    return 0;
+  }
+  const unsigned chunk_seed = data[0];
+  const bool default_limit = data[1] >= '0' && data[1] <= '9';
+  const std::size_t max_bytes = default_limit ? 4 * 1024 * 1024 : 8 + std::size_t{data[1]} * 16;
+  const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);  // NOLINT
+
+  Framer framer(max_bytes);
+  const Framer::Sink sink{
+      [](boost::json::value&& value) {
+        const auto result = decode(value);
+        if (const auto* error = std::get_if<DecodeError>(&result)) {
+          require(!error->reason.empty());
+          return;
+        }
+        check_round_trip(std::get<Decoded>(result).message);
+      },
+      [](std::string_view reason) { require(!reason.empty()); },
+  };
+  if (chunk_seed == ' ') {
+    framer.feed(input, sink);
+  } else {
+    std::size_t pos = 0;
+    for (std::size_t i = 1; pos < input.size(); ++i) {
+      const std::size_t n = 1 + (chunk_seed * i * 7919U) % 61U;
+      framer.feed(input.substr(pos, n), sink);
+      pos += std::min(n, input.size() - pos);
+      require(framer.pending_bytes() <= max_bytes);
+    }
+  }
+  require(framer.pending_bytes() <= max_bytes);
+  return 0;
+}
