@@ -7,8 +7,10 @@
 
 #include <boost/json/object.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -25,6 +27,20 @@ struct Envelope {
   std::string timestamp;  ///< ISO 8601 or unix seconds as text; empty: none
   std::string event_id;
 };
+
+/// One row of the field table: our field and the record keys it is taken
+/// from, in priority order (the first present, non-empty, well-typed value
+/// wins). Keys are looked up in the record itself, then in its `data` object
+/// (the seed shape), then in its `metadata` object (the Go node's shape).
+struct FieldSource {
+  std::string_view field;                ///< our name (Event member / column)
+  std::array<std::string_view, 8> keys;  ///< source keys, priority order; empty entries unused
+  std::string_view note;                 ///< what the rule is for (shown in docs/EVENTS.md)
+};
+
+/// The table (kFieldTable in normalize.cpp): the one place that says which
+/// honeypot key becomes which field. docs/EVENTS.md reproduces it.
+std::span<const FieldSource> field_table();
 
 /// Builds an Event from a record and its envelope. `received_us` stamps the
 /// receipt. Never throws on odd field types: numbers, strings and lists are

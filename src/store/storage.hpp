@@ -27,8 +27,8 @@ struct EventFilter {
   std::string pot_id;
   std::string pot_type;
   std::string event_type;
-  std::string src;    ///< an IP ("1.2.3.4", "::1") or a CIDR ("10.0.0.0/8", "2001:db8::/32")
-  std::string text;   ///< free text, matched in the original record
+  std::string src;   ///< an IP ("1.2.3.4", "::1") or a CIDR ("10.0.0.0/8", "2001:db8::/32")
+  std::string text;  ///< free text, matched in the original record
 };
 
 struct EventQuery {
@@ -106,6 +106,7 @@ struct Counters {
 struct Error {
   std::string message;
   bool bad_request = false;  ///< the caller's input was wrong (HTTP 400) rather than the database (500)
+  bool not_found = false;    ///< get(): no such event (HTTP 404)
 };
 
 template <class T>
@@ -135,7 +136,8 @@ class Storage {
   virtual Result<Stats> stats(const StatsQuery& q) = 0;
   /// Streams every matching event, newest first, without holding them all;
   /// `each` returns false to stop early.
-  virtual Result<std::uint64_t> export_events(const EventFilter& f, const std::function<bool(const StoredEvent&)>& each) = 0;
+  virtual Result<std::uint64_t> export_events(const EventFilter& f,
+                                              const std::function<bool(const StoredEvent&)>& each) = 0;
 
   // ---- registry (blocking) ----
   virtual void save_node(const NodeRecord& node) = 0;  ///< upsert, pots included (replaces the node's pot list)
@@ -147,14 +149,25 @@ class Storage {
   /// Revokes by id or name; false when none matched.
   virtual bool revoke_token(const std::string& id_or_name) = 0;
   virtual std::optional<TokenRecord> find_token(const std::string& hash) = 0;
+
+  // ---- maintenance (blocking) ----
+  /// Bytes the database uses (pages in use x page size, free pages
+  /// excluded); -1 when the backend cannot tell.
+  virtual std::int64_t used_bytes() { return -1; }
 };
 
 struct StorageOptions {
-  std::string path;                        ///< SQLite file
-  std::size_t queue_capacity = 1u << 20;  ///< events waiting for the writer
-  std::size_t max_batch = 8192;            ///< events per transaction
-  std::int64_t retention_days = 0;         ///< 0: keep forever
-  std::int64_t retention_max_mb = 0;       ///< 0: no size limit
+  std::string path;                             ///< SQLite file
+  std::size_t queue_capacity = 1u << 20;        ///< events waiting for the writer
+  std::size_t max_batch = 8192;                 ///< events per transaction
+  std::int64_t retention_days = 0;              ///< 0: keep forever
+  std::int64_t retention_max_mb = 0;            ///< 0: no size limit
+  std::int64_t retention_interval_ms = 60'000;  ///< how often the writer applies retention (also once at open)
+  int busy_timeout_ms = 5000;                   ///< SQLite busy timeout of every connection
+  /// A failing transaction is tried this often (backoff 10 ms, x4 each
+  /// time) before on_committed(false).
+  int commit_attempts = 4;
+  std::int64_t cache_mb = 64;  ///< page cache of the writer connection
 };
 
 /// Opens (creating and migrating) the SQLite storage. nullptr + error on failure.

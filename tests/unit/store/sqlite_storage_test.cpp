@@ -1,0 +1,676 @@
+#include "store/storage.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <sqlite3.h>
+#include <thread>
+
+namespace honeycomb::store {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::steady_clock;
+
+constexpr std::int64_t kT0 = 1'795'352'890'000'000;  // 2026-11-22T13:08:10Z
+constexpr std::uint64_t kBigNode = 18446744073709551615ull;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "honeycomb-store-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+template <class Pred>
+bool wait_for(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto deadline = steady_clock::now() + limit;
+  while (!pred()) {
+    if (steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+events::Event make_event(int i, std::int64_t event_us = 0) {
+  events::Event e;
+  e.event_id = "ev-" + std::to_string(i);
+  e.received_us = kT0 + i;
+  e.event_us = event_us != 0 ? event_us : kT0 + static_cast<std::int64_t>(i) * 1'000'000;
+  e.node_id = i % 2 == 0 ? kBigNode : 7;
+  e.pot_id = "pot-" + std::to_string(i % 3);
+  e.pot_type = i % 3 == 0 ? "honnypotter" : "cowrie";
+  e.event_type = i % 2 == 0 ? "cowrie.login.failed" : "cowrie.command.input";
+  e.src_ip = i % 4 == 0 ? "2001:db8::" + std::to_string(i % 10 + 1) : "10.0." + std::to_string(i % 5) + ".9";
+  e.src_port = 40000 + i;
+  e.dst_ip = "192.0.2.1";
+  e.dst_port = 22;
+  e.username = i % 2 == 0 ? "root" : "admin";
+  e.password = "pw" + std::to_string(i % 3);
+  e.command = i % 2 == 1 ? "uname -a" : "";
+  e.session = "s" + std::to_string(i / 4);
+  e.message = "message " + std::to_string(i);
+  e.raw_json = R"({"eventid":")" + e.event_type + R"(","n":)" + std::to_string(i) + R"(,"note":"Needle-)" +
+               std::to_string(i % 7) + R"("})";
+  return e;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Storage> open(StorageOptions o = {}) {
+    if (o.path.empty()) {
+      o.path = dir_.file("events.db");
+    }
+    std::string error;
+    auto s = open_sqlite(o, error);
+    EXPECT_TRUE(s) << error;
+    return s;
+  }
+
+  static void append_all(Storage& s, std::vector<events::Event> events) {
+    ASSERT_TRUE(s.append(events));
+    EXPECT_TRUE(events.empty());
+  }
+
+  static std::vector<events::Event> range(int from, int to) {
+    std::vector<events::Event> v;
+    for (int i = from; i < to; ++i) {
+      v.push_back(make_event(i));
+    }
+    return v;
+  }
+
+  static std::vector<std::int64_t> ids_of(Storage& s, const EventFilter& f, std::size_t limit = 1000) {
+    std::vector<std::int64_t> out;
+    EventQuery q;
+    q.filter = f;
+    q.limit = limit;
+    while (true) {
+      auto page = s.query(q);
+      EXPECT_TRUE(page) << page.error.message;
+      if (!page) {
+        return out;
+      }
+      for (const auto& e : page.value->events) {
+        out.push_back(e.id);
+      }
+      if (page.value->next_cursor.empty()) {
+        return out;
+      }
+      q.cursor = page.value->next_cursor;
+    }
+  }
+
+  static std::size_t count(Storage& s, const EventFilter& f) { return ids_of(s, f).size(); }
+
+  TempDir dir_;
+};
+
+TEST_F(StoreTest, AppendFlushQueryRoundTrip) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  std::atomic<int> committed{0};
+  std::vector<events::Event> batch = range(0, 100);
+  ASSERT_TRUE(s->append(batch, [&](bool ok) { committed += ok ? 1 : -100; }));
+  s->flush();
+  EXPECT_EQ(committed.load(), 1);
+  const auto c = s->counters();
+  EXPECT_EQ(c.appended, 100u);
+  EXPECT_EQ(c.stored, 100u);
+  EXPECT_EQ(c.queued, 0u);
+  EXPECT_EQ(c.failed, 0u);
+
+  EventQuery q;
+  q.limit = 10;
+  auto page = s->query(q);
+  ASSERT_TRUE(page) << page.error.message;
+  ASSERT_EQ(page.value->events.size(), 10u);
+  EXPECT_FALSE(page.value->next_cursor.empty());
+  const auto& newest = page.value->events.front();
+  const auto expected = make_event(99);
+  EXPECT_EQ(newest.event.event_id, expected.event_id);
+  EXPECT_EQ(newest.event.event_us, expected.event_us);
+  EXPECT_EQ(newest.event.received_us, expected.received_us);
+  EXPECT_EQ(newest.event.node_id, expected.node_id);
+  EXPECT_EQ(newest.event.pot_id, expected.pot_id);
+  EXPECT_EQ(newest.event.pot_type, expected.pot_type);
+  EXPECT_EQ(newest.event.event_type, expected.event_type);
+  EXPECT_EQ(newest.event.src_ip, expected.src_ip);
+  EXPECT_EQ(newest.event.src_port, expected.src_port);
+  EXPECT_EQ(newest.event.dst_ip, expected.dst_ip);
+  EXPECT_EQ(newest.event.dst_port, expected.dst_port);
+  EXPECT_EQ(newest.event.username, expected.username);
+  EXPECT_EQ(newest.event.password, expected.password);
+  EXPECT_EQ(newest.event.command, expected.command);
+  EXPECT_EQ(newest.event.session, expected.session);
+  EXPECT_EQ(newest.event.message, expected.message);
+  EXPECT_EQ(newest.event.raw_json, expected.raw_json);
+  for (std::size_t i = 1; i < page.value->events.size(); ++i) {
+    EXPECT_GT(page.value->events[i - 1].event.event_us, page.value->events[i].event.event_us);
+  }
+
+  auto got = s->get(newest.id);
+  ASSERT_TRUE(got) << got.error.message;
+  EXPECT_EQ(got.value->event.event_id, "ev-99");
+  auto missing = s->get(123456);
+  EXPECT_FALSE(missing);
+  EXPECT_TRUE(missing.error.not_found);
+  EXPECT_FALSE(missing.error.bad_request);
+}
+
+TEST_F(StoreTest, EachFilter) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  append_all(*s, range(0, 120));
+  s->flush();
+
+  EXPECT_EQ(count(*s, {}), 120u);
+  EventFilter f;
+  f.since_us = kT0 + 100 * 1'000'000;
+  EXPECT_EQ(count(*s, f), 20u);
+  f = {};
+  f.until_us = kT0 + 10 * 1'000'000;
+  EXPECT_EQ(count(*s, f), 10u);
+  f.since_us = kT0 + 5 * 1'000'000;
+  EXPECT_EQ(count(*s, f), 5u);
+  f = {};
+  f.node_id = kBigNode;
+  EXPECT_EQ(count(*s, f), 60u);
+  f.node_id = 7;
+  EXPECT_EQ(count(*s, f), 60u);
+  f.node_id = 8;
+  EXPECT_EQ(count(*s, f), 0u);
+  f = {};
+  f.pot_id = "pot-1";
+  EXPECT_EQ(count(*s, f), 40u);
+  f = {};
+  f.pot_type = "honnypotter";
+  EXPECT_EQ(count(*s, f), 40u);
+  f = {};
+  f.event_type = "cowrie.command.input";
+  EXPECT_EQ(count(*s, f), 60u);
+  f.pot_id = "pot-1";
+  EXPECT_EQ(count(*s, f), 20u);  // odd i with i % 3 == 1
+  f = {};
+  f.text = "needle-3";           // case-insensitive substring of the raw record
+  EXPECT_EQ(count(*s, f), 17u);  // i % 7 == 3 for i < 120
+  f.text = R"("n":42,)";
+  EXPECT_EQ(count(*s, f), 1u);
+  f.text = "100%";
+  EXPECT_EQ(count(*s, f), 0u);  // '%' is literal
+  f.text = "_";
+  EXPECT_EQ(count(*s, f), 0u);  // '_' is literal
+}
+
+TEST_F(StoreTest, SourceFilterIpAndCidr) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  std::vector<events::Event> v;
+  const char* ips[] = {"10.1.2.3",      "10.1.2.200",  "10.2.0.1",        "192.168.0.1", "2001:db8::1",
+                       "2001:db8:1::1", "2001:dba::1", "::ffff:10.1.2.4", "not-an-ip",   ""};
+  int i = 0;
+  for (const char* ip : ips) {
+    auto e = make_event(i++);
+    e.src_ip = ip;
+    v.push_back(std::move(e));
+  }
+  append_all(*s, std::move(v));
+  s->flush();
+  auto n = [&](const std::string& src) {
+    EventFilter f;
+    f.src = src;
+    return count(*s, f);
+  };
+  EXPECT_EQ(n("10.1.2.3"), 1u);
+  EXPECT_EQ(n("10.1.2.3/32"), 1u);
+  EXPECT_EQ(n("10.1.2.0/24"), 3u);  // incl. the IPv4-mapped IPv6 form
+  EXPECT_EQ(n("10.0.0.0/8"), 4u);
+  EXPECT_EQ(n("0.0.0.0/0"), 5u);
+  EXPECT_EQ(n("192.168.0.1"), 1u);
+  EXPECT_EQ(n("2001:db8::/32"), 2u);
+  EXPECT_EQ(n("2001:db8::1"), 1u);
+  EXPECT_EQ(n("2001:db8::/48"), 1u);
+  EXPECT_EQ(n("::/0"), 8u);
+  EXPECT_EQ(n("::ffff:10.1.2.4"), 1u);
+  for (const char* bad :
+       {"10.0.0.0/33", "2001:db8::/129", "10.0.0.0/", "10.0.0.0/x", "not-an-ip", "10.0.0", "/8", "10.0.0.0/-1"}) {
+    EventQuery q;
+    q.filter.src = bad;
+    auto page = s->query(q);
+    EXPECT_FALSE(page) << bad;
+    EXPECT_TRUE(page.error.bad_request) << bad;
+    StatsQuery sq;
+    sq.filter.src = bad;
+    EXPECT_TRUE(s->stats(sq).error.bad_request) << bad;
+  }
+}
+
+TEST_F(StoreTest, BadCursorIsABadRequest) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  for (const char* bad : {"x", "c1.", "c1.5", "c1.a.b", "c1.5.", "c2.5.5"}) {
+    EventQuery q;
+    q.cursor = bad;
+    auto page = s->query(q);
+    EXPECT_FALSE(page) << bad;
+    EXPECT_TRUE(page.error.bad_request) << bad;
+  }
+}
+
+TEST_F(StoreTest, PaginationCoversEveryEventOnceWhileAppending) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  // Equal times, so that ties are broken by id.
+  std::vector<events::Event> v;
+  for (int i = 0; i < 500; ++i) {
+    v.push_back(make_event(i, kT0 + (i / 10) * 1'000'000));
+  }
+  append_all(*s, std::move(v));
+  s->flush();
+
+  std::set<std::int64_t> seen;
+  std::vector<std::pair<std::int64_t, std::int64_t>> order;
+  EventQuery q;
+  q.limit = 7;
+  int next = 1000;
+  while (true) {
+    auto page = s->query(q);
+    ASSERT_TRUE(page) << page.error.message;
+    for (const auto& e : page.value->events) {
+      EXPECT_TRUE(seen.insert(e.id).second) << "seen twice: " << e.id;
+      order.emplace_back(e.event.event_us, e.id);
+    }
+    // Newer events and older late arrivals appended between pages.
+    std::vector<events::Event> more{make_event(next, kT0 + 10'000'000'000), make_event(next + 1, kT0 - 5)};
+    next += 2;
+    ASSERT_TRUE(s->append(more));
+    s->flush();
+    if (page.value->next_cursor.empty()) {
+      break;
+    }
+    q.cursor = page.value->next_cursor;
+  }
+  for (std::int64_t id = 1; id <= 500; ++id) {
+    EXPECT_TRUE(seen.count(id)) << "missing " << id;
+  }
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    EXPECT_GT(order[i - 1], order[i]);
+  }
+}
+
+TEST_F(StoreTest, DuplicatesStoredOnce) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  append_all(*s, range(0, 50));
+  s->flush();
+  auto again = range(40, 60);       // 10 duplicates
+  again.push_back(make_event(59));  // a duplicate inside the batch
+  auto no_id = make_event(70);
+  no_id.event_id.clear();
+  again.push_back(no_id);
+  again.push_back(no_id);  // no id: never deduplicated
+  append_all(*s, std::move(again));
+  s->flush();
+  const auto c = s->counters();
+  EXPECT_EQ(c.stored, 62u);
+  EXPECT_EQ(c.duplicates, 11u);
+  EXPECT_EQ(count(*s, {}), 62u);
+}
+
+TEST_F(StoreTest, BackpressureTakesAllOrNothing) {
+  StorageOptions o;
+  o.queue_capacity = 10;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  // Fill the queue faster than the writer can drain it: some append fails.
+  int refused = 0;
+  int accepted_events = 0;
+  for (int round = 0; round < 2000 && refused == 0; ++round) {
+    auto batch = range(round * 6, round * 6 + 6);
+    if (s->append(batch)) {
+      EXPECT_TRUE(batch.empty());
+      accepted_events += 6;
+    } else {
+      ++refused;
+      EXPECT_EQ(batch.size(), 6u) << "a refused batch is left whole to the caller";
+    }
+  }
+  EXPECT_GT(refused, 0);
+  s->flush();
+  auto batch = range(100000, 100006);
+  EXPECT_TRUE(s->append(batch));
+  s->flush();
+  EXPECT_EQ(s->counters().stored, static_cast<std::uint64_t>(accepted_events + 6));
+  EXPECT_EQ(s->counters().queued, 0u);
+
+  // Larger than the whole capacity: taken when the queue is empty.
+  auto big = range(200000, 200050);
+  EXPECT_TRUE(s->append(big));
+  s->flush();
+  EXPECT_EQ(s->counters().stored, static_cast<std::uint64_t>(accepted_events + 56));
+}
+
+TEST_F(StoreTest, PersistsAcrossReopen) {
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    append_all(*s, range(0, 30));
+    // No flush: the destructor drains.
+  }
+  auto s = open();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(count(*s, {}), 30u);
+  append_all(*s, range(20, 40));
+  s->flush();
+  EXPECT_EQ(count(*s, {}), 40u);
+  EXPECT_EQ(s->counters().duplicates, 10u);
+}
+
+TEST_F(StoreTest, RefusesNewerSchemaAndBadPath) {
+  const auto path = dir_.file("future.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  StorageOptions o;
+  o.path = path;
+  std::string error;
+  EXPECT_FALSE(open_sqlite(o, error));
+  EXPECT_NE(error.find("newer"), std::string::npos) << error;
+  o.path = dir_.file("no/such/dir/x.db");
+  error.clear();
+  EXPECT_FALSE(open_sqlite(o, error));
+  EXPECT_FALSE(error.empty());
+}
+
+TEST_F(StoreTest, NodesWithUint64IdsAndPots) {
+  NodeRecord n;
+  n.node_id = kBigNode;
+  n.name = "edge-1";
+  n.address = "198.51.100.4";
+  n.port = 65535;
+  n.node_type = "Full";
+  n.status = "Running";
+  n.first_seen_us = kT0;
+  n.last_seen_us = kT0 + 5;
+  n.pots = {{"cowrie-01", "cowrie", "Running", "", kT0 + 1}, {"wp-01", "honnypotter", "Failed", "no php", kT0 + 2}};
+  NodeRecord m;
+  m.node_id = 16298147445003569694ull;
+  m.name = "edge-2";
+  m.node_type = "Agent";
+  m.status = "Unknown";
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    s->save_node(n);
+    s->save_node(m);
+    n.status = "Stopped";
+    n.pots.pop_back();
+    s->save_node(n);  // upsert replaces the pot list
+  }
+  auto s = open();
+  ASSERT_TRUE(s);
+  auto nodes = s->load_nodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  const auto& a = nodes[0].node_id == kBigNode ? nodes[0] : nodes[1];
+  const auto& b = nodes[0].node_id == kBigNode ? nodes[1] : nodes[0];
+  EXPECT_EQ(a.node_id, kBigNode);
+  EXPECT_EQ(a.name, "edge-1");
+  EXPECT_EQ(a.address, "198.51.100.4");
+  EXPECT_EQ(a.port, 65535);
+  EXPECT_EQ(a.node_type, "Full");
+  EXPECT_EQ(a.status, "Stopped");
+  EXPECT_EQ(a.first_seen_us, kT0);
+  EXPECT_EQ(a.last_seen_us, kT0 + 5);
+  ASSERT_EQ(a.pots.size(), 1u);
+  EXPECT_EQ(a.pots[0].pot_id, "cowrie-01");
+  EXPECT_EQ(a.pots[0].pot_type, "cowrie");
+  EXPECT_EQ(a.pots[0].status, "Running");
+  EXPECT_EQ(a.pots[0].updated_us, kT0 + 1);
+  EXPECT_EQ(b.node_id, 16298147445003569694ull);
+  EXPECT_EQ(b.node_type, "Agent");
+  EXPECT_TRUE(b.pots.empty());
+}
+
+TEST_F(StoreTest, Tokens) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const auto a = s->add_token("ci", std::string(64, 'a'));
+  const auto b = s->add_token("admin", std::string(64, 'b'));
+  EXPECT_GT(a.id, 0);
+  EXPECT_GT(b.id, a.id);
+  EXPECT_GT(a.created_us, 0);
+  EXPECT_EQ(s->add_token("dup", std::string(64, 'a')).id, 0);  // the hash is unique
+  auto all = s->tokens();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "ci");
+  EXPECT_FALSE(all[0].revoked);
+  auto found = s->find_token(std::string(64, 'b'));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->name, "admin");
+  EXPECT_FALSE(s->find_token(std::string(64, 'c')));
+
+  EXPECT_TRUE(s->revoke_token(std::to_string(a.id)));
+  EXPECT_TRUE(s->find_token(std::string(64, 'a'))->revoked);
+  EXPECT_TRUE(s->revoke_token("admin"));
+  EXPECT_TRUE(s->find_token(std::string(64, 'b'))->revoked);
+  EXPECT_FALSE(s->revoke_token("nobody"));
+  EXPECT_FALSE(s->revoke_token("999"));
+  EXPECT_FALSE(s->revoke_token(""));
+}
+
+TEST_F(StoreTest, Stats) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  append_all(*s, range(0, 120));  // one event per second from kT0
+  s->flush();
+  StatsQuery q;
+  q.bucket_seconds = 60;
+  q.top = 2;
+  auto st = s->stats(q);
+  ASSERT_TRUE(st) << st.error.message;
+  EXPECT_EQ(st.value->total, 120u);
+  // kT0 is 10 s past a minute: 50 + 60 + 10.
+  ASSERT_EQ(st.value->buckets.size(), 3u);
+  EXPECT_EQ(st.value->buckets[0], std::make_pair(kT0 / 1'000'000 - 10, std::uint64_t{50}));
+  EXPECT_EQ(st.value->buckets[1].second, 60u);
+  EXPECT_EQ(st.value->buckets[2].second, 10u);
+  ASSERT_EQ(st.value->top_usernames.size(), 2u);
+  EXPECT_EQ(st.value->top_usernames[0].count, 60u);
+  ASSERT_EQ(st.value->top_src_ips.size(), 2u);
+  EXPECT_EQ(st.value->top_src_ips[0].key, "10.0.0.9");  // five IPs with 18 each: ties ordered by key
+  EXPECT_EQ(st.value->top_src_ips[0].count, 18u);
+  EXPECT_EQ(st.value->top_src_ips[1].key, "10.0.1.9");
+  ASSERT_EQ(st.value->top_passwords.size(), 2u);
+  EXPECT_EQ(st.value->top_passwords[0].count, 40u);
+  ASSERT_EQ(st.value->top_commands.size(), 1u);  // empty commands are not counted
+  EXPECT_EQ(st.value->top_commands[0].key, "uname -a");
+  EXPECT_EQ(st.value->top_commands[0].count, 60u);
+  ASSERT_EQ(st.value->by_pot_type.size(), 2u);
+  EXPECT_EQ(st.value->by_pot_type[0].key, "cowrie");
+  EXPECT_EQ(st.value->by_pot_type[0].count, 80u);
+  ASSERT_EQ(st.value->by_event_type.size(), 2u);
+
+  q.filter.pot_id = "pot-0";
+  q.filter.since_us = kT0 + 60'000'000;
+  st = s->stats(q);
+  ASSERT_TRUE(st) << st.error.message;
+  EXPECT_EQ(st.value->total, 20u);
+  ASSERT_EQ(st.value->by_pot_type.size(), 1u);
+  EXPECT_EQ(st.value->by_pot_type[0].key, "honnypotter");
+  EXPECT_EQ(st.value->by_pot_type[0].count, 20u);
+
+  q.bucket_seconds = 0;
+  EXPECT_TRUE(s->stats(q).error.bad_request);
+}
+
+TEST_F(StoreTest, ExportStreamsNewestFirstAndStops) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  append_all(*s, range(0, 2500));
+  s->flush();
+  std::int64_t last_us = INT64_MAX;
+  std::size_t n = 0;
+  auto r = s->export_events({}, [&](const StoredEvent& e) {
+    EXPECT_LT(e.event.event_us, last_us);
+    last_us = e.event.event_us;
+    ++n;
+    return true;
+  });
+  ASSERT_TRUE(r) << r.error.message;
+  EXPECT_EQ(*r.value, 2500u);
+  EXPECT_EQ(n, 2500u);
+
+  EventFilter f;
+  f.pot_id = "pot-2";
+  n = 0;
+  r = s->export_events(f, [&](const StoredEvent& e) {
+    EXPECT_EQ(e.event.pot_id, "pot-2");
+    return ++n < 10;
+  });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r.value, 10u);
+  f.src = "bad";
+  EXPECT_TRUE(s->export_events(f, [](const StoredEvent&) { return true; }).error.bad_request);
+}
+
+TEST_F(StoreTest, ConcurrentReadsWhileWriting) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      std::size_t last = 0;
+      while (!done) {
+        EventQuery q;
+        q.limit = 50;
+        if (t == 1) {
+          q.filter.pot_id = "pot-1";
+        }
+        auto page = s->query(q);
+        if (!page) {
+          ++errors;
+        }
+        StatsQuery sq;
+        auto st = s->stats(sq);
+        if (!st || st.value->total < last) {
+          ++errors;
+        } else {
+          last = st.value->total;
+        }
+        ++reads;
+      }
+    });
+  }
+  for (int i = 0; i < 40; ++i) {
+    auto batch = range(i * 250, i * 250 + 250);
+    while (!s->append(batch)) {
+      std::this_thread::yield();
+    }
+  }
+  s->flush();
+  EXPECT_TRUE(wait_for([&] { return reads.load() >= 6; }));
+  done = true;
+  for (auto& t : readers) {
+    t.join();
+  }
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(count(*s, {}), 10000u);
+}
+
+TEST_F(StoreTest, RetentionByAge) {
+  const auto now =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  StorageOptions o;
+  o.retention_days = 1;
+  o.retention_interval_ms = 5;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  std::vector<events::Event> v;
+  for (int i = 0; i < 30; ++i) {
+    v.push_back(make_event(i, now - 3 * 86'400'000'000LL + i));  // 3 days old
+  }
+  for (int i = 30; i < 50; ++i) {
+    v.push_back(make_event(i, now - 3'600'000'000LL + i));  // an hour old
+  }
+  append_all(*s, std::move(v));
+  s->flush();
+  ASSERT_TRUE(wait_for([&] { return s->counters().retention_deleted >= 30; }));
+  EXPECT_EQ(s->counters().retention_deleted, 30u);
+  EXPECT_EQ(count(*s, {}), 20u);
+}
+
+TEST_F(StoreTest, RetentionBySize) {
+  StorageOptions o;
+  o.retention_max_mb = 2;
+  o.retention_interval_ms = 5;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  const std::string pad(2000, 'p');
+  for (int round = 0; round < 10; ++round) {  // ~5 MB of events
+    auto batch = range(round * 250, round * 250 + 250);
+    for (auto& e : batch) {
+      e.raw_json = R"({"pad":")" + pad + R"("})";
+    }
+    ASSERT_TRUE(s->append(batch));
+  }
+  s->flush();
+  ASSERT_TRUE(wait_for([&] { return s->counters().retention_deleted > 0 && s->used_bytes() <= 2 * 1024 * 1024; }));
+  const auto left = ids_of(*s, {});
+  EXPECT_LT(left.size(), 2500u);
+  EXPECT_GT(left.size(), 100u);
+  EXPECT_EQ(left.size() + s->counters().retention_deleted, 2500u);
+  // The newest survive.
+  EXPECT_EQ(s->get(2500).value->event.event_id, "ev-2499");
+}
+
+TEST_F(StoreTest, CommitFailureIsRetriedThenReported) {
+  StorageOptions o;
+  o.busy_timeout_ms = 1;
+  o.commit_attempts = 2;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  // Another connection holds the write lock: the writer's transactions fail.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.file("events.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::atomic<int> result{-1};
+  auto batch = range(0, 5);
+  ASSERT_TRUE(s->append(batch, [&](bool ok) { result = ok ? 1 : 0; }));
+  s->flush();
+  EXPECT_EQ(result.load(), 0);
+  EXPECT_EQ(s->counters().failed, 5u);
+  EXPECT_EQ(s->counters().stored, 0u);
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+
+  batch = range(0, 5);
+  ASSERT_TRUE(s->append(batch, [&](bool ok) { result = ok ? 1 : 0; }));
+  s->flush();
+  EXPECT_EQ(result.load(), 1);
+  EXPECT_EQ(s->counters().stored, 5u);
+}
+
+}  // namespace
+}  // namespace honeycomb::store
