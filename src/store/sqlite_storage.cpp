@@ -32,7 +32,9 @@ using sqlite::Stmt;
 
 constexpr int kSchemaVersion = 1;
 constexpr std::size_t kMaxPooledReaders = 8;
-constexpr int kRetentionChunk = 5000;  ///< events deleted per retention transaction
+constexpr int kRetentionChunk = 5000;          ///< events deleted per retention transaction
+constexpr int kCheckpointFrames = 256;         ///< WAL pages (64 KiB) that wake the checkpointer (16 MiB)
+constexpr int kWriterCheckpointFrames = 4096;  ///< WAL pages past which the writer checkpoints itself (256 MiB)
 
 // Migrations: index i brings user_version i to i+1. Never edit a released
 // step; append a new one.
@@ -265,7 +267,7 @@ int bind_all(Stmt& s, const std::vector<Bind>& binds, int first = 1) {
     if (const auto* n = std::get_if<std::int64_t>(&b)) {
       s.bind(i, *n);
     } else if (const auto* t = std::get_if<std::string>(&b)) {
-      s.bind(i, *t);
+      s.bind_copy(i, *t);  // the binds may be temporaries
     } else {
       const auto& ip = std::get<Ip16>(b);
       s.bind_blob(i, ip.data(), 16);
@@ -324,6 +326,14 @@ class SqliteStorage final : public Storage {
     if (writer_.joinable()) {
       writer_.join();
     }
+    {
+      std::lock_guard lk(ckpt_mu_);
+      ckpt_stop_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (checkpointer_.joinable()) {
+      checkpointer_.join();
+    }
     insert_ = Stmt();
     std::lock_guard lk(pool_mu_);
     pool_.clear();
@@ -339,8 +349,7 @@ class SqliteStorage final : public Storage {
     // 64 KiB pages measured ~1.5x faster ingest than 4 KiB for ~1 KB rows.
     if (!sqlite::exec(db, "PRAGMA page_size=65536") || !sqlite::exec(db, "PRAGMA journal_mode=WAL") ||
         !sqlite::exec(db, "PRAGMA synchronous=NORMAL") || !sqlite::exec(db, "PRAGMA temp_store=MEMORY") ||
-        !sqlite::exec(db, "PRAGMA journal_size_limit=67108864") ||
-        !sqlite::exec(db, "PRAGMA wal_autocheckpoint=4000") ||
+        !sqlite::exec(db, "PRAGMA journal_size_limit=67108864") || !sqlite::exec(db, "PRAGMA wal_autocheckpoint=0") ||
         !sqlite::exec(
             db,
             ("PRAGMA cache_size=-" + std::to_string(std::max<std::int64_t>(options_.cache_mb, 2) * 1024)).c_str())) {
@@ -362,6 +371,12 @@ class SqliteStorage final : public Storage {
     if (!misc_db_) {
       return false;
     }
+    ckpt_db_ = open_connection(false, error);
+    if (!ckpt_db_) {
+      return false;
+    }
+    sqlite3_wal_hook(db, &SqliteStorage::wal_hook, this);
+    checkpointer_ = std::thread([this] { checkpoint_loop(); });
     writer_ = std::thread([this] { writer_loop(); });
     return true;
   }
@@ -778,6 +793,8 @@ class SqliteStorage final : public Storage {
     sqlite3_extended_result_codes(raw, 1);
     if (read_only) {
       sqlite::exec(raw, "PRAGMA mmap_size=268435456");
+    } else {
+      sqlite::exec(raw, "PRAGMA wal_autocheckpoint=0");  // the checkpointer thread does it
     }
     return db;
   }
@@ -885,6 +902,45 @@ class SqliteStorage final : public Storage {
       }
     }
     return true;
+  }
+
+  // ---- checkpoints ----
+  //
+  // Copying the WAL back into the database costs about a third of the
+  // writer's time when the writer does it (auto-checkpoint). A checkpointer
+  // thread with its own connection does it beside the writer instead
+  // (PASSIVE: never blocks the writer nor readers). The WAL restarts from
+  // its beginning only when a checkpoint has copied all of it before the
+  // next write transaction, which a busy writer rarely lets happen: past
+  // kWriterCheckpointFrames the writer checkpoints itself (little is left
+  // to copy by then), so the WAL stays bounded.
+
+  static int wal_hook(void* self, sqlite3* db, const char*, int frames) {
+    auto* me = static_cast<SqliteStorage*>(self);
+    if (frames >= kWriterCheckpointFrames) {
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (frames >= kCheckpointFrames) {
+      {
+        std::lock_guard lk(me->ckpt_mu_);
+        me->ckpt_wanted_ = true;
+      }
+      me->ckpt_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void checkpoint_loop() {
+    while (true) {
+      {
+        std::unique_lock lk(ckpt_mu_);
+        ckpt_cv_.wait(lk, [&] { return ckpt_stop_ || ckpt_wanted_; });
+        if (ckpt_stop_) {
+          break;
+        }
+        ckpt_wanted_ = false;
+      }
+      sqlite3_wal_checkpoint_v2(ckpt_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
   }
 
   // ---- writer thread ----
@@ -1112,6 +1168,13 @@ class SqliteStorage final : public Storage {
 
   std::mutex misc_mu_;  ///< misc_db_: registry and token writes
   Db misc_db_;
+
+  std::thread checkpointer_;
+  Db ckpt_db_;  ///< checkpointer thread only
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_wanted_ = false;
+  bool ckpt_stop_ = false;
 };
 
 }  // namespace
