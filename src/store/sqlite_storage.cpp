@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -1053,8 +1054,15 @@ class SqliteStorage final : public Storage {
       spdlog::error("store: {} events could not be stored: {}", events, sqlite::errmsg(db));
     }
     for (auto& p : work) {
-      if (p.on_committed) {
+      if (!p.on_committed) {
+        continue;
+      }
+      try {
         p.on_committed(ok);
+      } catch (const std::exception& e) {
+        spdlog::error("store: on_committed threw: {}", e.what());
+      } catch (...) {
+        spdlog::error("store: on_committed threw");
       }
     }
   }
@@ -1184,6 +1192,10 @@ std::unique_ptr<Storage> open_sqlite(const StorageOptions& options, std::string&
     error = "storage path is empty";
     return nullptr;
   }
+  // Process-wide, before SQLite initialises: no allocation statistics (a
+  // global mutex on every malloc). Later calls are refused harmlessly.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   auto s = std::make_unique<SqliteStorage>(options);
   if (!s->open(error)) {
     return nullptr;

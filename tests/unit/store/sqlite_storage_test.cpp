@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 #include <sqlite3.h>
+#include <stdexcept>
 #include <thread>
 
 namespace honeycomb::store {
@@ -670,6 +671,36 @@ TEST_F(StoreTest, CommitFailureIsRetriedThenReported) {
   s->flush();
   EXPECT_EQ(result.load(), 1);
   EXPECT_EQ(s->counters().stored, 5u);
+}
+
+}  // namespace
+}  // namespace honeycomb::store
+
+namespace honeycomb::store {
+namespace {
+
+TEST_F(StoreTest, ThrowingCallbackDoesNotStopTheWriter) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  auto batch = range(0, 3);
+  ASSERT_TRUE(s->append(batch, [](bool) { throw std::runtime_error("caller bug"); }));
+  s->flush();
+  std::atomic<bool> ok{false};
+  batch = range(3, 6);
+  ASSERT_TRUE(s->append(batch, [&](bool committed) { ok = committed; }));
+  s->flush();
+  EXPECT_TRUE(ok.load());
+  EXPECT_EQ(s->counters().stored, 6u);
+}
+
+TEST_F(StoreTest, EmptyBatchCallbackRuns) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  std::atomic<int> calls{0};
+  std::vector<events::Event> none;
+  ASSERT_TRUE(s->append(none, [&](bool committed) { calls += committed ? 1 : 100; }));
+  s->flush();
+  EXPECT_EQ(calls.load(), 1);
 }
 
 }  // namespace
