@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <tuple>
+#include <unordered_map>
 
 namespace honeycomb::events {
 namespace {
@@ -110,33 +112,90 @@ void append_text(std::string& out, const boost::json::value& v) {
   }
 }
 
-/// The record's layers, searched in order: the record, `data`, `metadata`.
-struct Layers {
-  const boost::json::object* items[3] = {nullptr, nullptr, nullptr};
-  explicit Layers(const boost::json::object& record) {
-    std::size_t n = 0;
-    items[n++] = &record;
-    for (const char* nested : {"data", "metadata"}) {
-      if (const auto* v = record.if_contains(nested); v != nullptr && v->is_object()) {
-        items[n++] = &v->get_object();
+/// Which field and priority a source key has: built once from kFieldTable,
+/// so that a record is read in one pass over its keys (not one lookup per
+/// table key: that was most of the normalisation time).
+struct KeyInfo {
+  std::uint8_t field;
+  std::uint8_t priority;
+};
+
+const std::unordered_map<std::string_view, KeyInfo>& key_index() {
+  static const auto index = [] {
+    std::unordered_map<std::string_view, KeyInfo> m;
+    for (std::size_t f = 0; f < std::size(kFieldTable); ++f) {
+      const auto& keys = kFieldTable[f].keys;
+      for (std::size_t p = 0; p < keys.size() && !keys[p].empty(); ++p) {
+        m.emplace(keys[p], KeyInfo{static_cast<std::uint8_t>(f), static_cast<std::uint8_t>(p)});
       }
     }
+    return m;
+  }();
+  return index;
+}
+
+constexpr std::size_t kLayers = 3;  ///< the record, its `data`, its `metadata`
+constexpr std::size_t kMaxCandidates = std::tuple_size_v<decltype(FieldSource::keys)> * kLayers;
+
+/// The record's values for each field, best first: by key priority, then
+/// layer (the record, then `data`, then `metadata`).
+class Layers {
+ public:
+  // Trivially default-constructible: the arrays below are not zeroed.
+  struct Candidate {
+    std::size_t rank;
+    const char* key;
+    std::size_t key_size;
+    const boost::json::value* value;
+    std::string_view key_view() const { return {key, key_size}; }
+  };
+
+  explicit Layers(const boost::json::object& record) {
+    add(record, 0);
+    std::size_t layer = 1;
+    for (const char* nested : {"data", "metadata"}) {
+      if (const auto* v = record.if_contains(nested); v != nullptr && v->is_object()) {
+        add(v->get_object(), layer);
+      }
+      ++layer;
+    }
   }
+
+  std::span<const Candidate> of(std::size_t field) const { return {by_field_[field].data(), count_[field]}; }
+
+ private:
+  void add(const boost::json::object& o, std::size_t layer) {
+    const auto& index = key_index();
+    for (const auto& kv : o) {
+      const std::string_view key(kv.key().data(), kv.key().size());
+      const auto it = index.find(key);
+      if (it == index.end()) {
+        continue;
+      }
+      const std::size_t f = it->second.field;
+      auto& list = by_field_[f];
+      std::size_t i = count_[f];
+      if (i == kMaxCandidates) {
+        continue;  // duplicate keys in one object
+      }
+      const Candidate c{it->second.priority * kLayers + layer, key.data(), key.size(), &kv.value()};
+      for (; i > 0 && list[i - 1].rank > c.rank; --i) {
+        list[i] = list[i - 1];
+      }
+      list[i] = c;
+      ++count_[f];
+    }
+  }
+
+  std::array<std::array<Candidate, kMaxCandidates>, f_count> by_field_;
+  std::array<std::size_t, f_count> count_{};
 };
 
 template <class Accept>
 void for_each_candidate(const Layers& layers, std::size_t field, Accept&& accept) {
-  for (const auto key : kFieldTable[field].keys) {
-    if (key.empty()) {
-      break;
-    }
-    for (const auto* layer : layers.items) {
-      if (layer == nullptr) {
-        break;
-      }
-      if (const auto* v = layer->if_contains(key); v != nullptr && accept(key, *v)) {
-        return;
-      }
+  for (const auto& c : layers.of(field)) {
+    if (accept(c.key_view(), *c.value)) {
+      return;
     }
   }
 }
