@@ -59,10 +59,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Framer::Sink sink{
       [](boost::json::value&& value) {
         const auto result = decode(value);
+        const auto moved = decode(std::move(value));  // the moving overload agrees
+        require(result.index() == moved.index());
         if (const auto* error = std::get_if<DecodeError>(&result)) {
-          require(!error->reason.empty());
+          require(!error->reason.empty() && error->reason == std::get<DecodeError>(moved).reason);
           return;
         }
+        require(std::get<Decoded>(result).message == std::get<Decoded>(moved).message);
         check_round_trip(std::get<Decoded>(result).message);
       },
       [](std::string_view reason) { require(!reason.empty()); },

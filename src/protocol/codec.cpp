@@ -831,6 +831,43 @@ std::variant<Decoded, DecodeError> decode(const boost::json::value& envelope) {
   return decoded;
 }
 
+std::variant<Decoded, DecodeError> decode(boost::json::value&& envelope) {
+  // Find the PotEvent's `data` object; everything else is decoded as usual.
+  json::object* data = nullptr;
+  if (auto* o = envelope.if_object()) {
+    if (auto* m = o->if_contains("message")) {
+      if (auto* variant = m->if_object(); variant != nullptr && variant->size() == 1) {
+        auto& member = *variant->begin();
+        if (auto* payload = member.value().if_object();
+            payload != nullptr && variant_from(member.key()) == Variant::pot_event) {
+          if (auto* d = payload->if_contains("data")) {
+            data = d->if_object();
+          }
+        }
+      }
+    }
+  }
+  // Only values on the default resource may be kept: a value on a caller's
+  // (e.g. monotonic) resource must not outlive it inside a message.
+  if (data == nullptr || data->empty() || data->storage().get() != json::storage_ptr().get()) {
+    return decode(std::as_const(envelope));
+  }
+  json::object taken(std::move(*data));  // leaves an empty `data` behind
+  auto result = decode(std::as_const(envelope));
+  if (auto* decoded = std::get_if<Decoded>(&result)) {
+    if (auto* event = std::get_if<PotEvent>(&decoded->message)) {
+      // What decode added from `metadata`/`message`; keys in `data` win.
+      for (auto& member : event->data) {
+        if (!taken.contains(member.key())) {
+          taken.emplace(member.key(), std::move(member.value()));
+        }
+      }
+      event->data = std::move(taken);
+    }
+  }
+  return result;
+}
+
 std::string encode(const Message& message, UnitStyle command_units) {
   std::string out;
   out.reserve(256);

@@ -29,6 +29,12 @@ struct Decoded {
 /// Decodes one envelope `{"version":2,"message":<variant>}`. Never throws.
 std::variant<Decoded, DecodeError> decode(const boost::json::value& envelope);
 
+/// The same result, but a PotEvent's `data` is moved out of `envelope`
+/// instead of copied (the core's hot path: pass the Framer's value with
+/// std::move). `envelope` is left valid but unspecified. Falls back to
+/// copying when the value does not use the default memory resource.
+std::variant<Decoded, DecodeError> decode(boost::json::value&& envelope);
+
 /// How unit variants are written. The Go node expects {"Restart":{}}; the
 /// Rust core accepts "NodeDrop" or {"NodeDrop":null} only.
 enum class UnitStyle { empty_object, bare_string };

@@ -2,6 +2,7 @@
 #include "protocol/codec.hpp"
 #include "test_util.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -414,6 +415,31 @@ TEST(ProtocolDecode, PotEventErrors) {
   EXPECT_EQ(message_error(R"({"PotEvent":{"node_id":1,"event_type":"e"}})"), "PotEvent: pot_id is missing");
   EXPECT_EQ(message_error(R"({"PotEvent":{"node_id":-4,"pot_id":"p","event_type":"e"}})"),
             "PotEvent: node_id is not an unsigned 64-bit integer");
+}
+
+TEST(ProtocolDecode, MovingOverloadTakesDataAndKeepsPrecedence) {
+  auto v = test::parse_json(envelope(R"({"PotEvent":{"node_id":1,"pot_id":"p","event":"e",)"
+                                     R"("data":{"a":"1","message":"m1","big":[1,2,3]},"metadata":{"a":"2","b":"3"},)"
+                                     R"("message":"m2"}})"));
+  auto r = decode(std::move(v));
+  ASSERT_TRUE(std::holds_alternative<Decoded>(r));
+  EXPECT_EQ(std::get<PotEvent>(std::get<Decoded>(r).message).data,
+            test::parse_json(R"({"a":"1","message":"m1","big":[1,2,3],"b":"3"})").as_object());
+}
+
+TEST(ProtocolDecode, DecodedDataNeverUsesTheCallersMemoryResource) {
+  const auto text = envelope(R"({"PotEvent":{"node_id":1,"pot_id":"p","event_type":"e","data":{"k":"v"}}})");
+  const auto expected = test::parse_json(R"({"k":"v"})").as_object();
+  boost::json::monotonic_resource mr;
+  auto v = boost::json::parse(text, &mr);
+  auto copied = decode(v);
+  auto moved = decode(std::move(v));
+  for (auto* r : {&copied, &moved}) {
+    ASSERT_TRUE(std::holds_alternative<Decoded>(*r));
+    const auto& data = std::get<PotEvent>(std::get<Decoded>(*r).message).data;
+    EXPECT_EQ(data, expected);
+    EXPECT_EQ(data.storage().get(), boost::json::storage_ptr().get());
+  }
 }
 
 // ---- RegistrationAck ----

@@ -27,8 +27,21 @@ inline boost::json::value parse_json(std::string_view text) {
   return v;
 }
 
+/// Decodes with both overloads (copying and moving) and checks they agree.
 inline std::variant<Decoded, DecodeError> decode_text(std::string_view text) {
-  return decode(parse_json(text));
+  const auto value = parse_json(text);
+  auto copied = decode(value);
+  auto moved = decode(parse_json(text));
+  if (copied.index() != moved.index()) {
+    ADD_FAILURE() << text << "\n  decode(const&) and decode(&&) disagree";
+  } else if (const auto* c = std::get_if<Decoded>(&copied)) {
+    const auto& m = std::get<Decoded>(moved);
+    EXPECT_EQ(c->message, m.message) << text;
+    EXPECT_EQ(c->version, m.version) << text;
+  } else {
+    EXPECT_EQ(std::get<DecodeError>(copied).reason, std::get<DecodeError>(moved).reason) << text;
+  }
+  return moved;
 }
 
 /// Decodes an envelope that must be accepted.
