@@ -307,6 +307,50 @@ Error db_error(sqlite3* db, std::string_view what) {
   return Error{std::string(what) + ": " + sqlite::errmsg(db)};
 }
 
+/// Interrupts the statements of a connection past a deadline (progress
+/// handler), for as long as it lives.
+class Deadline {
+ public:
+  Deadline(sqlite3* db, std::int64_t ms) : db_(db) {
+    if (ms > 0) {
+      until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+      sqlite3_progress_handler(db_, 1000, &Deadline::check, this);
+      armed_ = true;
+    }
+  }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  ~Deadline() {
+    if (armed_) {
+      sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+    }
+  }
+  /// The error to report: a timeout when the deadline interrupted, else the database's.
+  Error error(std::string_view what, std::int64_t ms) const {
+    if (expired_) {
+      return Error{std::string(what) + ": took longer than " + std::to_string(ms) +
+                       " ms; narrow it (since/until, pot, event type)",
+                   false, false, true};
+    }
+    return db_error(db_, what);
+  }
+
+ private:
+  static int check(void* self) {
+    auto* d = static_cast<Deadline*>(self);
+    if (std::chrono::steady_clock::now() > d->until_) {
+      d->expired_ = true;
+      return 1;
+    }
+    return 0;
+  }
+
+  sqlite3* db_;
+  std::chrono::steady_clock::time_point until_{};
+  bool armed_ = false;
+  bool expired_ = false;
+};
+
 // ---- the storage ----
 
 struct Pending {
@@ -429,7 +473,9 @@ class SqliteStorage final : public Storage {
 
   // ---- events ----
 
-  Result<EventPage> query(const EventQuery& q) override {
+  Result<EventPage> query(const EventQuery& q) override { return query_impl(q, options_.query_timeout_ms); }
+
+  Result<EventPage> query_impl(const EventQuery& q, std::int64_t timeout_ms) {
     Result<EventPage> result;
     Where w;
     if (!build_where(q.filter, w, result.error)) {
@@ -460,6 +506,7 @@ class SqliteStorage final : public Storage {
       return result;
     }
     bind_all(s, w.binds);
+    const Deadline deadline(lease.db(), timeout_ms);
     EventPage page;
     int rc = 0;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -471,7 +518,7 @@ class SqliteStorage final : public Storage {
       page.events.push_back(read_event(s));
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-      result.error = db_error(lease.db(), "query");
+      result.error = deadline.error("query", timeout_ms);
       return result;
     }
     result.value = std::move(page);
@@ -522,6 +569,7 @@ class SqliteStorage final : public Storage {
       sqlite3* db;
       ~EndTxn() { sqlite::exec(db, "COMMIT"); }
     } end{db};
+    const Deadline deadline(db, options_.query_timeout_ms);  // destroyed before the COMMIT
     Stats st;
     bool ok = true;
     auto run = [&](const std::string& sql, const std::vector<Bind>& extra, auto&& row) {
@@ -568,7 +616,7 @@ class SqliteStorage final : public Storage {
     counts("pot_type", st.by_pot_type, 1000);
     counts("event_type", st.by_event_type, 1000);
     if (!ok) {
-      result.error = db_error(db, "stats");
+      result.error = deadline.error("stats", options_.query_timeout_ms);
       return result;
     }
     result.value = std::move(st);
@@ -585,7 +633,7 @@ class SqliteStorage final : public Storage {
     q.filter = f;
     q.limit = 1000;
     while (true) {
-      auto page = query(q);
+      auto page = query_impl(q, 0);
       if (!page) {
         result.error = page.error;
         return result;
@@ -839,6 +887,9 @@ class SqliteStorage final : public Storage {
   }
 
   void release(Db db) {
+    if (sqlite3_get_autocommit(db.get()) == 0) {
+      sqlite::exec(db.get(), "ROLLBACK");  // never pool a connection that pins a snapshot
+    }
     std::lock_guard lk(pool_mu_);
     if (pool_.size() < kMaxPooledReaders) {
       pool_.push_back(std::move(db));

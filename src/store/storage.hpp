@@ -107,6 +107,7 @@ struct Error {
   std::string message;
   bool bad_request = false;  ///< the caller's input was wrong (HTTP 400) rather than the database (500)
   bool not_found = false;    ///< get(): no such event (HTTP 404)
+  bool timed_out = false;    ///< query()/stats() ran past StorageOptions::query_timeout_ms (HTTP 503)
 };
 
 template <class T>
@@ -168,6 +169,10 @@ struct StorageOptions {
   /// time) before on_committed(false).
   int commit_attempts = 4;
   std::int64_t cache_mb = 64;  ///< page cache of the writer connection
+  /// query() and stats() give up after this long (Error::timed_out) so that
+  /// a filter no index serves cannot hold a database thread for long;
+  /// 0: no limit. export_events() has none.
+  std::int64_t query_timeout_ms = 10'000;
 };
 
 /// Opens (creating and migrating) the SQLite storage. nullptr + error on failure.

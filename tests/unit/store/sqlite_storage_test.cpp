@@ -705,3 +705,42 @@ TEST_F(StoreTest, EmptyBatchCallbackRuns) {
 
 }  // namespace
 }  // namespace honeycomb::store
+
+namespace honeycomb::store {
+namespace {
+
+TEST_F(StoreTest, SlowQueriesTimeOut) {
+  StorageOptions o;
+  o.query_timeout_ms = 1;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  const std::string pad(1000, 'p');
+  for (int round = 0; round < 20; ++round) {
+    auto batch = range(round * 1000, round * 1000 + 1000);
+    for (auto& e : batch) {
+      e.raw_json = R"({"pad":")" + pad + R"("})";
+    }
+    ASSERT_TRUE(s->append(batch));
+  }
+  s->flush();
+  // A text nothing contains: the whole table is read.
+  EventQuery q;
+  q.filter.text = "absent-text";
+  auto page = s->query(q);
+  ASSERT_FALSE(page);
+  EXPECT_TRUE(page.error.timed_out) << page.error.message;
+  EXPECT_FALSE(page.error.bad_request);
+  StatsQuery sq;
+  sq.filter.text = "absent-text";
+  auto st = s->stats(sq);
+  ASSERT_FALSE(st);
+  EXPECT_TRUE(st.error.timed_out) << st.error.message;
+  // Export has no time limit; the pooled connections still work.
+  auto n = s->export_events(q.filter, [](const StoredEvent&) { return true; });
+  ASSERT_TRUE(n) << n.error.message;
+  EXPECT_EQ(*n.value, 0u);
+  EXPECT_EQ(s->export_events({}, [](const StoredEvent&) { return true; }).value.value_or(0), 20000u);
+}
+
+}  // namespace
+}  // namespace honeycomb::store
