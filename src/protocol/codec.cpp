@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace honeycomb::protocol {
 namespace {
@@ -253,6 +255,70 @@ std::optional<std::string> unix_to_iso(const json::value& v) {
   return out;
 }
 
+// Non-finite doubles have no JSON form (Boost.JSON parses 1e400 as
+// infinity, and its serializer would then write `Infinity`): they become
+// null, on decode (so that decoded messages round-trip) and on encode (so
+// that a hand-built message never produces invalid JSON). Iterative: data
+// built by a caller may nest deeper than the parser allows.
+bool non_finite(const json::value& v) {
+  return v.is_double() && !std::isfinite(v.get_double());
+}
+
+template <class Object, class Visit>
+void for_each_value(Object& root, Visit visit) {
+  using Value = std::conditional_t<std::is_const_v<Object>, const json::value, json::value>;
+  std::vector<Value*> containers;  // only nested containers: flat data allocates nothing
+  const auto visit_children = [&](auto& container) {
+    for (auto& child : container) {
+      Value* v = nullptr;
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(child)>, json::value>) {
+        v = &child;
+      } else {
+        v = &child.value();
+      }
+      if (!visit(*v)) {
+        return false;
+      }
+      if (v->is_object() || v->is_array()) {
+        containers.push_back(v);
+      }
+    }
+    return true;
+  };
+  if (!visit_children(root)) {
+    return;
+  }
+  while (!containers.empty()) {
+    Value* v = containers.back();
+    containers.pop_back();
+    const bool go_on = v->is_object() ? visit_children(v->get_object()) : visit_children(v->get_array());
+    if (!go_on) {
+      return;
+    }
+  }
+}
+
+bool has_non_finite(const json::object& data) {
+  bool found = false;
+  for_each_value(data, [&](const json::value& v) {
+    found = non_finite(v);
+    return !found;
+  });
+  return found;
+}
+
+void null_non_finite(json::object& data) {
+  if (!has_non_finite(data)) {
+    return;
+  }
+  for_each_value(data, [](json::value& v) {
+    if (non_finite(v)) {
+      v = nullptr;
+    }
+    return true;
+  });
+}
+
 using Result = std::variant<Message, DecodeError>;
 
 const json::object* struct_payload(std::string_view variant, const json::value* payload, DecodeError& err) {
@@ -449,6 +515,7 @@ Result decode_pot_event(const json::object& o) {
   if (const auto* msg = f.get("message")) {
     add_if_absent(m.data, "message", *msg);
   }
+  null_non_finite(m.data);
   return m;
 }
 
@@ -791,7 +858,15 @@ struct EncodeVisitor {
     w.raw("{\"PotEvent\":{\"node_id\":").u64(m.node_id);
     w.raw(",\"pot_id\":").str(m.pot_id).raw(",\"pot_type\":").str(m.pot_type);
     w.raw(",\"event_type\":").str(m.event_type).raw(",\"timestamp\":").str(m.timestamp);
-    w.raw(",\"data\":").obj(m.data).opt(",\"event_id\":", m.event_id).raw("}}");
+    w.raw(",\"data\":");
+    if (has_non_finite(m.data)) {
+      json::object finite(m.data, json::storage_ptr());
+      null_non_finite(finite);
+      w.obj(finite);
+    } else {
+      w.obj(m.data);
+    }
+    w.opt(",\"event_id\":", m.event_id).raw("}}");
   }
   void operator()(const RegistrationAck& m) const {
     w.raw("{\"RegistrationAck\":{\"node_id\":").u64(m.node_id).raw(",\"accepted\":").boolean(m.accepted);
@@ -863,6 +938,7 @@ std::variant<Decoded, DecodeError> decode(boost::json::value&& envelope) {
         }
       }
       event->data = std::move(taken);
+      null_non_finite(event->data);
     }
   }
   return result;

@@ -442,6 +442,15 @@ TEST(ProtocolDecode, DecodedDataNeverUsesTheCallersMemoryResource) {
   }
 }
 
+TEST(ProtocolDecode, PotEventNumbersBeyondDoubleRangeBecomeNull) {
+  // Boost.JSON parses 1e400 as infinity, which has no JSON form.
+  const auto m = decode_as<PotEvent>(R"({"PotEvent":{"node_id":1,"pot_id":"p","event_type":"e",)"
+                                     R"("data":{"a":1e400,"b":[-1e400,1.5,{"c":1e999}],"d":2}}})");
+  EXPECT_EQ(m.data, test::parse_json(R"({"a":null,"b":[null,1.5,{"c":null}],"d":2})").as_object());
+  const auto go = decode_as<PotEvent>(R"({"PotEvent":{"node_id":1,"pot_id":"p","event":"e","metadata":{"x":1e400}}})");
+  EXPECT_EQ(go.data, test::parse_json(R"({"x":null})").as_object());
+}
+
 // ---- RegistrationAck ----
 
 TEST(ProtocolDecode, RegistrationAck) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <vector>
 
 namespace honeycomb::protocol {
@@ -138,6 +139,19 @@ TEST(ProtocolEncode, LargeDataIsWrittenCompletely) {
   const auto text = encode(e);
   EXPECT_GT(text.size(), 300u * 1024);
   EXPECT_EQ(std::get<PotEvent>(test::decode_ok(text).message), e);
+}
+
+TEST(ProtocolEncode, NonFiniteNumbersAreWrittenAsNull) {
+  PotEvent e{.node_id = 1, .pot_id = "p", .event_type = "e"};
+  e.data["inf"] = std::numeric_limits<double>::infinity();
+  e.data["nested"] = boost::json::array{1.5, -std::numeric_limits<double>::infinity(),
+                                        boost::json::object{{"nan", std::numeric_limits<double>::quiet_NaN()}}};
+  const auto text = encode(e);
+  EXPECT_NE(text.find("\"data\":{\"inf\":null,\"nested\":[1.5E0,null,{\"nan\":null}]}"), std::string::npos) << text;
+  const auto d = test::decode_ok(text);  // valid JSON
+  EXPECT_EQ(std::get<PotEvent>(d.message).data,
+            test::parse_json(R"({"inf":null,"nested":[1.5,null,{"nan":null}]})").as_object());
+  EXPECT_TRUE(e.data["inf"].is_double());  // the message itself is unchanged
 }
 
 std::vector<Message> every_message() {
