@@ -417,7 +417,12 @@ class SqliteStorage final : public Storage {
       return false;
     }
     ckpt_db_ = open_connection(false, error);
-    if (!ckpt_db_) {
+    // A connection only knows the file is in WAL mode once it has read it;
+    // before that, checkpoints on it do nothing.
+    if (!ckpt_db_ || !sqlite::exec(ckpt_db_.get(), "PRAGMA journal_mode=WAL")) {
+      if (ckpt_db_) {
+        error = options_.path + ": " + sqlite::errmsg(ckpt_db_.get());
+      }
       return false;
     }
     sqlite3_wal_hook(db, &SqliteStorage::wal_hook, this);
