@@ -72,7 +72,6 @@ class Fields {
  public:
   Fields(std::string_view variant, const json::object& obj) : variant_(variant), obj_(obj) {}
 
-  const json::object& object() const { return obj_; }
   const json::value* get(std::string_view key) const {
     const auto* v = obj_.if_contains(key);
     return (v == nullptr || v->is_null()) ? nullptr : v;
@@ -208,8 +207,6 @@ std::optional<std::string> unix_to_iso(const json::value& v) {
   std::int64_t micros = 0;
   if (v.is_int64()) {
     secs = v.get_int64();
-  } else if (v.is_uint64()) {
-    return std::nullopt;  // above INT64_MAX: far out of range
   } else if (v.is_double()) {
     const double d = v.get_double();
     if (!std::isfinite(d) || d < static_cast<double>(kMin) || d >= static_cast<double>(kMax) + 1.0) {
@@ -223,7 +220,7 @@ std::optional<std::string> unix_to_iso(const json::value& v) {
       secs -= 1;
     }
   } else {
-    return std::nullopt;
+    return std::nullopt;  // uint64: above INT64_MAX, far out of range
   }
   if (secs < kMin || secs > kMax) {
     return std::nullopt;
@@ -345,7 +342,7 @@ Result decode_registration(const json::object& o) {
       const auto name = unit_name(*t);
       const auto type = name ? node_type_from(*name) : std::nullopt;
       if (!type) {
-        f.fail("node_type", "is not \"Full\" or \"Agent\"");
+        f.fail("node_type", R"(is not "Full" or "Agent")");
       } else {
         m.node_type = *type;
         return m;
@@ -403,8 +400,8 @@ Result decode_node_event(const json::value* payload) {
   }
   const auto kind = node_event_kind_from(name);
   if (!kind) {
-    std::string what = "unknown event \"";
-    what.append(name).append("\"");
+    std::string what = R"(unknown event ")";
+    what.append(name).push_back('"');
     return error(kVariant, what);
   }
   NodeEvent m;
@@ -573,8 +570,8 @@ std::optional<DecodeError> decode_command(const json::value& v, Command& out) {
   }
   const auto kind = command_kind_from(name);
   if (!kind) {
-    std::string what = "unknown command \"";
-    what.append(name).append("\"");
+    std::string what = R"(unknown command ")";
+    what.append(name).push_back('"');
     return error(kVariant, what);
   }
   out.kind = *kind;
@@ -691,8 +688,8 @@ Result decode_message(const json::value& message) {
   }
   const auto variant = variant_from(name);
   if (!variant) {
-    std::string reason = "message: unknown variant \"";
-    reason.append(name.substr(0, 64)).append("\"");
+    std::string reason = R"(message: unknown variant ")";
+    reason.append(name.substr(0, 64)).push_back('"');
     return DecodeError{std::move(reason)};
   }
   const std::string_view canonical = kVariants[static_cast<std::size_t>(*variant)].first;
@@ -785,9 +782,9 @@ class Writer {
 
 void write_unit(Writer& w, const char* name, UnitStyle style) {
   if (style == UnitStyle::bare_string) {
-    w.raw("\"").raw(name).raw("\"");
+    w.raw(R"(")").raw(name).raw(R"(")");
   } else {
-    w.raw("{\"").raw(name).raw("\":{}}");
+    w.raw(R"({")").raw(name).raw(R"(":{}})");
   }
 }
 
@@ -796,10 +793,10 @@ void write_command(Writer& w, const Command& c, UnitStyle style) {
   if (c.kind == Command::Kind::install_pot) {
     const InstallPot fallback{.pot_id = c.pot_id};
     const InstallPot& i = c.install ? *c.install : fallback;
-    w.raw("{\"InstallPot\":{\"pot_id\":").str(i.pot_id).raw(",\"honeypot_type\":").str(i.honeypot_type);
-    w.opt(",\"git_url\":", i.git_url).opt(",\"git_branch\":", i.git_branch);
+    w.raw(R"({"InstallPot":{"pot_id":)").str(i.pot_id).raw(R"(,"honeypot_type":)").str(i.honeypot_type);
+    w.opt(R"(,"git_url":)", i.git_url).opt(R"(,"git_branch":)", i.git_branch);
     if (i.config) {
-      w.raw(",\"config\":{");
+      w.raw(R"(,"config":{)");
       bool first = true;
       for (const auto& [k, v] : *i.config) {
         w.raw(first ? "" : ",").str(k).raw(":").str(v);
@@ -807,9 +804,9 @@ void write_command(Writer& w, const Command& c, UnitStyle style) {
       }
       w.raw("}");
     }
-    w.raw(",\"auto_start\":").boolean(i.auto_start).raw("}}");
+    w.raw(R"(,"auto_start":)").boolean(i.auto_start).raw("}}");
   } else if (command_takes_pot_id(c.kind)) {
-    w.raw("{\"").raw(name).raw("\":").str(c.pot_id).raw("}");
+    w.raw(R"({")").raw(name).raw(R"(":)").str(c.pot_id).raw("}");
   } else {
     write_unit(w, name, style);
   }
@@ -820,45 +817,45 @@ struct EncodeVisitor {
   UnitStyle style;
 
   void operator()(const NodeRegistration& m) const {
-    w.raw("{\"NodeRegistration\":{\"node_id\":").u64(m.node_id);
-    w.raw(",\"node_name\":").str(m.node_name).raw(",\"address\":").str(m.address);
-    w.raw(",\"port\":").u64(m.port).raw(",\"node_type\":\"").raw(to_string(m.node_type)).raw("\"");
-    w.opt(",\"totp_code\":", m.totp_code).raw("}}");
+    w.raw(R"({"NodeRegistration":{"node_id":)").u64(m.node_id);
+    w.raw(R"(,"node_name":)").str(m.node_name).raw(R"(,"address":)").str(m.address);
+    w.raw(R"(,"port":)").u64(m.port).raw(R"(,"node_type":")").raw(to_string(m.node_type)).raw(R"(")");
+    w.opt(R"(,"totp_code":)", m.totp_code).raw("}}");
   }
   void operator()(const NodeStatusUpdate& m) const {
-    w.raw("{\"NodeStatusUpdate\":{\"node_id\":").u64(m.node_id);
-    w.raw(",\"status\":\"").raw(to_string(m.status)).raw("\"}}");
+    w.raw(R"({"NodeStatusUpdate":{"node_id":)").u64(m.node_id);
+    w.raw(R"(,"status":")").raw(to_string(m.status)).raw(R"("}})");
   }
   void operator()(const NodeEvent& m) const {
     switch (m.kind) {
       case NodeEvent::Kind::started:
       case NodeEvent::Kind::stopped:
-        w.raw("{\"NodeEvent\":\"").raw(to_string(m.kind)).raw("\"}");
+        w.raw(R"({"NodeEvent":")").raw(to_string(m.kind)).raw(R"("})");
         break;
       case NodeEvent::Kind::alarm:
-        w.raw("{\"NodeEvent\":{\"Alarm\":{\"description\":").str(m.text).raw("}}}");
+        w.raw(R"({"NodeEvent":{"Alarm":{"description":)").str(m.text).raw("}}}");
         break;
       case NodeEvent::Kind::error:
-        w.raw("{\"NodeEvent\":{\"Error\":{\"message\":").str(m.text).raw("}}}");
+        w.raw(R"({"NodeEvent":{"Error":{"message":)").str(m.text).raw("}}}");
         break;
     }
   }
-  void operator()(const NodeDrop&) const { w.raw("\"NodeDrop\""); }
+  void operator()(const NodeDrop&) const { w.raw(R"("NodeDrop")"); }
   void operator()(const PotStatusUpdate& m) const {
-    w.raw("{\"PotStatusUpdate\":{\"node_id\":").u64(m.node_id);
-    w.raw(",\"pot_id\":").str(m.pot_id).raw(",\"pot_type\":").str(m.pot_type).raw(",\"status\":");
+    w.raw(R"({"PotStatusUpdate":{"node_id":)").u64(m.node_id);
+    w.raw(R"(,"pot_id":)").str(m.pot_id).raw(R"(,"pot_type":)").str(m.pot_type).raw(R"(,"status":)");
     if (m.status == PotStatus::unknown) {
       w.str(m.status_text);
     } else {
-      w.raw("\"").raw(to_string(m.status)).raw("\"");
+      w.raw(R"(")").raw(to_string(m.status)).raw(R"(")");
     }
-    w.opt(",\"message\":", m.message).raw("}}");
+    w.opt(R"(,"message":)", m.message).raw("}}");
   }
   void operator()(const PotEvent& m) const {
-    w.raw("{\"PotEvent\":{\"node_id\":").u64(m.node_id);
-    w.raw(",\"pot_id\":").str(m.pot_id).raw(",\"pot_type\":").str(m.pot_type);
-    w.raw(",\"event_type\":").str(m.event_type).raw(",\"timestamp\":").str(m.timestamp);
-    w.raw(",\"data\":");
+    w.raw(R"({"PotEvent":{"node_id":)").u64(m.node_id);
+    w.raw(R"(,"pot_id":)").str(m.pot_id).raw(R"(,"pot_type":)").str(m.pot_type);
+    w.raw(R"(,"event_type":)").str(m.event_type).raw(R"(,"timestamp":)").str(m.timestamp);
+    w.raw(R"(,"data":)");
     if (has_non_finite(m.data)) {
       json::object finite(m.data, json::storage_ptr());
       null_non_finite(finite);
@@ -866,14 +863,14 @@ struct EncodeVisitor {
     } else {
       w.obj(m.data);
     }
-    w.opt(",\"event_id\":", m.event_id).raw("}}");
+    w.opt(R"(,"event_id":)", m.event_id).raw("}}");
   }
   void operator()(const RegistrationAck& m) const {
-    w.raw("{\"RegistrationAck\":{\"node_id\":").u64(m.node_id).raw(",\"accepted\":").boolean(m.accepted);
-    w.opt(",\"message\":", m.message).opt(",\"totp_key\":", m.totp_key).raw("}}");
+    w.raw(R"({"RegistrationAck":{"node_id":)").u64(m.node_id).raw(R"(,"accepted":)").boolean(m.accepted);
+    w.opt(R"(,"message":)", m.message).opt(R"(,"totp_key":)", m.totp_key).raw("}}");
   }
   void operator()(const NodeCommand& m) const {
-    w.raw("{\"NodeCommand\":{\"node_id\":").u64(m.node_id).raw(",\"command\":");
+    w.raw(R"({"NodeCommand":{"node_id":)").u64(m.node_id).raw(R"(,"command":)");
     write_command(w, m.command, style);
     w.raw("}}");
   }
@@ -948,7 +945,7 @@ std::string encode(const Message& message, UnitStyle command_units) {
   std::string out;
   out.reserve(256);
   Writer w(out);
-  w.raw("{\"version\":2,\"message\":");
+  w.raw(R"({"version":2,"message":)");
   std::visit(EncodeVisitor{w, command_units}, message);
   w.raw("}\n");
   return out;

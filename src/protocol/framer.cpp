@@ -67,7 +67,7 @@ void Framer::feed(std::string_view bytes, const Sink& sink) {
     // this piece and skipping resumes after it; never beyond max_bytes.
     const char* nl = next_newline();
     const char* piece_end = nl != nullptr ? nl + 1 : end;
-    const std::size_t piece = static_cast<std::size_t>(piece_end - p);
+    const auto piece = static_cast<std::size_t>(piece_end - p);
     const std::size_t len = std::min(piece, max_bytes_ - pending_);
     boost::system::error_code ec;
     std::size_t used = 0;

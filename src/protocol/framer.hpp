@@ -23,7 +23,7 @@ class Framer {
     std::function<void(std::string_view reason)> on_error;
   };
 
-  explicit Framer(std::size_t max_bytes = 4 * 1024 * 1024);
+  explicit Framer(std::size_t max_bytes = std::size_t{4} * 1024 * 1024);
 
   /// Feeds the next bytes of the stream; calls the sink zero or more times.
   void feed(std::string_view bytes, const Sink& sink);
