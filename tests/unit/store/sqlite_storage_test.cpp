@@ -744,3 +744,39 @@ TEST_F(StoreTest, SlowQueriesTimeOut) {
 
 }  // namespace
 }  // namespace honeycomb::store
+
+namespace honeycomb::store {
+namespace {
+
+TEST_F(StoreTest, DedupKeyIsIdAndEventTime) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  // The same id at another time is another event (see docs/EVENTS.md, Deduplication).
+  std::vector<events::Event> v{make_event(1, kT0), make_event(1, kT0 + 1), make_event(1, kT0)};
+  append_all(*s, std::move(v));
+  s->flush();
+  EXPECT_EQ(s->counters().stored, 2u);
+  EXPECT_EQ(s->counters().duplicates, 1u);
+}
+
+TEST_F(StoreTest, LargeEventsRoundTrip) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  auto e = make_event(1);
+  e.command = std::string(120 * 1024, 'c');
+  e.password = std::string(300 * 1024, 'p');
+  e.raw_json = R"({"password":")" + e.password + R"(","input":")" + e.command + R"("})";
+  e.username = std::string("nul\0byte", 8);
+  std::vector<events::Event> v{e};
+  append_all(*s, std::move(v));
+  s->flush();
+  auto got = s->get(1);
+  ASSERT_TRUE(got) << got.error.message;
+  EXPECT_EQ(got.value->event.command, e.command);
+  EXPECT_EQ(got.value->event.password, e.password);
+  EXPECT_EQ(got.value->event.raw_json, e.raw_json);
+  EXPECT_EQ(got.value->event.username, e.username);
+}
+
+}  // namespace
+}  // namespace honeycomb::store
