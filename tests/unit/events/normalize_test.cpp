@@ -198,6 +198,43 @@ TEST(NormalizeTest, OddTypesNeverThrow) {
   EXPECT_EQ(norm(R"({"data":"not an object","username":"u"})").username, "u");
 }
 
+TEST(NormalizeTest, EveryFieldWithEveryValueTypeNeverThrows) {
+  const auto values =
+      boost::json::parse(R"([null, true, false, 0, -1, 1.5, 1e300, 18446744073709551615, -9223372036854775808, "",)"
+                         R"( "x", "65536", "b'r\\xffoot'", "2024-13-45T99:99:99Z", [], [1, [2, {"a": null}]],)"
+                         R"( {"a": 1}])")
+          .as_array();
+  auto records = read_sample("cowrie-honeybee-output.jsonl");
+  const auto hp = read_sample("honnypotter.jsonl");
+  records.insert(records.end(), hp.begin(), hp.end());
+  std::size_t n = 0;
+  for (const auto& row : field_table()) {
+    for (const auto key : row.keys) {
+      if (key.empty()) {
+        break;
+      }
+      for (const auto& v : values) {
+        for (const bool nested : {false, true}) {
+          boost::json::object r = records[n++ % records.size()];
+          if (nested) {
+            r["data"] = boost::json::object{{key, v}};
+          } else {
+            r[key] = v;
+          }
+          EXPECT_NO_THROW({
+            const Event e = normalize(r, Envelope{}, kReceived);
+            EXPECT_GE(e.src_port, 0);
+            EXPECT_LE(e.src_port, 65535);
+            EXPECT_GE(e.dst_port, 0);
+            EXPECT_LE(e.dst_port, 65535);
+          }) << key;
+        }
+      }
+    }
+  }
+  EXPECT_GT(n, 1000u);
+}
+
 TEST(NormalizeTest, ParseTime) {
   EXPECT_EQ(parse_time_us("2024-01-15T10:30:00Z"), 1'705'314'600'000'000);
   EXPECT_EQ(parse_time_us("2024-01-15T10:30:00"), 1'705'314'600'000'000);
