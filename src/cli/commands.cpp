@@ -1,6 +1,7 @@
 #include "cli/commands.hpp"
 
 #include "cli/core_commands.hpp"
+#include "cli/up_command.hpp"
 #include "common/log.hpp"
 #include "host/process.hpp"
 #include "host/runner.hpp"
@@ -551,7 +552,7 @@ int main(int argc, char** argv) {
   std::string python;
   app.add_option("--python", python,
                  "Python interpreter for Python plugins (default: $HONEYCOMB_PYTHON, else python3)");
-  app.footer("Commands: service, integration, core. `honeycomb COMMAND --help` for more.");
+  app.footer("Commands: up, core, service, integration. `honeycomb COMMAND --help` for more.");
 
   // ---- service ----
   auto* service = app.add_subcommand("service", "Install, run and manage honeypot services");
@@ -635,6 +636,8 @@ int main(int argc, char** argv) {
 
   CoreCommands core;
   core.add(app);
+  UpCommand up;
+  up.add(app);
 
   try {
     app.parse(argc, argv);
@@ -669,6 +672,9 @@ int main(int argc, char** argv) {
 
   if (core.parsed()) {
     return core.run(home, g.verbose);
+  }
+  if (up.parsed()) {
+    return up.run(home, g.iamroot, g.verbose);
   }
   if (!g.config.empty()) {
     return run_config_file(home, g.config, g.verbose);

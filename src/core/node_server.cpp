@@ -298,7 +298,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   void on_value(boost::json::value&& value) {
     ctx_.metrics.node_messages_total.fetch_add(1, std::memory_order_relaxed);
-    auto decoded = protocol::decode(value);
+    auto decoded = protocol::decode(std::move(value));
     if (auto* err = std::get_if<protocol::DecodeError>(&decoded)) {
       malformed(err->reason);
       return;

@@ -160,6 +160,7 @@ def test_command_errors(core):
     status, body, _ = core.request("POST", "/api/v1/nodes/64/commands",
                                    {"command": "GetPotStatus", "pot_id": "x", "timeout_ms": 300})
     assert status == 504 and "did not answer" in json.loads(body)["error"]
+    assert quiet.recv()["message"]["NodeCommand"]["command"] == {"GetPotStatus": "x"}  # delivered, not answered
     # Not a command.
     status, _, _ = core.request("POST", "/api/v1/nodes/64/commands", {"command": "FormatDisk"})
     assert status == 400
@@ -167,7 +168,7 @@ def test_command_errors(core):
     result = []
     t = threading.Thread(target=post_command, args=(core, 64, {"command": "GetPotLogs", "pot_id": "x"}, result))
     t.start()
-    assert "NodeCommand" in quiet.recv()["message"]
+    assert quiet.recv()["message"]["NodeCommand"]["command"] == {"GetPotLogs": "x"}
     quiet.send({"NodeEvent": {"Error": {"message": "unknown command"}}})
     t.join(30)
     assert result[0][0] == 200

@@ -115,7 +115,7 @@ def test_malformed_oversized_and_garbage(core):
     good.register(21)
     bad = Peer(core.node_port)
     bad.register(22)
-    before = core.metric("honeycomb_node_malformed_total")
+    before = core.metric("honeycomb_node_malformed_messages_total")
     # An envelope over max_envelope_bytes (64 KiB here): a protocol error for
     # that peer only; the next line is still read.
     big = pot_event(22, event_id="big", data={"input": "A" * 100_000})
@@ -127,7 +127,7 @@ def test_malformed_oversized_and_garbage(core):
     bad.send({"NoSuchVariant": {}})
     bad.send({"NodeStatusUpdate": {"node_id": -1, "status": "Running"}})
     bad.send_raw(b"\n\n   \n")  # blank lines are ignored, not errors
-    wait_for(lambda: core.metric("honeycomb_node_malformed_total") >= before + 3, what="malformed counted")
+    wait_for(lambda: core.metric("honeycomb_node_malformed_messages_total") >= before + 3, what="malformed counted")
     # ...until repeated garbage disconnects that peer.
     bad.send_raw(b"garbage\n" * 10)
     assert bad.closed_by_peer(), "repeated garbage did not disconnect the peer"

@@ -1,0 +1,215 @@
+#include "cli/up_command.hpp"
+
+#include "cli/commands.hpp"
+
+#include <fmt/format.h>
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace honeycomb::cli {
+
+namespace {
+
+struct Child {
+  std::string name;
+  pid_t pid = -1;
+  bool essential = false;  ///< the core: when it exits, everything stops
+};
+
+pid_t spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  // The supervisor blocks the signals it waits for; its children must not
+  // inherit that mask (they handle SIGINT/SIGTERM themselves).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, "/proc/self/exe", nullptr, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  return rc == 0 ? pid : -1;
+}
+
+bool port_listening(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? "127.0.0.1" : listen.substr(0, colon);
+  if (host == "0.0.0.0" || host.empty()) {
+    host = "127.0.0.1";
+  }
+  const int port = std::atoi(listen.substr(colon == std::string::npos ? 0 : colon + 1).c_str());
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    return false;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+void UpCommand::add(CLI::App& app) {
+  up_ = app.add_subcommand("up", "Run a core and the default honeypots on this machine (Ctrl-C stops everything)");
+  up_->add_option("--http-port", http_port_, "Port of the simple_http honeypot")->capture_default_str();
+  up_->add_option("--node-listen", node_listen_, "Core's node port")->capture_default_str();
+  up_->add_option("--api-listen", api_listen_, "Core's REST API (and dashboard)")->capture_default_str();
+  up_->add_option("--ws-listen", ws_listen_, "Core's WebSocket stream")->capture_default_str();
+  up_->add_flag("--no-honeypots", no_honeypots_, "Start only the core");
+  up_->footer("Everything lives under --home: the database and token in <home>/core, alerts in <home>/alerts.json.");
+}
+
+int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
+  std::vector<std::string> base{"honeycomb", "--home", home.root.string()};
+  if (iamroot) {
+    base.push_back("--iamroot");
+  }
+  if (verbose) {
+    base.push_back("--verbose");
+  }
+  auto with = [&](std::initializer_list<std::string> args) {
+    auto v = base;
+    v.insert(v.end(), args);
+    return v;
+  };
+
+  // Block the signals we wait for before any child exists, so none is lost.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  std::vector<Child> children;
+  auto start = [&](std::string name, const std::vector<std::string>& argv, bool essential) {
+    const pid_t pid = spawn(argv);
+    if (pid < 0) {
+      std::cerr << "Error: cannot start " << name << ": " << std::strerror(errno) << "\n";
+      return false;
+    }
+    children.push_back({std::move(name), pid, essential});
+    return true;
+  };
+  bool ok = start("core",
+                  with({"core", "--node-listen", node_listen_, "--api-listen", api_listen_, "--ws-listen", ws_listen_}),
+                  true);
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (ok && !port_listening(api_listen_)) {
+    int status = 0;
+    if (::waitpid(children[0].pid, &status, WNOHANG) == children[0].pid) {
+      std::cerr << "Error: the core did not start (see the messages above)\n";
+      return exit_code::failure;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::cerr << "Error: the core is not listening on " << api_listen_ << " after 20 s\n";
+      ok = false;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  if (ok && !no_honeypots_) {
+    // The default honeypots, installed from the library on first use.
+    auto services = home.services();
+    auto integrations = home.integrations();
+    if (!services.is_installed("simple_http")) {
+      host::install_plugin(services, "simple_http");
+    }
+    if (!integrations.is_installed("json_file")) {
+      host::install_plugin(integrations, "json_file");
+      auto configure =
+          with({"integration", "configure", "json_file", "filepath=" + (home.root / "alerts.json").string()});
+      const pid_t pid = spawn(configure);
+      int status = 0;
+      if (pid > 0) {
+        ::waitpid(pid, &status, 0);
+      }
+    }
+    ok = start("simple_http",
+               with({"service", "run", "simple_http", fmt::format("port={}", http_port_), "-i", "json_file"}), false);
+  }
+
+  if (ok) {
+    std::cout << fmt::format(
+                     "[*] honeycomb is up\n    API:        http://{}/  (token: {})\n"
+                     "    honeypots:  {}\n    Ctrl-C stops everything\n",
+                     api_listen_, (home.root / "core" / "api-token").string(),
+                     no_honeypots_ ? std::string("none (--no-honeypots)")
+                                   : fmt::format("simple_http on port {} (alerts in {})", http_port_,
+                                                 (home.root / "alerts.json").string()))
+              << std::flush;
+  }
+
+  int rc = ok ? exit_code::ok : exit_code::failure;
+  while (ok) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGCHLD) {
+      break;
+    }
+    bool stop = false;
+    for (auto& c : children) {
+      int status = 0;
+      if (c.pid > 0 && ::waitpid(c.pid, &status, WNOHANG) == c.pid) {
+        std::cerr << "[-] " << c.name << " exited"
+                  << (WIFEXITED(status) ? fmt::format(" with code {}", WEXITSTATUS(status))
+                                        : fmt::format(" on signal {}", WTERMSIG(status)))
+                  << "\n";
+        c.pid = -1;
+        if (c.essential) {
+          stop = true;
+          rc = exit_code::failure;
+        }
+      }
+    }
+    if (stop) {
+      break;
+    }
+  }
+
+  // Stop in reverse order (honeypots first, then the core), each with
+  // SIGINT, then SIGKILL after a deadline.
+  for (auto it = children.rbegin(); it != children.rend(); ++it) {
+    if (it->pid <= 0) {
+      continue;
+    }
+    ::kill(it->pid, SIGINT);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    int status = 0;
+    while (::waitpid(it->pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > until) {
+        ::kill(it->pid, SIGKILL);
+        ::waitpid(it->pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return rc;
+}
+
+}  // namespace honeycomb::cli

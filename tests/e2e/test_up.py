@@ -1,0 +1,49 @@
+"""`honeycomb up`: one command starts a core and the default honeypots,
+says where the API and the token are, and Ctrl-C stops all of it."""
+import json
+import os
+import signal
+import subprocess
+import urllib.request
+
+from conftest import BIN, child_pids, free_port, port_closed, port_open, read_json_lines, wait_for
+
+
+def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
+    home = tmp_path / "home"
+    http, node, api, ws = free_port(), free_port(), free_port(), free_port()
+    argv = [BIN, "--home", str(home)] + (["--iamroot"] if os.geteuid() == 0 else []) + [
+        "up", "--http-port", str(http), "--node-listen", f"127.0.0.1:{node}", "--api-listen", f"127.0.0.1:{api}",
+        "--ws-listen", f"127.0.0.1:{ws}"]
+    out_path = tmp_path / "up.out"
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: "honeycomb is up" in out_path.read_text() or proc.poll() is not None, 30,
+                 what="`up` to report")
+        text = out_path.read_text()
+        assert proc.poll() is None, text
+        assert f"http://127.0.0.1:{api}/" in text and str(home / "core" / "api-token") in text
+        assert "first start: API token created" in text
+        wait_for(lambda: port_open(http), 20, what="the honeypot's port")
+        children = child_pids(proc.pid)
+        assert len(children) >= 2, children
+        # The honeypot raises alerts...
+        urllib.request.urlopen(f"http://127.0.0.1:{http}/up-test", timeout=10).read()
+        alerts = wait_for(lambda: [a for a in read_json_lines(home / "alerts.json")
+                                   if "up-test" in json.dumps(a)], 20, what="the alert line")
+        assert alerts[0]["event_type"] == "simple_http"
+        # ...and the core answers with the stored token.
+        token = (home / "core" / "api-token").read_text().strip()
+        req = urllib.request.Request(f"http://127.0.0.1:{api}/api/v1/nodes",
+                                     headers={"Authorization": f"Bearer {token}"})
+        assert json.loads(urllib.request.urlopen(req, timeout=10).read())["nodes"] == []
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=40)
+    assert rc == 0, out_path.read_text()
+    for port in (http, node, api, ws):
+        assert port_closed(port), port
+    for pid in children:
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+                 open(f"/proc/{pid}/stat").read().split()[2] == "Z", 10, what=f"child {pid} gone")
