@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -36,6 +37,12 @@ class Auth {
   /// accept that one lookup per 2 s per token runs inline.
   bool check_header(std::string_view authorization);
   bool check_token(std::string_view token);
+  /// Non-blocking: the cached result for this header when it is fresh,
+  /// false for a malformed header, nullopt when check_header() must look it
+  /// up (the API then runs that on the database pool).
+  std::optional<bool> check_header_cached(std::string_view authorization);
+  /// Drops cached results (after a revocation in this process; tests).
+  void forget_cached();
 
  private:
   store::Storage& storage_;

@@ -1,0 +1,210 @@
+// API tokens: 256 random bits from OpenSSL, stored as SHA-256 hex, checked
+// through a short-lived cache (valid and invalid results alike, so a client
+// repeating a wrong token does not reach the database per request).
+#include "core/auth.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
+
+namespace honeycomb::core {
+namespace {
+
+constexpr std::string_view kTokenPrefix = "hc_";
+constexpr std::size_t kTokenBytes = 32;
+/// Longer header values are refused without hashing or a lookup.
+constexpr std::size_t kMaxTokenLength = 512;
+constexpr auto kCacheLifetime = std::chrono::seconds(2);
+/// Cache entries before the cache is cleared (a spray of random tokens).
+constexpr std::size_t kMaxCacheEntries = 10'000;
+
+std::string base64url(const unsigned char* data, std::size_t n) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((n * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  if (n - i == 1) {
+    const std::uint32_t v = std::uint32_t{data[i]} << 16;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+  } else if (n - i == 2) {
+    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && is_space(s.back())) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+/// The token of "Bearer <token>" (scheme case-insensitive, RFC 7235); empty when malformed.
+std::string_view bearer_token(std::string_view header) {
+  header = trim(header);
+  constexpr std::string_view scheme = "bearer";
+  if (header.size() <= scheme.size() || !is_space(header[scheme.size()])) {
+    return {};
+  }
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if ((header[i] | 0x20) != scheme[i]) {
+      return {};
+    }
+  }
+  return trim(header.substr(scheme.size()));
+}
+
+/// Writes `text` to `file` with mode 0600 (also when the file existed with a wider mode).
+void write_private_file(const std::filesystem::path& file, const std::string& text) {
+  if (file.has_parent_path()) {
+    std::filesystem::create_directories(file.parent_path());
+  }
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot write the API token file " + file.string());
+  }
+  int err = ::fchmod(fd, 0600) == 0 ? 0 : errno;
+  std::size_t done = 0;
+  while (err == 0 && done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno != EINTR) {
+        err = errno;
+      }
+      continue;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0 && err == 0) {
+    err = errno;
+  }
+  if (err != 0) {
+    std::error_code ignored;
+    std::filesystem::remove(file, ignored);
+    throw std::system_error(err, std::generic_category(), "cannot write the API token file " + file.string());
+  }
+}
+
+}  // namespace
+
+std::string Auth::generate_token() {
+  std::array<unsigned char, kTokenBytes> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("OpenSSL RAND_bytes failed: no random token could be made");
+  }
+  return std::string(kTokenPrefix) + base64url(bytes.data(), bytes.size());
+}
+
+std::string Auth::hash(std::string_view token) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(token.data(), token.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL EVP_Digest(SHA-256) failed");
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::size_t{length} * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string Auth::create(const std::string& name) {
+  std::string token = generate_token();
+  storage_.add_token(name, hash(token));
+  return token;
+}
+
+std::string Auth::ensure_initial(const std::filesystem::path& file) {
+  if (!storage_.tokens().empty()) {
+    return {};
+  }
+  // File first: if storing fails the file goes; the other order could leave
+  // a stored token nobody knows, and no new one would be made at next start.
+  std::string token = generate_token();
+  write_private_file(file, token + "\n");
+  try {
+    storage_.add_token("initial", hash(token));
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(file, ignored);
+    throw;
+  }
+  return token;
+}
+
+bool Auth::check_header(std::string_view authorization) {
+  return check_token(bearer_token(authorization));
+}
+
+bool Auth::check_token(std::string_view token) {
+  if (token.empty() || token.size() > kMaxTokenLength) {
+    return false;
+  }
+  const std::string key = hash(token);
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = cache_.find(key); it != cache_.end() && now - it->second.checked < kCacheLifetime) {
+      return it->second.valid;
+    }
+  }
+  // The lookup runs without the lock: concurrent misses for one token may
+  // both look it up, which is harmless.
+  const auto record = storage_.find_token(key);
+  const bool valid = record.has_value() && !record->revoked;
+  std::lock_guard lock(mutex_);
+  if (cache_.size() >= kMaxCacheEntries) {
+    cache_.clear();
+  }
+  cache_[key] = CacheEntry{valid, now};
+  return valid;
+}
+
+std::optional<bool> Auth::check_header_cached(std::string_view authorization) {
+  const std::string_view token = bearer_token(authorization);
+  if (token.empty() || token.size() > kMaxTokenLength) {
+    return false;
+  }
+  const std::string key = hash(token);
+  std::lock_guard lock(mutex_);
+  if (auto it = cache_.find(key);
+      it != cache_.end() && std::chrono::steady_clock::now() - it->second.checked < kCacheLifetime) {
+    return it->second.valid;
+  }
+  return std::nullopt;
+}
+
+void Auth::forget_cached() {
+  std::lock_guard lock(mutex_);
+  cache_.clear();
+}
+
+}  // namespace honeycomb::core
