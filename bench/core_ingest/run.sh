@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Benchmark: PotEvents per second from N simulated nodes into the core's
+# SQLite store, with zero loss, against the raw SQLite insert rate of the same
+# records measured in the same run. See docs/BENCHMARKS.md.
+#
+#   bench/core_ingest/run.sh
+#
+# Environment (defaults in brackets):
+#   HONEYCOMB_BUILD_DIR   build tree holding bin/honeycomb [build]; the
+#                         generator (bin/honeycomb_node_flood) is built there
+#                         when missing
+#   BENCH_NODES           simulated nodes (connections) [8]
+#   BENCH_EVENTS          events per node [250000]
+#   BENCH_SEED            generator seed [1]
+#   BENCH_IO_THREADS      the core's io_threads [2, the default]
+#   BENCH_DEADLINE        seconds to wait for every event to be stored [900]
+#   BENCH_BASELINE        0: skip the raw SQLite baseline [1]
+#   BENCH_KEEP            1: keep the temp dir (core log, databases) [0]
+#
+# Exit status: 0 when every event sent was stored exactly once, 1 on loss or
+# duplicates, 2 on a setup failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo="$PWD"
+
+build_dir="${HONEYCOMB_BUILD_DIR:-build}"
+nodes="${BENCH_NODES:-8}"
+per_node="${BENCH_EVENTS:-250000}"
+seed="${BENCH_SEED:-1}"
+io_threads="${BENCH_IO_THREADS:-2}"
+deadline_s="${BENCH_DEADLINE:-900}"
+baseline="${BENCH_BASELINE:-1}"
+total=$((nodes * per_node))
+target=200000
+
+die() { echo "bench: $*" >&2; exit 2; }
+
+honeycomb_bin="$repo/$build_dir/bin/honeycomb"
+flood_bin="$repo/$build_dir/bin/honeycomb_node_flood"
+[ -x "$honeycomb_bin" ] || die "$honeycomb_bin not found; run scripts/build.sh release (or set HONEYCOMB_BUILD_DIR)"
+if [ ! -x "$flood_bin" ]; then
+  cmake --build "$build_dir" -j2 --target honeycomb_node_flood >&2 || die "cannot build honeycomb_node_flood"
+fi
+command -v python3 >/dev/null || die "python3 not found"
+command -v curl >/dev/null || die "curl not found"
+
+work="$(mktemp -d /tmp/honeycomb-bench-ingest.XXXXXX)"
+core_pid=""
+flood_pid=""
+cleanup() {
+  if [ -n "$flood_pid" ] && kill -0 "$flood_pid" 2>/dev/null; then
+    kill -TERM "$flood_pid" 2>/dev/null || true
+    wait "$flood_pid" 2>/dev/null || true
+  fi
+  if [ -n "$core_pid" ] && kill -0 "$core_pid" 2>/dev/null; then
+    kill -INT "$core_pid" 2>/dev/null || true
+    wait "$core_pid" 2>/dev/null || true
+  fi
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_listening() {
+  local port="$1" pid="$2" what="$3" log="$4" deadline=$((SECONDS + 20))
+  while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up: $(tail -5 "$log" 2>/dev/null)"
+    [ "$SECONDS" -lt "$deadline" ] || die "$what did not listen on port $port within 20 s"
+    sleep 0.05
+  done
+}
+now_us() { date +%s%6N; }
+# utime + stime of a process (or one thread), in clock ticks. The command name
+# is in parentheses and may contain spaces: count fields after the last ')'.
+cpu_ticks() { sed 's/.*) //' "$1/stat" | awk '{ print $12 + $13 }'; }
+kv() { awk -F= -v k="$1" '$1 == k { print $2 }' "$2" | tail -1; }
+
+# --- the core ------------------------------------------------------------------
+node_port="$(free_port)"
+api_port="$(free_port)"
+ws_port="$(free_port)"
+home="$work/home"
+cat >"$work/core.yml" <<EOF
+io_threads: $io_threads
+api_rate_per_second: 0
+EOF
+hc=("$honeycomb_bin" --home "$home")
+if [ "$(id -u)" -eq 0 ]; then hc+=(--iamroot); fi
+"${hc[@]}" core --config "$work/core.yml" --node-listen "127.0.0.1:$node_port" \
+  --api-listen "127.0.0.1:$api_port" --ws-listen "127.0.0.1:$ws_port" >"$work/core.log" 2>&1 &
+core_pid=$!
+wait_listening "$api_port" "$core_pid" "the core" "$work/core.log"
+wait_listening "$node_port" "$core_pid" "the core" "$work/core.log"
+token="$(cat "$home/core/api-token")"
+db="$home/core/events.db"
+metric() {
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$api_port/metrics" |
+    awk -v k="$1" '$1 == k { print $2 }'
+}
+idle_rss="$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$core_pid/status")"
+hz="$(getconf CLK_TCK)"
+declare -A t_before
+for t in /proc/"$core_pid"/task/*; do t_before[${t##*/}]="$(cpu_ticks "$t")"; done
+cpu_before="$(cpu_ticks "/proc/$core_pid")"
+
+echo "bench: $nodes nodes x $per_node events = $total PotEvents -> core (io_threads $io_threads);" \
+  "$(nproc) cores: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- load ------------------------------------------------------------------------
+"$flood_bin" --port "$node_port" --nodes "$nodes" --events-per-node "$per_node" --seed "$seed" --hold \
+  >"$work/flood.out" 2>"$work/flood.err" &
+flood_pid=$!
+deadline=$((SECONDS + deadline_s))
+stored=0
+while :; do
+  stored="$(metric honeycomb_events_stored_total || echo 0)"
+  dups="$(metric honeycomb_events_duplicates_total || echo 0)"
+  if [ "$((stored + dups))" -ge "$total" ]; then break; fi
+  kill -0 "$core_pid" 2>/dev/null || die "the core exited: $(tail -5 "$work/core.log")"
+  kill -0 "$flood_pid" 2>/dev/null || die "the generator exited: $(cat "$work/flood.err")"
+  [ "$SECONDS" -lt "$deadline" ] || { echo "bench: deadline: $stored of $total stored after ${deadline_s} s" >&2; break; }
+  sleep 0.05
+done
+done_us="$(now_us)"
+cpu_after="$(cpu_ticks "/proc/$core_pid")"
+declare -A t_after
+for t in /proc/"$core_pid"/task/*; do t_after[${t##*/}]="$(cpu_ticks "$t")"; done
+hwm="$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$core_pid/status")"
+loaded_rss="$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$core_pid/status")"
+# The generator prints its figures once every connection has sent everything.
+for _ in $(seq 100); do grep -q '^ready=1' "$work/flood.out" && break; sleep 0.1; done
+sent="$(kv sent "$work/flood.out")"
+first_us="$(kv first_byte_us "$work/flood.out")"
+last_write_us="$(kv last_write_us "$work/flood.out")"
+gen_cpu="$(kv gen_cpu_s "$work/flood.out")"
+flood_errors="$(kv errors "$work/flood.out")"
+received="$(metric honeycomb_events_received_total)"
+failed="$(metric honeycomb_events_failed_total)"
+dups="$(metric honeycomb_events_duplicates_total)"
+kill -TERM "$flood_pid" 2>/dev/null || true
+wait "$flood_pid" 2>/dev/null || true
+flood_pid=""
+kill -INT "$core_pid"
+wait "$core_pid" || true
+core_pid=""
+
+# --- check: every event once, a sample of ids present -------------------------------
+read -r rows distinct sample_found sample_n < <(python3 - "$db" "$nodes" "$per_node" "$seed" <<'PY'
+import random, sqlite3, sys
+db, nodes, per_node, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+c = sqlite3.connect(db)
+rows, distinct = c.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone()
+rng = random.Random(seed)
+ids = {f"bench-{1000000000 + rng.randrange(nodes)}-{rng.randrange(per_node):012d}" for _ in range(1000)} if per_node else set()
+found = 0
+ids = list(ids)
+for i in range(0, len(ids), 500):
+    chunk = ids[i:i + 500]
+    found += c.execute(f"SELECT count(*) FROM events WHERE event_id IN ({','.join('?' * len(chunk))})", chunk).fetchone()[0]
+print(rows, distinct, found, len(ids))
+PY
+)
+
+# --- baseline: SQLite alone inserting the same rows ---------------------------------
+# A fresh database with the core's own schema (copied from sqlite_master: the
+# same table and indexes) and pragmas (WAL, synchronous=NORMAL, 64 KiB pages),
+# filled by SQLite itself (INSERT ... SELECT from the core's database, 8192
+# rows per transaction as the core's writer): no parsing, no client language,
+# no network. The upper bound for any writer on this machine.
+raw_rate=""
+if [ "$baseline" = 1 ]; then
+  raw_rate="$(python3 - "$db" "$work/raw.db" <<'PY'
+import sqlite3, sys, time
+src, dst = sys.argv[1], sys.argv[2]
+s = sqlite3.connect(src)
+ddl = [r[0] for r in s.execute(
+    "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL ORDER BY type DESC")]
+cols = [r[1] for r in s.execute("PRAGMA table_info(events)") if r[1] != "id"]
+lo, hi = s.execute("SELECT min(id), max(id) FROM events").fetchone()
+s.close()
+d = sqlite3.connect(dst, isolation_level=None)
+for p in ("page_size=65536", "journal_mode=WAL", "synchronous=NORMAL", "temp_store=MEMORY", "cache_size=-65536"):
+    d.execute("PRAGMA " + p)
+for q in ddl:
+    d.execute(q)
+d.execute("ATTACH ? AS src", (src,))
+# Warm the page cache with the source so the copy measures inserting.
+d.execute("SELECT count(*), sum(length(raw)) FROM src.events").fetchone()
+c = ",".join(cols)
+t0 = time.perf_counter()
+n = 0
+for a in range(lo, hi + 1, 8192):
+    d.execute("BEGIN")
+    n += d.execute(f"INSERT INTO main.events({c}) SELECT {c} FROM src.events WHERE id BETWEEN ? AND ?",
+                   (a, a + 8191)).rowcount
+    d.execute("COMMIT")
+dt = time.perf_counter() - t0
+print(int(n / dt))
+PY
+)"
+fi
+
+# --- report ------------------------------------------------------------------------
+secs="$(awk -v a="$first_us" -v b="$done_us" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')"
+rate="$(awk -v n="$rows" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
+send_secs="$(awk -v a="$first_us" -v b="$last_write_us" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')"
+cpu_s="$(awk -v a="$cpu_before" -v b="$cpu_after" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')"
+cpu_us_per_event="$(awk -v c="$cpu_s" -v n="$rows" 'BEGIN { printf "%.2f", c * 1e6 / n }')"
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+printf '\n%-44s %s\n' "events sent (generator)" "$sent"
+printf '%-44s %s\n' "events received (core)" "$received"
+printf '%-44s %s (distinct event_id %s; duplicates reported %s; failed %s)\n' "events stored (rows in events.db)" "$rows" "$distinct" "$dups" "$failed"
+printf '%-44s %s of %s present\n' "sampled event_ids" "$sample_found" "$sample_n"
+printf '%-44s %s s (generator done writing after %s s)\n' "wall time, first byte -> last commit" "$secs" "$send_secs"
+printf '%-44s %s\n' "core events/s" "$rate"
+printf '%-44s %s s = %s us per event (generator: %s s)\n' "core CPU time (utime+stime)" "$cpu_s" "$cpu_us_per_event" "$gen_cpu"
+printf '%-44s %s MB (idle before load %s MB, after load %s MB)\n' "core peak RSS (VmHWM)" "$(mb "$hwm")" "$(mb "$idle_rss")" "$(mb "$loaded_rss")"
+echo "core CPU per thread (creation order: main = I/O 1, checkpointer, writer, db pool x2, I/O 2..):"
+i=0
+for tid in $(printf '%s\n' "${!t_after[@]}" | sort -n); do
+  case $i in 0) role="main/I-O 1" ;; 1) role="checkpointer" ;; 2) role="SQLite writer" ;; 3 | 4) role="db pool" ;; *) role="I/O $((i - 3))" ;; esac
+  d=$(( ${t_after[$tid]} - ${t_before[$tid]:-0} ))
+  printf '    %-14s tid %-8s %6.2f s (%s%%)\n' "$role" "$tid" "$(awk -v d="$d" -v hz="$hz" 'BEGIN { print d / hz }')" \
+    "$(awk -v d="$d" -v t="$cpu_after" -v b="$cpu_before" 'BEGIN { if (t > b) printf "%.0f", 100 * d / (t - b); else print 0 }')"
+  i=$((i + 1))
+done
+if [ -n "$raw_rate" ]; then
+  printf '%-44s %s\n' "raw SQLite insert rate (same rows, same schema)" "$raw_rate"
+  printf '%-44s %s\n' "core / raw sqlite" "$(awk -v a="$rate" -v b="$raw_rate" 'BEGIN { printf "%.2f", a / b }')"
+fi
+
+status=OK
+reasons=()
+[ "$sent" = "$total" ] || reasons+=("generator sent $sent of $total (errors $flood_errors)")
+[ "$rows" = "$total" ] || reasons+=("$rows rows stored for $total sent")
+[ "$distinct" = "$rows" ] || reasons+=("$((rows - distinct)) duplicate event_ids")
+[ "$sample_found" = "$sample_n" ] || reasons+=("$((sample_n - sample_found)) sampled ids missing")
+[ "${failed:-0}" = 0 ] || reasons+=("$failed events failed")
+if [ ${#reasons[@]} -gt 0 ]; then status=LOSS; fi
+printf '\nzero loss: %s' "$status"
+if [ ${#reasons[@]} -gt 0 ]; then printf ' (%s)' "$(IFS=';'; echo "${reasons[*]}")"; fi
+printf '\n'
+if [ "$status" = OK ] && [ "$rate" -ge "$target" ]; then met="met"; else met="not met"; fi
+printf 'target 200,000 events/s sustained with zero loss: %s (%s events/s)\n' "$met" "$rate"
+[ "$status" = OK ] || exit 1
