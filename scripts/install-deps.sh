@@ -16,6 +16,8 @@ packages=(
   # Python plugins: pip for their requirements.txt; PyYAML is what the e2e
   # tests use as "a requirement the system already provides"
   python3-pip python3-yaml
+  # WebSocket client for the core's stream tests
+  python3-websocket
   rsyslog rsyslog-gnutls wrk nginx-light
 )
 
