@@ -17,7 +17,9 @@
 // Output on stdout, key=value lines: registered, sent, bytes, first_byte_us,
 // last_write_us (unix microseconds: first byte of the first PotEvent, last
 // write completed), gen_cpu_s, errors. With --hold the connections stay
-// open after sending (and after "ready" is printed) until SIGINT/SIGTERM.
+// open after sending (and after "ready" is printed) until SIGINT/SIGTERM;
+// a node done sending sends a NodeStatusUpdate every --heartbeat seconds
+// (20; 0: never) so that the core does not close it as silent.
 //
 //   honeycomb_node_flood --port 9001 --nodes 8 --events-per-node 250000
 //   honeycomb_node_flood --port 9001 --nodes 10000 --events-per-node 0 --hold
@@ -54,6 +56,7 @@ struct Options {
   std::size_t variants = 4096;
   std::size_t max_connecting = 256;
   bool hold = false;
+  int heartbeat_s = 20;  // NodeStatusUpdate interval once a node has sent its events
   std::string samples = "tests/data/event-port/cowrie-honeybee-output.jsonl";
 };
 
@@ -207,6 +210,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void fill_and_write();
   void read_forever();
   void fail(const char* what, const boost::system::error_code& ec);
+  void heartbeat();
 
   Flood& f_;
   std::size_t index_;
@@ -216,6 +220,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::vector<char> wbuf_;
   std::uint64_t next_ = 0;  // next event sequence number
   std::array<char, 4096> sink_{};
+  asio::steady_timer timer_;
+  std::string hb_;
   bool done_ = false;
 };
 
@@ -268,7 +274,22 @@ class Flood {
 };
 
 Conn::Conn(Flood& f, std::size_t index)
-    : f_(f), index_(index), node_id_(f.o_.node_id_base + index), sock_(f.io_) {}
+    : f_(f), index_(index), node_id_(f.o_.node_id_base + index), sock_(f.io_), timer_(f.io_) {}
+
+// An idle node still sends a NodeStatusUpdate now and then, as a real node's
+// heartbeat does: the core closes nodes silent for three heartbeat intervals.
+void Conn::heartbeat() {
+  if (f_.o_.heartbeat_s <= 0) return;
+  timer_.expires_after(std::chrono::seconds(f_.o_.heartbeat_s));
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    self->hb_ = R"({"version":2,"message":{"NodeStatusUpdate":{"node_id":)" + std::to_string(self->node_id_) +
+                R"(,"status":"Running"}}})" + "\n";
+    asio::async_write(self->sock_, asio::buffer(self->hb_), [self](const boost::system::error_code& e, std::size_t) {
+      if (!e) self->heartbeat();
+    });
+  });
+}
 
 void Conn::start() {
   sock_.async_connect(f_.endpoint_, [self = shared_from_this()](const boost::system::error_code& ec) {
@@ -315,6 +336,7 @@ void Conn::on_ack(const boost::system::error_code& ec, std::size_t n) {
   f_.registration_done();
   if (f_.o_.events_per_node == 0) {
     f_.sending_done();
+    heartbeat();
     return;
   }
   wbuf_.reserve(512 * 1024 + 64 * 1024);
@@ -369,6 +391,7 @@ void Conn::fill_and_write() {
                         self->done_ = true;
                         self->wbuf_ = {};
                         self->f_.sending_done();
+                        self->heartbeat();
                       }
                     });
 }
@@ -376,7 +399,7 @@ void Conn::fill_and_write() {
 [[noreturn]] void usage(const char* msg) {
   std::cerr << "node_flood: " << msg
             << "\nusage: honeycomb_node_flood [--host 127.0.0.1] [--port 9001] [--nodes 8] [--events-per-node 250000]"
-               " [--seed 1] [--node-id-base 1000000000] [--variants 4096] [--max-connecting 256] [--hold]"
+               " [--seed 1] [--node-id-base 1000000000] [--variants 4096] [--max-connecting 256] [--hold] [--heartbeat 20]"
                " [--samples tests/data/event-port/cowrie-honeybee-output.jsonl]\n";
   std::exit(2);
 }
@@ -401,6 +424,7 @@ int main(int argc, char** argv) {
     else if (a == "--max-connecting") o.max_connecting = std::max<std::size_t>(1, std::stoull(val()));
     else if (a == "--samples") o.samples = val();
     else if (a == "--hold") o.hold = true;
+    else if (a == "--heartbeat") o.heartbeat_s = std::stoi(val());
     else usage(("unknown option " + a).c_str());
   }
   if (o.node_id_base + o.nodes > 9'999'999'999ULL || o.node_id_base < 1'000'000'000ULL) {
