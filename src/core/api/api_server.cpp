@@ -283,6 +283,10 @@ asio::awaitable<void> session_tls(std::shared_ptr<State> state, std::shared_ptr<
 /// Over the connection limit: a 503 and close (plain HTTP only; a TLS client
 /// is closed at once).
 asio::awaitable<void> refuse(std::shared_ptr<State> state, tcp::socket socket) {
+  struct Done {
+    State& state;
+    ~Done() { --state.refusing; }
+  } done{*state};
   auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
   http::response<http::string_body> res{http::status::service_unavailable, 11};
   set_common_headers(res, "application/json");
@@ -293,7 +297,6 @@ asio::awaitable<void> refuse(std::shared_ptr<State> state, tcp::socket socket) {
   if (co_await write_message(stream, std::move(res), std::chrono::seconds(5))) {
     co_await linger_close(stream);
   }
-  --state->refusing;
 }
 
 void log_failure(const std::shared_ptr<State>& state, std::string_view what, const std::exception_ptr& e) {

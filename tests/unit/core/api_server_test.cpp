@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -513,6 +514,40 @@ TEST_F(ApiServerTest, RateLimitIs429) {
   EXPECT_GE(limited, 5);
   auto metrics = get("/metrics");
   EXPECT_TRUE(metrics.result() == http::status::ok || metrics.result() == http::status::too_many_requests);
+}
+
+TEST_F(ApiServerTest, ConnectionsOverTheCapAre503) {
+  config_.api_max_connections = 1;
+  start();
+  auto first = connect();
+  // Answered on a kept-alive connection: it is accepted and counted now.
+  EXPECT_EQ(exchange(first, http::verb::get, "/health", {}, std::nullopt, true).result(), http::status::ok);
+  auto res = get("/health");
+  EXPECT_EQ(res.result(), http::status::service_unavailable);
+  EXPECT_EQ(res[http::field::retry_after], "1");
+  EXPECT_EQ(body_json(res).at("status"), 503);
+  first.close();
+}
+
+TEST_F(ApiServerTest, OversizedHeaderIs431AndGarbageIs400) {
+  start();
+  {
+    auto socket = connect();
+    http::request<http::string_body> req{http::verb::get, "/health", 11};
+    req.set("X-Padding", std::string(20'000, 'a'));
+    http::write(socket, req);
+    Response res;
+    http::read(socket, buffer_, res);
+    EXPECT_EQ(res.result(), http::status::request_header_fields_too_large);
+  }
+  {
+    auto socket = connect();
+    asio::write(socket, asio::buffer(std::string_view("GET /health HTTP/1.1\r\nHost x\r\n\r\n")));
+    Response res;
+    buffer_.clear();
+    http::read(socket, buffer_, res);
+    EXPECT_EQ(res.result(), http::status::bad_request);
+  }
 }
 
 TEST_F(ApiServerTest, UnknownPathsAndMethods) {
