@@ -8,7 +8,10 @@
 // username, password, session, message, timestamps varied): a pool of
 // --variants lines, each with fixed-width holes for the node id and the
 // event id. Sending is a memcpy of pool lines into a 512 KiB buffer plus
-// patching those digits, so the generator costs little CPU next to the core.
+// patching those digits and the event time, so the generator costs little
+// CPU next to the core. Event times advance 1 ms per event per node from the
+// generator's start (node k's j-th event at start + j ms + k us), as on live
+// sensors: the store's time index grows at its end.
 //
 // Ids: node k (0-based) is node_id = --node-id-base + k (10 digits); its
 // j-th event (0-based) has event_id "bench-<node_id>-<j, 12 digits>", so a
@@ -89,6 +92,7 @@ struct Line {
   std::string text;
   std::size_t node_at[2] = {0, 0};  // envelope node_id, event_id's node part
   std::size_t seq_at = 0;           // event_id's sequence part
+  std::size_t ts_at[2] = {0, 0};    // envelope timestamp, data.timestamp (27 characters each)
 };
 
 std::string fmt_time(std::int64_t us) {
@@ -172,14 +176,20 @@ std::vector<Line> render_pool(const Options& o) {
     s += kNodeHole;
     s += R"(,"pot_id":"cowrie-01","pot_type":"cowrie","event_type":)";
     s += json::serialize(json::value(eventid));
-    s += R"(,"timestamp":")" + ts + R"(","event_id":"bench-)";
+    s += R"(,"timestamp":")";
+    line.ts_at[0] = s.size();
+    s += ts + R"(","event_id":"bench-)";
     line.node_at[1] = s.size();
     s += kNodeHole;
     s += '-';
     line.seq_at = s.size();
     s += std::string(kSeqDigits, '0');
     s += R"(","data":)";
-    s += json::serialize(r);
+    const std::string data = json::serialize(r);
+    const auto ts_in_data = data.find(R"("timestamp":")" + ts + "\"");
+    if (ts_in_data == std::string::npos) throw std::runtime_error("timestamp not found in a rendered record");
+    line.ts_at[1] = s.size() + ts_in_data + 13;
+    s += data;
     s += "}}}\n";
     line.text = std::move(s);
     pool.push_back(std::move(line));
@@ -223,6 +233,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   asio::steady_timer timer_;
   std::string hb_;
   bool done_ = false;
+  std::int64_t ts_sec_ = -1;
+  std::string ts_text_;
 };
 
 class Flood {
@@ -270,6 +282,7 @@ class Flood {
   Stats stats_;
   std::vector<std::shared_ptr<Conn>> conns_;
   std::size_t launched_ = 0;
+  std::int64_t start_us_ = (now_us() / 1'000'000) * 1'000'000;
   bool ready_printed_ = false;
 };
 
@@ -374,6 +387,17 @@ void Conn::fill_and_write() {
     put_digits(p + l.node_at[0], node_id_, kNodeDigits);
     put_digits(p + l.node_at[1], node_id_, kNodeDigits);
     put_digits(p + l.seq_at, next_, kSeqDigits);
+    // Event times advance as on a live sensor: node k's j-th event happens
+    // at start + j ms + k us, so the store's time index grows at its end.
+    const std::int64_t t_us = f_.start_us_ + static_cast<std::int64_t>(next_) * 1000 + static_cast<std::int64_t>(index_);
+    if (t_us / 1'000'000 != ts_sec_) {
+      ts_sec_ = t_us / 1'000'000;
+      ts_text_ = fmt_time(t_us);
+    }
+    std::memcpy(ts_text_.data() + 20, "000000", 6);
+    put_digits(ts_text_.data() + 20, static_cast<std::uint64_t>(t_us % 1'000'000), 6);
+    std::memcpy(p + l.ts_at[0], ts_text_.data(), 26);
+    std::memcpy(p + l.ts_at[1], ts_text_.data(), 26);
     ++next_;
   }
   const std::uint64_t count = next_ - first;
