@@ -275,7 +275,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     cleanup.session = self.get();
     cleanup.id = id;
     try {
-      co_await self->serve(cleanup);
+      co_await self->serve(&cleanup);
     } catch (const std::exception& e) {
       self->server_->log->error("WebSocket client {}: {}", self->peer_, e.what());
     }
@@ -283,7 +283,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
  private:
-  asio::awaitable<void> serve(SessionCleanup& cleanup) {
+  asio::awaitable<void> serve(SessionCleanup* cleanup) {
     auto& server = *server_;
     auto& layer = beast::get_lowest_layer(ws_);
     layer.expires_after(limits_.handshake_timeout);
@@ -295,7 +295,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       }
     }
 
-    beast::flat_buffer buffer;
+    auto& buffer = buffer_;
     http::request_parser<http::empty_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
     parser.body_limit(0);
@@ -337,7 +337,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       co_await reject(http::status::service_unavailable, "too many WebSocket clients", version);
       co_return;
     }
-    cleanup.slot = true;
+    cleanup->slot = true;
     if (stopped_) {
       co_return;
     }
@@ -360,25 +360,25 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     upgraded_ = true;
     if (stopped_) {
       close_client({websocket::close_code::going_away, "server stopping"});
-      co_await drain(buffer);
+      co_await drain();
       co_return;
     }
 
     StreamFilter initial;
     if (!authenticated) {
-      auto first = co_await read_token_message(buffer);
+      auto first = co_await read_token_message();
       if (!first) {
         if (!close_started_) {
           close_client({websocket::close_code::policy_error, "unauthorized"});
         }
-        co_await drain(buffer);
+        co_await drain();
         co_return;
       }
       initial = std::move(*first);
     }
 
-    cleanup.authenticated();
-    cleanup.streaming = true;
+    cleanup->authenticated();
+    cleanup->streaming = true;
     server.streaming.fetch_add(1);
     server.ctx.metrics.ws_clients.fetch_add(1, std::memory_order_relaxed);
     queue_.set_filter(initial);
@@ -417,7 +417,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         continue;  // reading on until the close handshake ends
       }
       on_message(ws_.got_text(), buffer);
-      while (!close_started_ && queue_.pending_replies() >= limits_.max_pending_replies) {
+      while (!close_started_ && !writer_failed_ && queue_.pending_replies() >= limits_.max_pending_replies) {
         // The client does not read its replies: stop reading its messages
         // until they are written, for at most the stall timeout.
         waiting_for_room_ = true;
@@ -435,7 +435,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   /// Waits for {"token":"...", "filter":{...}?} within the auth timeout.
   /// The filter on success; nullopt when the client is to be refused.
-  asio::awaitable<std::optional<StreamFilter>> read_token_message(beast::flat_buffer& buffer) {
+  asio::awaitable<std::optional<StreamFilter>> read_token_message() {
+    auto& buffer = buffer_;
     auth_timer_.expires_after(limits_.auth_timeout);
     auth_timer_.async_wait([weak = this->weak_from_this()](const beast::error_code& ec) {
       if (auto s = weak.lock(); s && !ec) {
@@ -521,10 +522,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   /// Reads (discarding) until the connection ends, so a close frame sent
   /// gets its answer; bounded by close_timeout.
-  asio::awaitable<void> drain(beast::flat_buffer& buffer) {
+  asio::awaitable<void> drain() {
     for (;;) {
-      buffer.clear();
-      auto [ec, n] = co_await ws_.async_read(buffer, kUseTuple);
+      buffer_.clear();
+      auto [ec, n] = co_await ws_.async_read(buffer_, kUseTuple);
       if (ec) {
         co_return;
       }
@@ -612,6 +613,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         self->writing_ = false;
         message.reset();
         if (ec) {
+          // A dead connection: end the reader too (unless a close
+          // handshake is under way, which ends it anyway).
+          self->writer_failed_ = true;
+          self->reply_room_.cancel();
+          if (!self->close_started_) {
+            beast::get_lowest_layer(self->ws_).close();
+          }
           co_return;
         }
       }
@@ -682,6 +690,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   const WsLimits limits_;
   const std::string peer_;
   websocket::stream<NextLayer> ws_;
+  beast::flat_buffer buffer_;  ///< the reader's
   ClientQueue queue_;
   asio::steady_timer wake_;        ///< the writer sleeps on it while the queue is empty
   asio::steady_timer reply_room_;  ///< the reader sleeps on it while replies pile up
@@ -695,6 +704,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   bool finished_ = false;
   bool waiting_for_room_ = false;
   bool writing_ = false;
+  bool writer_failed_ = false;
   std::chrono::steady_clock::time_point write_started_;
   unsigned invalid_in_a_row_ = 0;
 };
