@@ -60,6 +60,9 @@ cleanup() {
     kill -INT "$core_pid" 2>/dev/null || true
     wait "$core_pid" 2>/dev/null || true
   fi
+  if [ -n "${token_name:-}" ]; then
+    "${hc[@]}" core --config "$work/core.yml" token revoke "$token_name" >/dev/null 2>&1 || true
+  fi
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -87,12 +90,15 @@ api_rate_per_second: 0
 EOF
 hc=("$honeycomb_bin" --home "$home")
 if [ "$(id -u)" -eq 0 ]; then hc+=(--iamroot); fi
+# The store keeps the tokens of earlier runs, so the core creates no first
+# token: make one for this run (revoked again at exit).
+token_name="bench-$$"
+token="$("${hc[@]}" core --config "$work/core.yml" token create "$token_name" 2>&1 | tail -1 | tr -d '[:space:]')"
+case "$token" in hc_*) ;; *) die "cannot create an API token: $token" ;; esac
 "${hc[@]}" core --config "$work/core.yml" --node-listen "127.0.0.1:$node_port" \
   --api-listen "127.0.0.1:$api_port" --ws-listen "127.0.0.1:$ws_port" >"$work/core.log" 2>&1 &
 core_pid=$!
 wait_listening "$api_port" "$core_pid" "the core" "$work/core.log"
-for _ in $(seq 100); do [ -s "$home/core/api-token" ] && break; sleep 0.1; done
-token="$(cat "$home/core/api-token" 2>/dev/null)" || die "no API token in $home/core/api-token"
 
 echo "bench: core on $store ($(awk -v b="$store_bytes" 'BEGIN { printf "%.1f GB", b / 1e9 }') with WAL)," \
   "$requests sequential requests per kind (at most ${budget} s each), limit=$limit;" \
