@@ -350,6 +350,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         [](websocket::response_type& res) { res.set(http::field::server, kServerName); }));
     ws_.read_message_max(limits_.max_message_bytes);
     ws_.auto_fragment(false);
+    accepting_ = true;
     {
       auto [ec] = co_await ws_.async_accept(request, kUseTuple);
       if (ec) {
@@ -667,9 +668,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     stopped_ = true;
     if (upgraded_) {
       close_client({websocket::close_code::going_away, "server stopping"});
-    } else {
+    } else if (!accepting_) {
       beast::get_lowest_layer(ws_).close();
     }
+    // During the WebSocket handshake the stream is left alone: the session
+    // sends the close frame as soon as the handshake is done.
   }
 
   /// The reading side is done: stop the writer and the timers, cut the
@@ -698,6 +701,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   asio::steady_timer close_timer_;
   asio::steady_timer watchdog_;
   // Strand-only state.
+  bool accepting_ = false;
   bool upgraded_ = false;
   bool stopped_ = false;
   bool close_started_ = false;
