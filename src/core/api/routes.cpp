@@ -169,10 +169,14 @@ store::EventFilter take_filter(Params& params) {
   return f;
 }
 
-/// Storage errors: the caller's (400) or the database's (500).
+/// Storage errors: the caller's (400), a query over its time budget (503:
+/// narrow the filter or retry) or the database's (500).
 Reply storage_error(const store::Error& error) {
   if (error.bad_request) {
     return error_reply(http::status::bad_request, error.message);
+  }
+  if (error.timed_out) {
+    return error_reply(http::status::service_unavailable, "storage: " + error.message);
   }
   return error_reply(http::status::internal_server_error, "storage: " + error.message);
 }
