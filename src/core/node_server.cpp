@@ -62,20 +62,6 @@ constexpr std::size_t kOutboundQueue = 1024;
 constexpr std::size_t kReadBufferMin = 4 * 1024;
 constexpr std::size_t kReadBufferMax = 64 * 1024;
 
-const char* kind_text(StreamItem::Kind k) {
-  switch (k) {
-    case StreamItem::Kind::event:
-      return "event";
-    case StreamItem::Kind::node_status:
-      return "node_status";
-    case StreamItem::Kind::pot_status:
-      return "pot_status";
-    case StreamItem::Kind::node_event:
-      return "node_event";
-  }
-  return "event";
-}
-
 }  // namespace
 
 /// What the server needs to know of a session of either stream type.
@@ -287,7 +273,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     item->pot_type = pot_type;
     item->event_type = event_type;
     item->src_ip = src_ip;
-    item->json = fmt::format("{{\"type\":\"{}\",\"node_id\":{},\"data\":{}}}", kind_text(kind), node_id_, body_json);
+    item->json = fmt::format("{{\"type\":\"{}\",\"node_id\":{},\"data\":{}}}", kind_name(kind), node_id_, body_json);
     ctx_.stream.publish(std::move(item));
   }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace honeycomb::core {
 
@@ -24,6 +25,22 @@ struct StreamItem {
   std::string src_ip;
   std::string json;  ///< the complete text frame sent to clients
 };
+
+/// The wire name of a kind ("event", "node_status", ...): the frames'
+/// `type` and the WebSocket filter's `kinds` values.
+inline std::string_view kind_name(StreamItem::Kind kind) {
+  switch (kind) {
+    case StreamItem::Kind::event:
+      return "event";
+    case StreamItem::Kind::node_status:
+      return "node_status";
+    case StreamItem::Kind::pot_status:
+      return "pot_status";
+    case StreamItem::Kind::node_event:
+      return "node_event";
+  }
+  return "event";
+}
 
 class StreamHub {
  public:

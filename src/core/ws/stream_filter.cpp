@@ -83,20 +83,6 @@ bool prefix_equal(const std::array<unsigned char, 16>& net, const unsigned char*
 
 }  // namespace
 
-std::string_view kind_name(StreamItem::Kind kind) {
-  switch (kind) {
-    case StreamItem::Kind::event:
-      return "event";
-    case StreamItem::Kind::node_status:
-      return "node_status";
-    case StreamItem::Kind::pot_status:
-      return "pot_status";
-    case StreamItem::Kind::node_event:
-      return "node_event";
-  }
-  return "event";
-}
-
 boost::system::result<Cidr, std::string> Cidr::parse(std::string_view text) {
   const auto slash = text.find('/');
   const std::string address_text(text.substr(0, slash));

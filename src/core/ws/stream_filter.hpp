@@ -64,7 +64,4 @@ struct StreamFilter {
 /// and null mean "any". The error text tells the client what was wrong.
 boost::system::result<StreamFilter, std::string> parse_filter(const boost::json::value& value);
 
-/// The wire name of a kind ("event", "node_status", ...).
-std::string_view kind_name(StreamItem::Kind kind);
-
 }  // namespace honeycomb::core::ws
