@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <malloc.h>
 #include <thread>
 
 namespace honeycomb::core {
@@ -155,11 +156,29 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   });
 
   // Last-seen times are persisted in the background every few seconds.
+  // When no event arrived since the last tick, memory the core can rebuild
+  // goes back to the system: SQLite page caches, and the heap pages freed
+  // by a burst (a flood of events, thousands of nodes gone) that glibc
+  // would otherwise keep.
+  // The first tick comes after 1 s: what start-up used (schema, migrations)
+  // is given back soon.
+  std::uint64_t events_at_last_tick = 0;
+  bool first_tick = true;
   std::function<void()> schedule_persist = [&]() {
-    persist_timer.expires_after(std::chrono::seconds(5));
+    persist_timer.expires_after(first_tick ? std::chrono::seconds(1) : std::chrono::seconds(5));
+    first_tick = false;
     persist_timer.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) {
-        asio::post(db_pool, [&]() { registry.persist_dirty(); });
+        const auto events_now = metrics.events_received_total.load();
+        const bool idle = events_now == events_at_last_tick;
+        events_at_last_tick = events_now;
+        asio::post(db_pool, [&registry, &storage, idle]() {
+          registry.persist_dirty();
+          if (idle) {
+            storage->release_memory();
+            ::malloc_trim(0);
+          }
+        });
         schedule_persist();
       }
     });

@@ -83,6 +83,12 @@ class Stmt {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
     return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
   }
+  /// Valid until the next step(), reset() or another access to this column.
+  std::string_view text_view(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p == nullptr ? std::string_view()
+                        : std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
+  }
 
  private:
   sqlite3_stmt* s_ = nullptr;

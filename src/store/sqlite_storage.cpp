@@ -23,6 +23,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <variant>
 
 namespace honeycomb::store {
@@ -31,7 +32,7 @@ namespace {
 using sqlite::Db;
 using sqlite::Stmt;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;          ///< events deleted per retention transaction
 constexpr int kCheckpointFrames = 256;         ///< WAL pages (64 KiB) that wake the checkpointer (16 MiB)
@@ -94,12 +95,36 @@ CREATE TABLE api_tokens(
   revoked INTEGER NOT NULL DEFAULT 0
 );
 )sql",
+    // 1 -> 2: the filters that had no index (a full scan and a sort of every
+    // match on a large store). pot_type and node_id have few values, each
+    // appended to in time order: cheap at ingest. The source address is a
+    // random key: a global index on it would rewrite pages all over the
+    // index at every commit, so it is block-local instead (blocks of 2^16
+    // rows by arrival; inserts only touch the newest block's part) and a
+    // query probes each block (docs/EVENTS.md).
+    R"sql(
+CREATE INDEX events_pot_type_time ON events(pot_type, event_us);
+CREATE INDEX events_node_time ON events(node_id, event_us);
+CREATE INDEX events_block_src ON events(id >> 16, src_ip_bin, event_us);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 constexpr const char* kEventColumns =
     "id, event_id, received_us, event_us, node_id, pot_id, pot_type, event_type, src_ip, src_port, dst_ip, dst_port, "
     "username, password, command, session, url, message, raw";
+constexpr int kIdColumn = 0;       ///< in kEventColumns
+constexpr int kEventUsColumn = 3;  ///< in kEventColumns
+constexpr int kRawColumn = 18;     ///< in kEventColumns
+/// A free-text scan reads the clock once per this many non-matching rows.
+constexpr std::uint64_t kScanClockEvery = 64;
+/// A source filter (address or CIDR) matching at most this many rows is
+/// answered through events_block_src (its matches sorted by time); one that
+/// matches more by walking the time index, where matches are dense.
+constexpr std::int64_t kSrcSortMax = 20'000;
+/// events_block_src groups rows in blocks of 2^16 ids; a query must write the
+/// expression exactly as the index does for SQLite to use it.
+constexpr const char* kSrcBlockExpr = "(id >> 16)";
 
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -215,7 +240,16 @@ std::string like_pattern(std::string_view text) {
   return p;
 }
 
-bool build_where(const EventFilter& f, Where& w, Error& error) {
+/// How query() lets SQLite reach the rows of a source-address range.
+enum class SrcRange {
+  any,       ///< the planner chooses (stats, export)
+  by_index,  ///< few matching rows: query() probes events_block_src and sorts them
+  by_time,   ///< many: walk newest first and test each row (unary + hides the index)
+};
+
+/// `with_text`: false when the caller matches the free text itself (query()).
+bool build_where(const EventFilter& f, Where& w, Error& error, bool with_text = true,
+                 SrcRange src_range = SrcRange::any) {
   if (f.since_us) {
     w.add("event_us >= ?");
     w.binds.emplace_back(*f.since_us);
@@ -246,21 +280,59 @@ bool build_where(const EventFilter& f, Where& w, Error& error) {
       error = Error{"src: not an IP address or CIDR: '" + f.src + "'", true};
       return false;
     }
-    if (lo == hi) {
-      w.add("src_ip_bin = ?");
-      w.binds.emplace_back(lo);
-    } else {
-      w.add("src_ip_bin BETWEEN ? AND ?");
-      w.binds.emplace_back(lo);
-      w.binds.emplace_back(hi);
-    }
+    w.add(src_range == SrcRange::by_time ? "+src_ip_bin BETWEEN ? AND ?" : "src_ip_bin BETWEEN ? AND ?");
+    w.binds.emplace_back(lo);
+    w.binds.emplace_back(hi);
   }
-  if (!f.text.empty()) {
+  if (with_text && !f.text.empty()) {
     w.add("raw LIKE ? ESCAPE '\\'");
     w.binds.emplace_back(like_pattern(f.text));
   }
   return true;
 }
+
+/// The free-text filter as SQLite's LIKE '%text%' applies it (ASCII letters
+/// match either case, every other byte itself), for query()'s own scan.
+class TextMatcher {
+ public:
+  explicit TextMatcher(std::string_view needle) : needle_(needle) {
+    for (auto& c : needle_) {
+      c = lower(c);
+    }
+  }
+  bool matches(std::string_view haystack) const {
+    if (needle_.empty()) {
+      return true;
+    }
+    if (haystack.size() < needle_.size()) {
+      return false;
+    }
+    const char first_lower = needle_[0];
+    const char first_upper = upper(first_lower);
+    const std::size_t last_start = haystack.size() - needle_.size();
+    for (std::size_t i = 0; i <= last_start; ++i) {
+      const char c = haystack[i];
+      if ((c == first_lower || c == first_upper) && rest_matches(haystack.data() + i)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  static char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+  static char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+  bool rest_matches(const char* p) const {
+    for (std::size_t j = 1; j < needle_.size(); ++j) {
+      if (lower(p[j]) != needle_[j]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::string needle_;
+};
 
 int bind_all(Stmt& s, const std::vector<Bind>& binds, int first = 1) {
   int i = first;
@@ -482,39 +554,62 @@ class SqliteStorage final : public Storage {
 
   Result<EventPage> query_impl(const EventQuery& q, std::int64_t timeout_ms) {
     Result<EventPage> result;
-    Where w;
-    if (!build_where(q.filter, w, result.error)) {
+    auto lease = reader(result.error);
+    if (!lease) {
       return result;
     }
+    const SrcPlan src = plan_src(lease.db(), q.filter);
+    Where w;
+    // Free text is matched here, row by row, not by LIKE: the scan can then
+    // stop at its time budget and say where it stopped (EventPage::partial).
+    const bool scan_text = !q.filter.text.empty();
+    if (!build_where(q.filter, w, result.error, /*with_text=*/false, src.range)) {
+      return result;
+    }
+    std::int64_t cursor_us = 0, cursor_id = 0;
     if (!q.cursor.empty()) {
-      std::int64_t cu = 0, ci = 0;
-      if (!parse_cursor(q.cursor, cu, ci)) {
+      if (!parse_cursor(q.cursor, cursor_us, cursor_id)) {
         result.error = Error{"bad cursor", true};
         return result;
       }
       // The first conjunct is an index range on event_us; the second breaks ties by id.
       w.add("event_us <= ? AND (event_us < ? OR id < ?)");
-      w.binds.emplace_back(cu);
-      w.binds.emplace_back(cu);
-      w.binds.emplace_back(ci);
+      w.binds.emplace_back(cursor_us);
+      w.binds.emplace_back(cursor_us);
+      w.binds.emplace_back(cursor_id);
     }
     const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 1000);
-    auto lease = reader(result.error);
-    if (!lease) {
-      return result;
+    if (src.range == SrcRange::by_index) {
+      add_src_candidates(w, q, src, limit, cursor_us, cursor_id);
     }
     Stmt s;
-    const std::string sql = std::string("SELECT ") + kEventColumns + " FROM events" + w.sql +
-                            " ORDER BY event_us DESC, id DESC LIMIT " + std::to_string(limit + 1);
+    // NOT INDEXED: reach the rows by the candidate ids (rowid lookups stay
+    // allowed), not by another filter's index.
+    const std::string sql = std::string("SELECT ") + kEventColumns + " FROM events" +
+                            (src.range == SrcRange::by_index ? " NOT INDEXED" : "") + w.sql +
+                            " ORDER BY event_us DESC, id DESC" +
+                            (scan_text ? std::string() : " LIMIT " + std::to_string(limit + 1));
     if (!s.prepare(lease.db(), sql)) {
       result.error = db_error(lease.db(), "query");
       return result;
     }
     bind_all(s, w.binds);
     const Deadline deadline(lease.db(), timeout_ms);
+    const TextMatcher text(q.filter.text);
+    const auto scan_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(q.text_scan_ms);
+    std::uint64_t scanned = 0;
     EventPage page;
     int rc = 0;
     while ((rc = s.step()) == SQLITE_ROW) {
+      if (scan_text && !text.matches(s.text_view(kRawColumn))) {
+        if (q.text_scan_ms > 0 && (++scanned % kScanClockEvery) == 0 &&
+            std::chrono::steady_clock::now() >= scan_until) {
+          page.partial = true;
+          page.next_cursor = make_cursor(s.int64(kEventUsColumn), s.int64(kIdColumn));
+          break;
+        }
+        continue;
+      }
       if (page.events.size() == limit) {
         const auto& last = page.events.back();
         page.next_cursor = make_cursor(last.event.event_us, last.id);
@@ -528,6 +623,111 @@ class SqliteStorage final : public Storage {
     }
     result.value = std::move(page);
     return result;
+  }
+
+  struct SrcPlan {
+    SrcRange range = SrcRange::any;
+    Ip16 lo{}, hi{};
+    std::string blocks;  ///< "0,1,2,…": every events_block_src block that may hold rows
+  };
+
+  /// A source filter can be answered two ways: probe events_block_src in
+  /// every block and sort the matches by time, or walk the time index
+  /// newest first and test each row. The first is fast when the address or
+  /// range has few rows, the second when it has many; SQLite cannot tell
+  /// which without statistics, so count (bounded, index only) and pick.
+  static SrcPlan plan_src(sqlite3* db, const EventFilter& f) {
+    SrcPlan plan;
+    if (f.src.empty() || !parse_cidr(f.src, plan.lo, plan.hi)) {
+      return plan;  // none, or build_where() reports the bad CIDR
+    }
+    // One min() or max() per SELECT: only then does SQLite read just the end
+    // of the rowid tree instead of scanning the table.
+    Stmt range;
+    if (!range.prepare(db, std::string("SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)")) ||
+        range.step() != SQLITE_ROW || sqlite3_column_type(range.get(), 0) == SQLITE_NULL) {
+      return plan;  // empty store
+    }
+    const std::int64_t first = range.int64(0) >> 16, last = range.int64(1) >> 16;
+    for (std::int64_t b = first; b <= last; ++b) {
+      if (b != first) {
+        plan.blocks += ',';
+      }
+      plan.blocks += std::to_string(b);
+    }
+    Stmt count;
+    if (!count.prepare(db,
+                       std::string("SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_block_src WHERE ") +
+                           kSrcBlockExpr + " IN (" + plan.blocks + ") AND src_ip_bin BETWEEN ? AND ? LIMIT " +
+                           std::to_string(kSrcSortMax + 1) + ")")) {
+      return plan;
+    }
+    count.bind_blob(1, plan.lo.data(), 16);
+    count.bind_blob(2, plan.hi.data(), 16);
+    if (count.step() != SQLITE_ROW) {
+      return plan;
+    }
+    plan.range = count.int64(0) > kSrcSortMax ? SrcRange::by_time : SrcRange::by_index;
+    return plan;
+  }
+
+  /// Restricts the query to the ids the block-local source index yields
+  /// (index only: it holds event_us and id, so the time bounds and the
+  /// cursor apply there too, and without other filters only the page's
+  /// rows are read from the table).
+  static void add_src_candidates(Where& w, const EventQuery& q, const SrcPlan& src, std::size_t limit,
+                                 std::int64_t cursor_us, std::int64_t cursor_id) {
+    const EventFilter& f = q.filter;
+    std::string sub = std::string("id IN (SELECT id FROM events INDEXED BY events_block_src WHERE ") + kSrcBlockExpr +
+                      " IN (" + src.blocks + ") AND src_ip_bin BETWEEN ? AND ?";
+    w.binds.emplace_back(src.lo);
+    w.binds.emplace_back(src.hi);
+    if (f.since_us) {
+      sub += " AND event_us >= ?";
+      w.binds.emplace_back(*f.since_us);
+    }
+    if (f.until_us) {
+      sub += " AND event_us < ?";
+      w.binds.emplace_back(*f.until_us);
+    }
+    if (!q.cursor.empty()) {
+      sub += " AND event_us <= ? AND (event_us < ? OR id < ?)";
+      w.binds.emplace_back(cursor_us);
+      w.binds.emplace_back(cursor_us);
+      w.binds.emplace_back(cursor_id);
+    }
+    const bool only_index_filters =
+        !f.node_id && f.pot_id.empty() && f.pot_type.empty() && f.event_type.empty() && f.text.empty();
+    if (only_index_filters) {
+      sub += " ORDER BY event_us DESC, id DESC LIMIT " + std::to_string(limit + 1);
+    }
+    sub += ")";
+    w.add(sub);
+  }
+
+  void release_memory() override {
+    {
+      std::lock_guard lk(pool_mu_);
+      for (auto& db : pool_) {
+        sqlite3_db_release_memory(db.get());
+      }
+    }
+    {
+      std::lock_guard lk(misc_mu_);
+      if (misc_db_) {
+        sqlite3_db_release_memory(misc_db_.get());
+      }
+    }
+    {
+      std::lock_guard lk(mu_);
+      writer_release_ = true;
+    }
+    work_cv_.notify_one();
+    {
+      std::lock_guard lk(ckpt_mu_);
+      ckpt_release_ = true;
+    }
+    ckpt_cv_.notify_one();
   }
 
   Result<StoredEvent> get(std::int64_t id) override {
@@ -950,6 +1150,10 @@ class SqliteStorage final : public Storage {
       return false;
     }
     for (auto v = version; v < kSchemaVersion; ++v) {
+      if (v > 0) {
+        // Building indexes over a large store takes a while; say why start-up waits.
+        spdlog::info("{}: migrating the schema from version {} to {}", options_.path, v, v + 1);
+      }
       const std::string step = std::string("BEGIN IMMEDIATE;") + kMigrations[v] +
                                "PRAGMA user_version=" + std::to_string(v + 1) + ";COMMIT;";
       if (!sqlite::exec(db, step.c_str())) {
@@ -990,11 +1194,16 @@ class SqliteStorage final : public Storage {
     while (true) {
       {
         std::unique_lock lk(ckpt_mu_);
-        ckpt_cv_.wait(lk, [&] { return ckpt_stop_ || ckpt_wanted_; });
+        ckpt_cv_.wait(lk, [&] { return ckpt_stop_ || ckpt_wanted_ || ckpt_release_; });
         if (ckpt_stop_) {
           break;
         }
-        ckpt_wanted_ = false;
+        if (std::exchange(ckpt_release_, false)) {
+          sqlite3_db_release_memory(ckpt_db_.get());
+        }
+        if (!std::exchange(ckpt_wanted_, false)) {
+          continue;
+        }
       }
       sqlite3_wal_checkpoint_v2(ckpt_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     }
@@ -1014,7 +1223,7 @@ class SqliteStorage final : public Storage {
       std::size_t items = 0;
       {
         std::unique_lock lk(mu_);
-        auto ready = [&] { return stopping_ || !queue_.empty(); };
+        auto ready = [&] { return stopping_ || !queue_.empty() || writer_release_.load(); };
         if (retention_pending) {
           // keep going with retention chunks between ingest batches
         } else if (retention_on) {
@@ -1031,6 +1240,9 @@ class SqliteStorage final : public Storage {
         if (work.empty() && stopping_) {
           break;
         }
+      }
+      if (work.empty() && writer_release_.exchange(false)) {
+        sqlite3_db_release_memory(writer_db_.get());
       }
       if (!work.empty()) {
         commit(work, events);
@@ -1239,6 +1451,9 @@ class SqliteStorage final : public Storage {
   std::condition_variable ckpt_cv_;
   bool ckpt_wanted_ = false;
   bool ckpt_stop_ = false;
+  bool ckpt_release_ = false;  ///< release_memory() asked the checkpointer to drop its cache
+
+  std::atomic<bool> writer_release_{false};  ///< release_memory() asked the writer to drop its cache
 };
 
 }  // namespace
@@ -1251,7 +1466,13 @@ std::unique_ptr<Storage> open_sqlite(const StorageOptions& options, std::string&
   // Process-wide, before SQLite initialises: no allocation statistics (a
   // global mutex on every malloc). Later calls are refused harmlessly.
   static std::once_flag configured;
-  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+  // No bulk page-cache allocation per connection (20 pages of 64 KiB, 1.3
+  // MB each): pages are allocated as used, so release_memory() can give
+  // them back.
+  std::call_once(configured, [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
+  });
   auto s = std::make_unique<SqliteStorage>(options);
   if (!s->open(error)) {
     return nullptr;

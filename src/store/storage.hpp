@@ -35,6 +35,12 @@ struct EventQuery {
   EventFilter filter;
   std::size_t limit = 100;  ///< 1..1000
   std::string cursor;       ///< from a previous page's next_cursor; empty: first page
+  /// With a free-text filter: stop scanning after this long and return the
+  /// matches found so far, with a next_cursor that resumes the scan where it
+  /// stopped (EventPage::partial). No index serves free text, so this bounds
+  /// the latency of an interactive query whatever the match rate. 0: scan
+  /// until the page is full (export).
+  std::int64_t text_scan_ms = 0;
 };
 
 struct StoredEvent {
@@ -45,6 +51,9 @@ struct StoredEvent {
 struct EventPage {
   std::vector<StoredEvent> events;  ///< newest first
   std::string next_cursor;          ///< empty: no older events
+  /// The free-text scan stopped at EventQuery::text_scan_ms: the page may
+  /// hold fewer than `limit` events (even none) and next_cursor resumes.
+  bool partial = false;
 };
 
 struct Count {
@@ -155,6 +164,10 @@ class Storage {
   /// Bytes the database uses (pages in use x page size, free pages
   /// excluded); -1 when the backend cannot tell.
   virtual std::int64_t used_bytes() { return -1; }
+  /// Frees what the storage can rebuild (the page caches of connections not
+  /// in use; the writer's once its queue is empty). Any thread; returns at
+  /// once. The core calls it when ingestion is idle.
+  virtual void release_memory() {}
 };
 
 struct StorageOptions {

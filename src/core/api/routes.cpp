@@ -234,6 +234,7 @@ asio::awaitable<Reply> get_events(std::shared_ptr<State> state, Params params) {
   q.filter = take_filter(params);
   q.limit = params.take_integer<std::size_t>("limit", 1, 1000).value_or(100);
   q.cursor = params.take("cursor").value_or("");
+  q.text_scan_ms = state->limits.text_scan_ms;
   params.finish();
   store::Storage* storage = &state->context.storage;
   // Built on the pool too: a page can hold 1000 large records.
@@ -263,6 +264,9 @@ asio::awaitable<Reply> get_events(std::shared_ptr<State> state, Params params) {
     o.body += "],\"next_cursor\":";
     o.body +=
         page.value->next_cursor.empty() ? std::string("null") : json::serialize(json::value(page.value->next_cursor));
+    if (page.value->partial) {
+      o.body += ",\"partial\":true";
+    }
     o.body += '}';
     o.ok = true;
     return o;

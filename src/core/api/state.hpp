@@ -27,6 +27,11 @@ struct Limits {
   /// Events per storage call while exporting: memory per export is about
   /// this many events.
   std::size_t export_page = 200;
+  /// An events query with free text (`q`) scans for at most this long, then
+  /// answers the matches found so far with `"partial":true` and a cursor
+  /// that resumes the scan: no index serves free text, and a rare word on a
+  /// large store would otherwise hold a database thread for seconds.
+  std::int64_t text_scan_ms = 30;
   /// Connections over api_max_connections get a 503 unless this many more are
   /// already being refused; then they are closed at once.
   std::size_t refusing_connections = 64;

