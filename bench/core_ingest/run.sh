@@ -13,6 +13,7 @@
 #   BENCH_EVENTS          events per node [250000]
 #   BENCH_SEED            generator seed [1]
 #   BENCH_IO_THREADS      the core's io_threads [2, the default]
+#   BENCH_INGEST_QUEUE    the core's ingest_queue [unset: the core's default]
 #   BENCH_DEADLINE        seconds to wait for every event to be stored [900]
 #   BENCH_BASELINE        0: skip the raw SQLite baseline [1]
 #   BENCH_KEEP            1: keep the temp dir (core log, databases) [0]
@@ -86,6 +87,7 @@ cat >"$work/core.yml" <<EOF
 io_threads: $io_threads
 api_rate_per_second: 0
 EOF
+if [ -n "${BENCH_INGEST_QUEUE:-}" ]; then echo "ingest_queue: $BENCH_INGEST_QUEUE" >>"$work/core.yml"; fi
 hc=("$honeycomb_bin" --home "$home")
 if [ "$(id -u)" -eq 0 ]; then hc+=(--iamroot); fi
 "${hc[@]}" core --config "$work/core.yml" --node-listen "127.0.0.1:$node_port" \

@@ -213,6 +213,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         buffer.resize(buffer.size() * 2);
       }
       if (!batch_.empty()) {
+        count_batch_in_registry();
         co_await store_batch();
       }
     }
@@ -230,6 +231,22 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         stop_ = true;
         co_return;
       }
+    }
+  }
+
+  /// One registry update per run of events from the same pot in this read,
+  /// not one per event (each takes the registry's mutex).
+  void count_batch_in_registry() {
+    const auto now = now_us();
+    std::size_t first = 0;
+    while (first < batch_.size()) {
+      const auto& head = batch_[first];
+      std::size_t end = first + 1;
+      while (end < batch_.size() && batch_[end].pot_id == head.pot_id && batch_[end].pot_type == head.pot_type) {
+        ++end;
+      }
+      ctx_.registry.on_events(node_id_, head.pot_id, head.pot_type, end - first, now);
+      first = end;
     }
   }
 
@@ -387,7 +404,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       env.pot_id = m.pot_id;
       env.pot_type = m.pot_type;
       env.event_type = "pot_message";
-      add_event(events::normalize(record, env, now), now);
+      add_event(events::normalize(record, env, now));
     }
   }
 
@@ -405,12 +422,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     env.event_type = m.event_type;
     env.timestamp = m.timestamp;
     env.event_id = m.event_id.value_or(std::string());
-    add_event(events::normalize(m.data, env, now), now);
+    add_event(events::normalize(m.data, env, now));
   }
 
-  void add_event(events::Event&& e, std::int64_t now) {
+  void add_event(events::Event&& e) {
     ctx_.metrics.events_received_total.fetch_add(1, std::memory_order_relaxed);
-    ctx_.registry.on_events(node_id_, e.pot_id, e.pot_type, 1, now);
     if (ctx_.stream.has_subscribers()) {
       std::string body;
       append_event_json(body, e);

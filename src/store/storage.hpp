@@ -172,7 +172,11 @@ class Storage {
 
 struct StorageOptions {
   std::string path;                             ///< SQLite file
-  std::size_t queue_capacity = 1u << 20;        ///< events waiting for the writer
+  /// Events waiting for the writer: about a second of ingest. A deeper
+  /// queue only holds more memory (1 M events took 0.7 GB) and made the
+  /// network threads ~30 % slower (a growing heap); past it, nodes are
+  /// slowed by TCP backpressure and spool (docs/BENCHMARKS.md).
+  std::size_t queue_capacity = 65'536;
   std::size_t max_batch = 8192;                 ///< events per transaction
   std::int64_t retention_days = 0;              ///< 0: keep forever
   std::int64_t retention_max_mb = 0;            ///< 0: no size limit

@@ -317,7 +317,12 @@ TEST_F(ApiServerTest, FreeTextQueryAnswersPartialPagesThatResume) {
           n == 5 ? R"({"input":"curl http://needle.example/a","pad":")" + pad + R"("})" : R"({"pad":")" + pad + R"("})";
       batch.push_back(std::move(e));
     }
-    ASSERT_TRUE(storage_->append(batch));
+    // More than the ingest queue holds: wait for room as a node session does.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!storage_->append(batch)) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the writer took no events for 30 s";
+      std::this_thread::yield();
+    }
   }
   storage_->flush();
   start();
