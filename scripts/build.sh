@@ -13,7 +13,11 @@ case "$flavor" in
   *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
 esac
 launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout: a fresh clone elsewhere hits the cache too.
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+fi
 cmake -S . -B "$dir" -G Ninja "${args[@]}" "${launcher[@]}" "$@" >/dev/null
 jobs="${HONEYCOMB_BUILD_JOBS:-$(nproc)}"
 cmake --build "$dir" -j "$jobs"

@@ -32,7 +32,7 @@ requests="${BENCH_REQUESTS:-200}"
 budget="${BENCH_KIND_BUDGET:-30}"
 limit="${BENCH_LIMIT:-50}"
 
-die() { echo "bench: $*" >&2; exit 2; }
+. bench/lib.sh
 
 honeycomb_bin="$repo/$build_dir/bin/honeycomb"
 fill_bin="$repo/$build_dir/bin/honeycomb_store_fill"
@@ -56,10 +56,7 @@ store_bytes="$(du -cb "$store"* | tail -1 | cut -f1)"
 work="$(mktemp -d /tmp/honeycomb-bench-api.XXXXXX)"
 core_pid=""
 cleanup() {
-  if [ -n "$core_pid" ] && kill -0 "$core_pid" 2>/dev/null; then
-    kill -INT "$core_pid" 2>/dev/null || true
-    wait "$core_pid" 2>/dev/null || true
-  fi
+  stop_process "$core_pid" INT
   if [ -n "${token_name:-}" ]; then
     "${hc[@]}" core --config "$work/core.yml" token revoke "$token_name" >/dev/null 2>&1 || true
   fi
@@ -67,17 +64,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_listening() {
-  local port="$1" pid="$2" what="$3" log="$4" deadline=$((SECONDS + 60))
-  while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up: $(tail -5 "$log" 2>/dev/null)"
-    [ "$SECONDS" -lt "$deadline" ] || die "$what did not listen on port $port within 60 s"
-    sleep 0.05
-  done
-}
 
 # --- the core on the store ----------------------------------------------------------
 node_port="$(free_port)"
@@ -98,7 +84,8 @@ case "$token" in hc_*) ;; *) die "cannot create an API token: $token" ;; esac
 "${hc[@]}" core --config "$work/core.yml" --node-listen "127.0.0.1:$node_port" \
   --api-listen "127.0.0.1:$api_port" --ws-listen "127.0.0.1:$ws_port" >"$work/core.log" 2>&1 &
 core_pid=$!
-wait_listening "$api_port" "$core_pid" "the core" "$work/core.log"
+# A store of an older schema is migrated before the core listens (minutes on 10 M events).
+wait_listening "$api_port" "$core_pid" "the core" "$work/core.log" 900
 
 echo "bench: core on $store ($(awk -v b="$store_bytes" 'BEGIN { printf "%.1f GB", b / 1e9 }') with WAL)," \
   "$requests sequential requests per kind (at most ${budget} s each), limit=$limit;" \

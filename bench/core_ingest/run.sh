@@ -34,7 +34,7 @@ baseline="${BENCH_BASELINE:-1}"
 total=$((nodes * per_node))
 target=200000
 
-die() { echo "bench: $*" >&2; exit 2; }
+. bench/lib.sh
 
 honeycomb_bin="$repo/$build_dir/bin/honeycomb"
 flood_bin="$repo/$build_dir/bin/honeycomb_node_flood"
@@ -49,29 +49,12 @@ work="$(mktemp -d /tmp/honeycomb-bench-ingest.XXXXXX)"
 core_pid=""
 flood_pid=""
 cleanup() {
-  if [ -n "$flood_pid" ] && kill -0 "$flood_pid" 2>/dev/null; then
-    kill -TERM "$flood_pid" 2>/dev/null || true
-    wait "$flood_pid" 2>/dev/null || true
-  fi
-  if [ -n "$core_pid" ] && kill -0 "$core_pid" 2>/dev/null; then
-    kill -INT "$core_pid" 2>/dev/null || true
-    wait "$core_pid" 2>/dev/null || true
-  fi
+  stop_process "$flood_pid" TERM
+  stop_process "$core_pid" INT
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_listening() {
-  local port="$1" pid="$2" what="$3" log="$4" deadline=$((SECONDS + 20))
-  while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up: $(tail -5 "$log" 2>/dev/null)"
-    [ "$SECONDS" -lt "$deadline" ] || die "$what did not listen on port $port within 20 s"
-    sleep 0.05
-  done
-}
 now_us() { date +%s%6N; }
 # utime + stime of a process (or one thread), in clock ticks. The command name
 # is in parentheses and may contain spaces: count fields after the last ')'.
@@ -210,7 +193,6 @@ rate="$(awk -v n="$rows" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
 send_secs="$(awk -v a="$first_us" -v b="$last_write_us" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')"
 cpu_s="$(awk -v a="$cpu_before" -v b="$cpu_after" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')"
 cpu_us_per_event="$(awk -v c="$cpu_s" -v n="$rows" 'BEGIN { printf "%.2f", c * 1e6 / n }')"
-mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 printf '\n%-44s %s\n' "events sent (generator)" "$sent"
 printf '%-44s %s\n' "events received (core)" "$received"

@@ -25,7 +25,7 @@ build_dir="${HONEYCOMB_BUILD_DIR:-build}"
 alerts="${BENCH_ALERTS:-200000}"
 rounds="${BENCH_ROUNDS:-3}"
 
-die() { echo "bench: $*" >&2; exit 2; }
+. bench/lib.sh
 
 honeycomb_bin="$repo/$build_dir/bin/honeycomb"
 [ -x "$honeycomb_bin" ] || die "$honeycomb_bin not found; run scripts/build.sh release (or set HONEYCOMB_BUILD_DIR)"
@@ -36,10 +36,7 @@ export HONEYCOMB_PYTHON="$python_bin"
 work="$(mktemp -d /tmp/honeycomb-pybench.XXXXXX)"
 honeycomb_pid=""
 cleanup() {
-  if [ -n "$honeycomb_pid" ] && kill -0 "$honeycomb_pid" 2>/dev/null; then
-    kill -KILL "$honeycomb_pid" 2>/dev/null || true
-    wait "$honeycomb_pid" 2>/dev/null || true
-  fi
+  stop_process "$honeycomb_pid" KILL
   if [ "${BENCH_KEEP:-0}" = 1 ]; then
     echo "bench: kept $work"
   else

@@ -33,7 +33,7 @@ if [ "${BENCH_INSTALL_DEPS:-0}" = 1 ]; then
   scripts/install-deps.sh
 fi
 
-die() { echo "bench: $*" >&2; exit 2; }
+. bench/lib.sh
 
 honeycomb_bin="$repo/$build_dir/bin/honeycomb"
 [ -x "$honeycomb_bin" ] || die "$honeycomb_bin not found; run scripts/build.sh release (or set HONEYCOMB_BUILD_DIR)"
@@ -50,14 +50,8 @@ chmod 755 "$work"
 nginx_pid=""
 honeycomb_pid=""
 cleanup() {
-  if [ -n "$honeycomb_pid" ] && kill -0 "$honeycomb_pid" 2>/dev/null; then
-    kill -INT "$honeycomb_pid" 2>/dev/null || true
-    wait "$honeycomb_pid" 2>/dev/null || true
-  fi
-  if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
-    kill -QUIT "$nginx_pid" 2>/dev/null || true
-    wait "$nginx_pid" 2>/dev/null || true
-  fi
+  stop_process "$honeycomb_pid" INT
+  stop_process "$nginx_pid" QUIT
   if [ "${BENCH_KEEP:-0}" = 1 ]; then
     echo "bench: kept $work"
   else
@@ -66,25 +60,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A loopback port nobody listens on (the kernel picks it; tiny race accepted).
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
-# Polls until something accepts connections on the port, with a deadline; the
-# probe connects and closes without a request, so it is neither logged nor
-# alerted.
-wait_listening() {
-  local port="$1" pid="$2" what="$3" log="$4" deadline=$((SECONDS + 20))
-  while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || die "$what exited during start-up: $(tail -5 "$log" 2>/dev/null)"
-    [ "$SECONDS" -lt "$deadline" ] || die "$what did not listen on port $port within 20 s"
-    sleep 0.05
-  done
-}
 
-# VmRSS (and its anonymous/file-backed split) of a process, in KiB.
-rss_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # Runs wrk; sets wrk_rps, wrk_requests and wrk_errors.
 run_wrk() {
@@ -182,10 +159,10 @@ hc_port="$(free_port)"
 "${hc[@]}" service run simple_http port="$hc_port" threading=true -i json_file >"$work/honeycomb.log" 2>&1 &
 honeycomb_pid=$!
 wait_listening "$hc_port" "$honeycomb_pid" honeycomb "$work/honeycomb.log"
-idle_rss="$(rss_kib "$honeycomb_pid" VmRSS)"
-idle_anon="$(rss_kib "$honeycomb_pid" RssAnon)"
-idle_file="$(rss_kib "$honeycomb_pid" RssFile)"
-idle_threads="$(rss_kib "$honeycomb_pid" Threads)"
+idle_rss="$(status_kib "$honeycomb_pid" VmRSS)"
+idle_anon="$(status_kib "$honeycomb_pid" RssAnon)"
+idle_file="$(status_kib "$honeycomb_pid" RssFile)"
+idle_threads="$(status_kib "$honeycomb_pid" Threads)"
 
 page_bytes() { python3 - "$1" <<'PY'
 import sys, urllib.request
@@ -222,8 +199,8 @@ for ((r = 1; r <= rounds; r++)); do
   hc_p99_all+=("$wrk_p99")
   echo "  round $r honeycomb: $wrk_rps req/s  p99 $wrk_p99  $wrk_errors"
 done
-loaded_rss="$(rss_kib "$honeycomb_pid" VmRSS)"
-loaded_anon="$(rss_kib "$honeycomb_pid" RssAnon)"
+loaded_rss="$(status_kib "$honeycomb_pid" VmRSS)"
+loaded_anon="$(status_kib "$honeycomb_pid" RssAnon)"
 
 # --- stop, then count ------------------------------------------------------------
 kill -INT "$honeycomb_pid"
@@ -248,7 +225,6 @@ debug_lines="$(grep -c '"event_type":"simple_http"' "$home/honeycomb.debug.log" 
 nginx_rps="$(median "${nginx_rps_all[@]}")"
 hc_rps="$(median "${hc_rps_all[@]}")"
 ratio="$(awk -v a="$hc_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')"
-mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # wrk counts the responses it read; when a run ends each connection may have
 # one request in flight that the server answered but wrk never read. So a

@@ -20,7 +20,6 @@
 #include <fmt/format.h>
 
 #include <iostream>
-#include <malloc.h>
 #include <thread>
 
 namespace honeycomb::core {
@@ -132,10 +131,11 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   asio::steady_timer persist_timer(io);
   asio::steady_timer shutdown_timer(io);
   const auto shutdown_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
-  // Sessions finish their current read (handing its events to storage)
-  // before the loop stops; a deadline bounds the wait.
+  // Node sessions finish their current read (handing its events to
+  // storage) and WebSocket clients get their going-away close frame before
+  // the loop stops; a deadline bounds the wait.
   std::function<void()> wait_sessions = [&]() {
-    if (nodes.sessions() == 0 || std::chrono::steady_clock::now() > *shutdown_deadline) {
+    if ((nodes.sessions() == 0 && ws.connections() == 0) || std::chrono::steady_clock::now() > *shutdown_deadline) {
       io.stop();
       return;
     }
@@ -175,8 +175,7 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
         asio::post(db_pool, [&registry, &storage, idle]() {
           registry.persist_dirty();
           if (idle) {
-            storage->release_memory();
-            ::malloc_trim(0);
+            storage->release_memory();  // also trims the heap: freed session memory goes back too
           }
         });
         schedule_persist();

@@ -1,5 +1,6 @@
 #include "core/node_server.hpp"
 
+#include "common/clock.hpp"
 #include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "core/command_router.hpp"
@@ -28,6 +29,9 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -40,11 +44,6 @@ using namespace asio::experimental::awaitable_operators;
 using protocol::NodeId;
 
 namespace {
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 template <class... F>
 struct Overloaded : F... {
@@ -237,7 +236,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   /// One registry update per run of events from the same pot in this read,
   /// not one per event (each takes the registry's mutex).
   void count_batch_in_registry() {
-    const auto now = now_us();
+    const auto now = unix_now_us();
     std::size_t first = 0;
     while (first < batch_.size()) {
       const auto& head = batch_[first];
@@ -255,12 +254,53 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   asio::awaitable<void> store_batch() {
     auto delay = std::chrono::milliseconds(1);
     asio::steady_timer timer(stream_.get_executor());
-    while (!ctx_.storage.append(batch_)) {
+    std::function<void(bool)> when_committed;
+    if (batch_seq_ != 0) {
+      std::weak_ptr<Session> weak = this->shared_from_this();
+      when_committed = [weak, seq = batch_seq_](bool ok) {
+        if (auto self = weak.lock()) {
+          self->on_batch_committed(ok, seq);
+        }
+      };
+      batch_seq_ = 0;
+    }
+    while (!ctx_.storage.append(batch_, when_committed)) {
       timer.expires_after(delay);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       delay = std::min(delay * 2, std::chrono::milliseconds(50));
     }
     batch_.clear();
+  }
+
+  /// The storage's writer thread, in append order: the events up to `seq`
+  /// are durable. Acks are coalesced: one EventAck in flight at a time,
+  /// carrying the newest committed seq when it is sent.
+  void on_batch_committed(bool ok, std::uint64_t seq) {
+    if (!ok) {
+      // Never ack past events that were not stored: the node keeps them
+      // spooled and sends them again after reconnecting.
+      acks_broken_ = true;
+      server_->log->error("node {} ({}): storing its events failed; closing the connection so that it resends them",
+                          node_id_, peer_);
+      close();
+      return;
+    }
+    if (acks_broken_) {
+      return;
+    }
+    if (seq <= committed_seq_.load()) {
+      return;  // only this thread raises it; a node that reused a seq gets no lower ack
+    }
+    committed_seq_.store(seq);
+    if (!ack_posted_.exchange(true)) {
+      auto self = this->shared_from_this();
+      asio::post(stream_.get_executor(), [self]() {
+        self->ack_posted_.store(false);
+        if (!self->acks_broken_ && !self->finished_) {
+          self->send(protocol::encode(protocol::EventAck{self->node_id_, self->committed_seq_.load()}));
+        }
+      });
+    }
   }
 
   void malformed(std::string_view reason) {
@@ -319,7 +359,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       server_->log->warn("{} speaks protocol version {} (this core: {}); trying anyway", peer_, d.version,
                          protocol::kVersion);
     }
-    const auto now = now_us();
+    const auto now = unix_now_us();
     if (!registered_ && !std::holds_alternative<protocol::NodeRegistration>(d.message)) {
       malformed("a message before NodeRegistration");
       return;
@@ -352,6 +392,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                    [&](const protocol::PotEvent& m) { on_pot_event(m, now); },
                    [&](const protocol::RegistrationAck&) { malformed("RegistrationAck is sent by cores, not nodes"); },
                    [&](const protocol::NodeCommand&) { malformed("NodeCommand is sent by cores, not nodes"); },
+                   [&](const protocol::EventAck&) { malformed("EventAck is sent by cores, not nodes"); },
                },
                d.message);
   }
@@ -380,6 +421,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     ack.node_id = node_id_;
     ack.accepted = true;
     ack.message = "registered";
+    // Extensions are used only with a node that announced them (spec §3).
+    acks_ =
+        std::find(reg.extensions.begin(), reg.extensions.end(), protocol::kEventAckExtension) != reg.extensions.end();
+    if (acks_) {
+      ack.extensions.emplace_back(protocol::kEventAckExtension);
+    }
     send(protocol::encode(ack));
     publish_message(StreamItem::Kind::node_status, reg);
   }
@@ -423,6 +470,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     env.timestamp = m.timestamp;
     env.event_id = m.event_id.value_or(std::string());
     add_event(events::normalize(m.data, env, now));
+    if (acks_ && m.seq) {
+      batch_seq_ = std::max(batch_seq_, *m.seq);
+    }
   }
 
   void add_event(events::Event&& e) {
@@ -436,9 +486,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   void finish() {
+    finished_ = true;
     if (registered_) {
       ctx_.commands.detach(node_id_, router_generation_);
-      ctx_.registry.on_disconnected(node_id_, registry_session_, dropped_, now_us());
+      ctx_.registry.on_disconnected(node_id_, registry_session_, dropped_, unix_now_us());
       server_->log->info("node {} ({}) {}", node_id_, peer_, dropped_ ? "disconnected (NodeDrop)" : "connection lost");
       if (ctx_.stream.has_subscribers()) {
         publish(StreamItem::Kind::node_status, {}, {}, {}, {},
@@ -466,6 +517,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::uint32_t malformed_ = 0;
   std::uint64_t registry_session_ = 0;
   std::uint64_t router_generation_ = 0;
+  // Extension event_ack (docs/PROTOCOL.md)
+  bool acks_ = false;            ///< the node announced event_ack
+  std::uint64_t batch_seq_ = 0;  ///< highest seq in batch_ (0: none)
+  std::atomic<std::uint64_t> committed_seq_{0};
+  std::atomic<bool> ack_posted_{false};
+  std::atomic<bool> acks_broken_{false};  ///< a batch failed to commit: no more acks on this connection
+  bool finished_ = false;                 ///< the session ended (its executor only)
 };
 
 }  // namespace

@@ -66,6 +66,9 @@ std::optional<std::string_view> unit_name(const json::value& v) {
   return std::nullopt;
 }
 
+/// Items kept from a list field (extensions): bounds what a peer can make us hold.
+constexpr std::size_t kMaxListItems = 64;
+
 // Reads the fields of one struct variant; the first error names the variant
 // and the field.
 class Fields {
@@ -126,6 +129,41 @@ class Fields {
       return true;
     }
     return string_value(key, *v, out.emplace());
+  }
+
+  /// Missing or null -> empty; items that are not strings are skipped (a
+  /// newer peer may announce more than names).
+  bool string_list(std::string_view key, std::vector<std::string>& out) {
+    out.clear();
+    const auto* v = get(key);
+    if (v == nullptr) {
+      return true;
+    }
+    const auto* a = v->if_array();
+    if (a == nullptr) {
+      return fail(key, "is not a list");
+    }
+    for (const auto& item : *a) {
+      if (const auto* s = item.if_string(); s != nullptr && out.size() < kMaxListItems) {
+        out.emplace_back(s->data(), s->size());
+      }
+    }
+    return true;
+  }
+
+  /// Missing or null -> nullopt.
+  bool optional_u64(std::string_view key, std::optional<std::uint64_t>& out) {
+    const auto* v = get(key);
+    if (v == nullptr) {
+      out.reset();
+      return true;
+    }
+    const auto n = as_node_id(*v);
+    if (!n) {
+      return fail(key, "is not an unsigned 64-bit integer");
+    }
+    out = *n;
+    return true;
   }
 
   bool string_value(std::string_view key, const json::value& v, std::string& out) {
@@ -334,7 +372,8 @@ Result decode_registration(const json::object& o) {
   Fields f("NodeRegistration", o);
   NodeRegistration m;
   if (f.node_id(m.node_id) && f.string("node_name", m.node_name) && f.string("address", m.address) &&
-      f.port("port", m.port) && f.optional_string("totp_code", m.totp_code)) {
+      f.port("port", m.port) && f.optional_string("totp_code", m.totp_code) &&
+      f.string_list("extensions", m.extensions)) {
     const auto* t = f.get("node_type");
     if (t == nullptr) {
       f.missing("node_type");
@@ -459,7 +498,7 @@ Result decode_pot_event(const json::object& o) {
   Fields f("PotEvent", o);
   PotEvent m;
   if (!f.node_id(m.node_id) || !f.string("pot_id", m.pot_id) || !f.string_or_empty("pot_type", m.pot_type) ||
-      !f.optional_string("event_id", m.event_id)) {
+      !f.optional_string("event_id", m.event_id) || !f.optional_u64("seq", m.seq)) {
     return DecodeError{f.take_error()};
   }
   // Documented `event_type`, or the Go node's `event`.
@@ -520,8 +559,22 @@ Result decode_ack(const json::object& o) {
   Fields f("RegistrationAck", o);
   RegistrationAck m;
   if (f.node_id(m.node_id) && f.boolean("accepted", m.accepted, true) && f.optional_string("message", m.message) &&
-      f.optional_string("totp_key", m.totp_key)) {
+      f.optional_string("totp_key", m.totp_key) && f.string_list("extensions", m.extensions)) {
     return m;
+  }
+  return DecodeError{f.take_error()};
+}
+
+Result decode_event_ack(const json::object& o) {
+  Fields f("EventAck", o);
+  EventAck m;
+  std::optional<std::uint64_t> seq;
+  if (f.node_id(m.node_id) && f.optional_u64("seq", seq)) {
+    if (seq) {
+      m.seq = *seq;
+      return m;
+    }
+    f.missing("seq");
   }
   return DecodeError{f.take_error()};
 }
@@ -635,7 +688,8 @@ enum class Variant {
   pot_status_update,
   pot_event,
   registration_ack,
-  node_command
+  node_command,
+  event_ack
 };
 
 constexpr std::pair<std::string_view, Variant> kVariants[] = {
@@ -647,6 +701,7 @@ constexpr std::pair<std::string_view, Variant> kVariants[] = {
     {"PotEvent", Variant::pot_event},
     {"RegistrationAck", Variant::registration_ack},
     {"NodeCommand", Variant::node_command},
+    {"EventAck", Variant::event_ack},
 };
 
 std::optional<Variant> variant_from(std::string_view name) {
@@ -721,6 +776,8 @@ Result decode_message(const json::value& message) {
       return decode_ack(*o);
     case Variant::node_command:
       return decode_node_command(*o);
+    case Variant::event_ack:
+      return decode_event_ack(*o);
     case Variant::node_event:
     case Variant::node_drop:
       break;
@@ -755,6 +812,17 @@ class Writer {
     return *this;
   }
   Writer& boolean(bool b) { return raw(b ? "true" : "false"); }
+  /// `,"key":["a","b"]` when the list is not empty.
+  Writer& opt_list(std::string_view key_with_comma, const std::vector<std::string>& v) {
+    if (!v.empty()) {
+      raw(key_with_comma).raw("[");
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        raw(i == 0 ? "" : ",").str(v[i]);
+      }
+      raw("]");
+    }
+    return *this;
+  }
   /// `,"key":"value"` when the value is set.
   Writer& opt(std::string_view key_with_comma, const std::optional<std::string>& v) {
     if (v) {
@@ -820,7 +888,7 @@ struct EncodeVisitor {
     w.raw(R"({"NodeRegistration":{"node_id":)").u64(m.node_id);
     w.raw(R"(,"node_name":)").str(m.node_name).raw(R"(,"address":)").str(m.address);
     w.raw(R"(,"port":)").u64(m.port).raw(R"(,"node_type":")").raw(to_string(m.node_type)).raw(R"(")");
-    w.opt(R"(,"totp_code":)", m.totp_code).raw("}}");
+    w.opt(R"(,"totp_code":)", m.totp_code).opt_list(R"(,"extensions":)", m.extensions).raw("}}");
   }
   void operator()(const NodeStatusUpdate& m) const {
     w.raw(R"({"NodeStatusUpdate":{"node_id":)").u64(m.node_id);
@@ -863,11 +931,19 @@ struct EncodeVisitor {
     } else {
       w.obj(m.data);
     }
-    w.opt(R"(,"event_id":)", m.event_id).raw("}}");
+    w.opt(R"(,"event_id":)", m.event_id);
+    if (m.seq) {
+      w.raw(R"(,"seq":)").u64(*m.seq);
+    }
+    w.raw("}}");
   }
   void operator()(const RegistrationAck& m) const {
     w.raw(R"({"RegistrationAck":{"node_id":)").u64(m.node_id).raw(R"(,"accepted":)").boolean(m.accepted);
-    w.opt(R"(,"message":)", m.message).opt(R"(,"totp_key":)", m.totp_key).raw("}}");
+    w.opt(R"(,"message":)", m.message).opt(R"(,"totp_key":)", m.totp_key);
+    w.opt_list(R"(,"extensions":)", m.extensions).raw("}}");
+  }
+  void operator()(const EventAck& m) const {
+    w.raw(R"({"EventAck":{"node_id":)").u64(m.node_id).raw(R"(,"seq":)").u64(m.seq).raw("}}");
   }
   void operator()(const NodeCommand& m) const {
     w.raw(R"({"NodeCommand":{"node_id":)").u64(m.node_id).raw(R"(,"command":)");

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace honeycomb::protocol {
 
@@ -18,6 +19,11 @@ inline constexpr int kVersion = 2;
 
 /// Random unsigned 64-bit id, often above 2^63: never through double/int64.
 using NodeId = std::uint64_t;
+
+/// Extension names a peer may announce (docs/PROTOCOL.md "Extensions").
+/// `event_ack`: the node numbers its PotEvents (`seq`) and deletes them from
+/// its spool once the core confirms they are stored (EventAck).
+inline constexpr std::string_view kEventAckExtension = "event_ack";
 
 enum class NodeType { full, agent };
 enum class NodeStatus { connected, deploying, running, stopped, failed, unknown };
@@ -34,6 +40,9 @@ struct NodeRegistration {
   std::uint16_t port = 0;
   NodeType node_type = NodeType::full;
   std::optional<std::string> totp_code;
+  /// Extension: the extensions this node speaks (none from the public
+  /// nodes; written only when not empty).
+  std::vector<std::string> extensions;
 
   bool operator==(const NodeRegistration&) const = default;
 };
@@ -86,6 +95,9 @@ struct PotEvent {
   /// Extension (documented in docs/PROTOCOL.md): a sender-assigned unique id
   /// so that a resent event is stored once.
   std::optional<std::string> event_id;
+  /// Extension `event_ack`: the node's spool sequence number, increasing
+  /// across connections; the core's EventAck names the highest stored.
+  std::optional<std::uint64_t> seq;
 
   bool operator==(const PotEvent&) const = default;
 };
@@ -97,8 +109,21 @@ struct RegistrationAck {
   bool accepted = false;
   std::optional<std::string> message;
   std::optional<std::string> totp_key;
+  /// Extension: the announced extensions this core will use with this node
+  /// (written only when not empty, so only to a node that announced some).
+  std::vector<std::string> extensions;
 
   bool operator==(const RegistrationAck&) const = default;
+};
+
+/// Extension `event_ack`, core -> node: every PotEvent of this node with a
+/// `seq` up to this one is stored (durably committed). Cumulative; sent only
+/// to a node that announced the extension.
+struct EventAck {
+  NodeId node_id = 0;
+  std::uint64_t seq = 0;
+
+  bool operator==(const EventAck&) const = default;
 };
 
 struct InstallPot {
@@ -141,7 +166,7 @@ struct NodeCommand {
 };
 
 using Message = std::variant<NodeRegistration, NodeStatusUpdate, NodeEvent, NodeDrop, PotStatusUpdate, PotEvent,
-                             RegistrationAck, NodeCommand>;
+                             RegistrationAck, NodeCommand, EventAck>;
 
 /// Wire names ("Running", "GetPotStatus", ...).
 const char* to_string(NodeType t);

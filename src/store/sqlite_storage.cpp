@@ -5,6 +5,7 @@
 // append() only moves events into a bounded queue. Reads use connections from
 // a small pool (one per concurrent caller), registry/token writes use their
 // own connection; WAL lets all of them run beside the writer.
+#include "common/clock.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/storage.hpp"
 
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <malloc.h>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -125,11 +127,6 @@ constexpr std::int64_t kSrcSortMax = 20'000;
 /// events_block_src groups rows in blocks of 2^16 ids; a query must write the
 /// expression exactly as the index does for SQLite to use it.
 constexpr const char* kSrcBlockExpr = "(id >> 16)";
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // ---- addresses ----
 
@@ -706,6 +703,9 @@ class SqliteStorage final : public Storage {
   }
 
   void release_memory() override {
+    // Each connection is released on the thread that uses it; each thread
+    // then trims the heap (glibc's malloc_trim covers every arena), so the
+    // pages return once the last of them is done.
     {
       std::lock_guard lk(pool_mu_);
       for (auto& db : pool_) {
@@ -718,6 +718,7 @@ class SqliteStorage final : public Storage {
         sqlite3_db_release_memory(misc_db_.get());
       }
     }
+    ::malloc_trim(0);
     {
       std::lock_guard lk(mu_);
       writer_release_ = true;
@@ -976,7 +977,7 @@ class SqliteStorage final : public Storage {
     TokenRecord t;
     t.name = name;
     t.hash = hash;
-    t.created_us = now_us();
+    t.created_us = unix_now_us();
     Stmt s;
     if (s.prepare(db, "INSERT INTO api_tokens(name, hash, created_us, revoked) VALUES(?,?,?,0)")) {
       s.bind(1, name);
@@ -1200,6 +1201,7 @@ class SqliteStorage final : public Storage {
         }
         if (std::exchange(ckpt_release_, false)) {
           sqlite3_db_release_memory(ckpt_db_.get());
+          ::malloc_trim(0);  // the pages just freed, back to the system
         }
         if (!std::exchange(ckpt_wanted_, false)) {
           continue;
@@ -1243,6 +1245,7 @@ class SqliteStorage final : public Storage {
       }
       if (work.empty() && writer_release_.exchange(false)) {
         sqlite3_db_release_memory(writer_db_.get());
+        ::malloc_trim(0);  // the pages just freed, back to the system
       }
       if (!work.empty()) {
         commit(work, events);
@@ -1315,7 +1318,7 @@ class SqliteStorage final : public Storage {
         }
       }
       if (oldest > 0) {
-        last_commit_lag_us_.store(now_us() - oldest, std::memory_order_relaxed);
+        last_commit_lag_us_.store(unix_now_us() - oldest, std::memory_order_relaxed);
       }
     } else {
       failed_.fetch_add(events, std::memory_order_relaxed);
@@ -1372,7 +1375,7 @@ class SqliteStorage final : public Storage {
     std::int64_t deleted = 0;
     bool more = false;
     if (options_.retention_days > 0) {
-      const std::int64_t cutoff = now_us() - options_.retention_days * 86'400'000'000;
+      const std::int64_t cutoff = unix_now_us() - options_.retention_days * 86'400'000'000;
       deleted = delete_where(
           "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_us < ? ORDER BY "
           "event_us LIMIT ?)",

@@ -165,13 +165,15 @@ class Storage {
   /// excluded); -1 when the backend cannot tell.
   virtual std::int64_t used_bytes() { return -1; }
   /// Frees what the storage can rebuild (the page caches of connections not
-  /// in use; the writer's once its queue is empty). Any thread; returns at
-  /// once. The core calls it when ingestion is idle.
+  /// in use; the writer's once its queue is empty) and returns the freed heap
+  /// pages to the system (malloc_trim). Any thread; returns at once (the
+  /// writer and checkpointer do their part when they wake). The core calls
+  /// it when ingestion is idle.
   virtual void release_memory() {}
 };
 
 struct StorageOptions {
-  std::string path;                             ///< SQLite file
+  std::string path;  ///< SQLite file
   /// Events waiting for the writer: about a second of ingest. A deeper
   /// queue only holds more memory (1 M events took 0.7 GB) and made the
   /// network threads ~30 % slower (a growing heap); past it, nodes are

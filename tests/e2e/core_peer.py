@@ -136,9 +136,11 @@ class Peer:
     def send(self, message, version=2):
         self.sock.sendall(envelope(message, version))
 
-    def register(self, node_id, name="node-a", node_type="Full"):
-        self.send({"NodeRegistration": {"node_id": node_id, "node_name": name, "address": "127.0.0.1",
-                                        "port": 9100, "node_type": node_type}})
+    def register(self, node_id, name="node-a", node_type="Full", extensions=None):
+        body = {"node_id": node_id, "node_name": name, "address": "127.0.0.1", "port": 9100, "node_type": node_type}
+        if extensions is not None:
+            body["extensions"] = extensions
+        self.send({"NodeRegistration": body})
         ack = self.recv()
         assert "RegistrationAck" in ack["message"], ack
         return ack["message"]["RegistrationAck"]
@@ -175,10 +177,12 @@ class Peer:
         self.sock.close()
 
 
-def pot_event(node_id, pot_id="cowrie-01", event_type="cowrie.login.failed", data=None, event_id=None):
+def pot_event(node_id, pot_id="cowrie-01", event_type="cowrie.login.failed", data=None, event_id=None, seq=None):
     body = {"node_id": node_id, "pot_id": pot_id, "pot_type": "cowrie", "event_type": event_type,
             "timestamp": "2026-11-30T10:00:00Z", "data": data or {"src_ip": "203.0.113.7", "username": "root",
                                                                    "password": "123456"}}
     if event_id:
         body["event_id"] = event_id
+    if seq is not None:
+        body["seq"] = seq
     return {"PotEvent": body}

@@ -3,6 +3,7 @@ sends exactly what the public implementations send (spec §2 and §4):
 framing edge cases, every accepted form, u64 node ids, malformed and
 oversized input, the Go node's quirks, registry lifecycle and persistence."""
 import json
+import threading
 
 import pytest
 
@@ -200,3 +201,73 @@ def test_registry_and_events_survive_restart(tmp_path):
         assert [e["event_id"] for e in core.events(f"?node={BIG_ID}")] == ["kept"]
     finally:
         core.kill()
+
+
+def events_with_seq(node_id, first, last):
+    data = b""
+    for seq in range(first, last + 1):
+        data += envelope(pot_event(node_id, event_id=f"{node_id}-{seq}", seq=seq,
+                                   data={"src_ip": "203.0.113.7", "n": seq}))
+    return data
+
+
+def acks_until(peer, seq):
+    """The EventAck seqs the core sends until one reaches `seq` (each in turn
+    higher: cumulative and coalesced)."""
+    seen = []
+    while not seen or seen[-1] < seq:
+        msg = peer.recv()["message"]
+        assert "EventAck" in msg, msg
+        seen.append(msg["EventAck"]["seq"])
+        assert msg["EventAck"]["node_id"] == BIG_ID
+        assert len(seen) < 2 or seen[-1] > seen[-2], seen
+    assert seen[-1] == seq, seen
+    return seen
+
+
+def test_event_ack_extension(core):
+    """docs/PROTOCOL.md, extension event_ack: announced at registration,
+    EventAck once the events are stored, a replay stored once."""
+    peer = Peer(core.node_port)
+    ack = peer.register(BIG_ID, extensions=["event_ack", "some_future_extension"])
+    assert ack["extensions"] == ["event_ack"]
+    # 500 events in a few writes: acks arrive, the last names seq 500.
+    data = events_with_seq(BIG_ID, 1, 500)
+    for i in range(0, len(data), 16384):
+        peer.send_raw(data[i:i + 16384])
+    acks_until(peer, 500)
+    # Acknowledged means stored: all 500 are in the database now.
+    assert len(core.events(f"?node={BIG_ID}&limit=1000")) == 500
+    assert core.metric("honeycomb_events_stored_total") == 500
+    # The node lost its connection before it saw the last acks: it resends
+    # 401..500 on a new connection; they are acknowledged and stored once.
+    peer.close()
+    again = Peer(core.node_port)
+    assert again.register(BIG_ID, extensions=["event_ack"])["extensions"] == ["event_ack"]
+    again.send_raw(events_with_seq(BIG_ID, 401, 510))
+    acks_until(again, 510)
+    assert len(core.events(f"?node={BIG_ID}&limit=1000")) == 510
+    assert core.metric("honeycomb_events_duplicates_total") == 100
+
+
+def test_no_event_ack_for_a_node_that_did_not_announce_it(core):
+    """A public node never sees the extension: no `extensions` in its ack and
+    no EventAck, even if its events carry a seq."""
+    peer = Peer(core.node_port)
+    ack = peer.register(77)
+    assert "extensions" not in ack
+    peer.send_raw(events_with_seq(77, 1, 20))
+    wait_for(lambda: len(core.events("?node=77")) == 20, what="20 events stored")
+    # Anything the core sent after the events would come before this command.
+    result = []
+    t = threading.Thread(target=lambda: result.append(
+        core.request("POST", "/api/v1/nodes/77/commands", {"command": "Restart"})))
+    t.start()
+    msg = peer.recv()["message"]
+    assert "NodeCommand" in msg, f"expected only the command, got {msg}"
+    peer.send({"NodeEvent": "Started"})
+    t.join(30)
+    assert result[0][0] == 200
+    # An EventAck sent by a node is a protocol error for that node only.
+    peer.send({"EventAck": {"node_id": 77, "seq": 1}})
+    wait_for(lambda: core.metric("honeycomb_node_malformed_messages_total") >= 1, what="the malformed message counted")

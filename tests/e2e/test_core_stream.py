@@ -3,7 +3,9 @@ status changes arrive live, filters apply, auth is required, and a client
 that does not read is told what it missed while a reading client gets
 everything."""
 import json
+import signal
 import socket
+import struct
 
 import pytest
 import websocket
@@ -96,3 +98,20 @@ def test_slow_client_is_told_what_it_missed(core):
     assert missed["count"] > 0
     # Every event was stored all the same.
     wait_for(lambda: core.metric("honeycomb_events_stored_total") >= total, 60, what="all events stored")
+
+
+def test_clients_get_a_going_away_close_frame_when_the_core_stops(core):
+    """RFC 6455 1001: a dashboard can tell a core shutdown from a network
+    failure and reconnect later."""
+    clients = [connect(core) for _ in range(3)]
+    core.proc.send_signal(signal.SIGINT)
+    for ws in clients:
+        opcode, data = None, b""
+        for _ in range(100):  # skip any data frame still queued before the close
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        assert struct.unpack("!H", data[:2])[0] == 1001
+        ws.close()
+    assert core.proc.wait(timeout=20) == 0

@@ -1,5 +1,6 @@
 #include "core/api/routes.hpp"
 
+#include "common/clock.hpp"
 #include "core/api/blocking.hpp"
 #include "core/api/views.hpp"
 #include "core/auth.hpp"
@@ -42,11 +43,6 @@ constexpr std::int64_t kMaxBucketSeconds = 366LL * 24 * 3600;
 struct BadRequest : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Reply json_reply(const json::value& value, http::status status = http::status::ok) {
   Reply r;
@@ -185,7 +181,7 @@ Reply storage_error(const store::Error& error) {
 
 Reply get_nodes(State& state) {
   json::array nodes;
-  for (const auto& node : state.context.registry.nodes(now_us())) {
+  for (const auto& node : state.context.registry.nodes(unix_now_us())) {
     nodes.push_back(node_json(node));
   }
   const auto count = nodes.size();
@@ -193,7 +189,7 @@ Reply get_nodes(State& state) {
 }
 
 Reply get_node(State& state, protocol::NodeId id) {
-  auto node = state.context.registry.node(id, now_us());
+  auto node = state.context.registry.node(id, unix_now_us());
   if (!node) {
     return error_reply(http::status::not_found, "no node " + std::to_string(id));
   }
@@ -202,7 +198,7 @@ Reply get_node(State& state, protocol::NodeId id) {
 
 Reply get_honeypots(State& state) {
   json::array pots;
-  for (const auto& node : state.context.registry.nodes(now_us())) {
+  for (const auto& node : state.context.registry.nodes(unix_now_us())) {
     for (const auto& pot : node.record.pots) {
       json::object o = pot_json(pot);
       o["node_id"] = node.record.node_id;
@@ -222,7 +218,7 @@ Reply get_metrics(State& state) {
   g.connections_refused_total = state.connections_refused.load();
   g.rate_limited_total = state.rate_limited.load();
   g.nodes_connected = c.registry.connected_count();
-  g.nodes_known = c.registry.nodes(now_us()).size();
+  g.nodes_known = c.registry.nodes(unix_now_us()).size();
   Reply r;
   r.body = metrics_text(c.metrics, c.storage.counters(), g);
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -472,7 +468,7 @@ ParsedCommand parse_command(const State& state, const std::string& body) {
 
 asio::awaitable<Reply> post_command(std::shared_ptr<State> state, protocol::NodeId id, std::string body) {
   auto parsed = parse_command(*state, body);
-  const bool known = state->context.registry.node(id, now_us()).has_value();
+  const bool known = state->context.registry.node(id, unix_now_us()).has_value();
   const std::string name = protocol::to_string(parsed.command.kind);
   auto result = co_await state->context.commands.execute(id, parsed.command, known, parsed.timeout);
   using Outcome = CommandResult::Outcome;

@@ -864,4 +864,9 @@ std::size_t WsServer::clients() const {
   return impl_->streaming.load();
 }
 
+std::size_t WsServer::connections() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->sessions.size();
+}
+
 }  // namespace honeycomb::core

@@ -78,6 +78,9 @@ class WsServer {
   std::uint16_t port() const;
   /// Authenticated clients connected now.
   std::size_t clients() const;
+  /// Connections of any state still open (after stop(): those still sending
+  /// their close frame).
+  std::size_t connections() const;
 
   struct Impl;
 

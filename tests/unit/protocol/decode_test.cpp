@@ -408,6 +408,46 @@ TEST(ProtocolDecode, PotEventEventIdExtensionInBothShapes) {
             "PotEvent: event_id is not a string");
 }
 
+TEST(ProtocolDecode, EventAckExtensionFields) {
+  // Announcement: absent, null, a list (names that are not strings skipped).
+  auto reg = test::decode_as<NodeRegistration>(
+      R"({"NodeRegistration":{"node_id":1,"node_name":"n","address":"a","port":1,"node_type":"Full"}})");
+  EXPECT_TRUE(reg.extensions.empty());
+  reg = test::decode_as<NodeRegistration>(
+      R"({"NodeRegistration":{"node_id":1,"node_name":"n","address":"a","port":1,"node_type":"Full","extensions":null}})");
+  EXPECT_TRUE(reg.extensions.empty());
+  reg = test::decode_as<NodeRegistration>(
+      R"({"NodeRegistration":{"node_id":1,"node_name":"n","address":"a","port":1,"node_type":"Full",)"
+      R"("extensions":["event_ack",7,{"x":1},"future"]}})");
+  EXPECT_EQ(reg.extensions, (std::vector<std::string>{"event_ack", "future"}));
+  EXPECT_NE(test::message_error(R"({"NodeRegistration":{"node_id":1,"node_name":"n","address":"a","port":1,)"
+                                R"("node_type":"Full","extensions":"event_ack"}})")
+                .find("NodeRegistration: extensions is not a list"),
+            std::string::npos);
+  const auto ack = test::decode_as<RegistrationAck>(
+      R"({"RegistrationAck":{"node_id":1,"accepted":true,"extensions":["event_ack"]}})");
+  EXPECT_EQ(ack.extensions, (std::vector<std::string>{"event_ack"}));
+
+  // seq on PotEvent: a u64 (also as a decimal string), else an error.
+  auto e = test::decode_as<PotEvent>(
+      R"({"PotEvent":{"node_id":1,"pot_id":"p","event_type":"x","seq":18446744073709551615}})");
+  EXPECT_EQ(e.seq, 18446744073709551615ULL);
+  e = test::decode_as<PotEvent>(R"({"PotEvent":{"node_id":1,"pot_id":"p","event_type":"x","seq":"12"}})");
+  EXPECT_EQ(e.seq, 12u);
+  e = test::decode_as<PotEvent>(R"({"PotEvent":{"node_id":1,"pot_id":"p","event_type":"x"}})");
+  EXPECT_FALSE(e.seq);
+  EXPECT_NE(test::message_error(R"({"PotEvent":{"node_id":1,"pot_id":"p","event_type":"x","seq":-1}})")
+                .find("PotEvent: seq is not an unsigned 64-bit integer"),
+            std::string::npos);
+
+  // EventAck itself.
+  const auto a = test::decode_as<EventAck>(R"({"EventAck":{"node_id":16298147445003569694,"seq":"99"}})");
+  EXPECT_EQ(a, (EventAck{16298147445003569694ULL, 99}));
+  EXPECT_NE(test::message_error(R"({"EventAck":{"node_id":1}})").find("EventAck: seq is missing"), std::string::npos);
+  EXPECT_NE(test::message_error(R"({"EventAck":{"node_id":1,"seq":1.5}})").find("EventAck: seq is not"),
+            std::string::npos);
+}
+
 TEST(ProtocolDecode, PotEventErrors) {
   EXPECT_EQ(message_error(R"({"PotEvent":{"node_id":1,"pot_id":"p"}})"),
             "PotEvent: event_type is missing (and so is event)");

@@ -185,6 +185,15 @@ std::vector<Message> every_message() {
   all.emplace_back(RegistrationAck{kBigId, true, "welcome", "JBSWY3DPEHPK3PXP"});
   all.emplace_back(RegistrationAck{1, false, "rejected", std::nullopt});
   all.emplace_back(RegistrationAck{1, false, std::nullopt, std::nullopt});
+  all.emplace_back(RegistrationAck{kBigId, true, "registered", std::nullopt, {"event_ack"}});
+  all.emplace_back(NodeRegistration{kBigId, "n", "::1", 9100, NodeType::full, std::nullopt, {"event_ack", "x"}});
+  e.seq = kMaxId;
+  all.emplace_back(e);
+  e.seq = 1;
+  e.event_id.reset();
+  all.emplace_back(e);
+  all.emplace_back(EventAck{kBigId, 1});
+  all.emplace_back(EventAck{1, kMaxId});
   for (auto k : {Command::Kind::restart, Command::Kind::update_config, Command::Kind::get_installed_pots}) {
     all.emplace_back(NodeCommand{kBigId, Command{.kind = k}});
   }
@@ -207,6 +216,25 @@ std::vector<Message> every_message() {
       1, Command{Command::Kind::install_pot, "x",
                  InstallPot{"x", "dionaea", std::nullopt, std::nullopt, std::map<std::string, std::string>{}, false}}});
   return all;
+}
+
+// The extension fields are written only when set: a public peer (which
+// never announced an extension) never sees them.
+TEST(ProtocolEncode, ExtensionFieldsOnlyWhenSet) {
+  const auto reg = encode(NodeRegistration{7, "n", "10.0.0.1", 9100, NodeType::full, std::nullopt, {}});
+  EXPECT_EQ(reg.find("extensions"), std::string::npos) << reg;
+  const auto ack = encode(RegistrationAck{7, true, "registered", std::nullopt, {}});
+  EXPECT_EQ(ack.find("extensions"), std::string::npos) << ack;
+  EXPECT_EQ(encode(RegistrationAck{7, true, std::nullopt, std::nullopt, {"event_ack"}}),
+            R"({"version":2,"message":{"RegistrationAck":{"node_id":7,"accepted":true,"extensions":["event_ack"]}}})"
+            "\n");
+  PotEvent e{7, "p", "t", "e", "2024-01-15T10:30:00Z", {}, std::nullopt};
+  EXPECT_EQ(encode(e).find("seq"), std::string::npos);
+  e.seq = 18446744073709551615ULL;
+  EXPECT_NE(encode(e).find(R"(,"seq":18446744073709551615})"), std::string::npos) << encode(e);
+  EXPECT_EQ(encode(EventAck{16298147445003569694ULL, 42}),
+            R"({"version":2,"message":{"EventAck":{"node_id":16298147445003569694,"seq":42}}})"
+            "\n");
 }
 
 TEST(ProtocolEncode, RoundTripsEveryMessageInBothUnitStyles) {
