@@ -1151,8 +1151,8 @@ class SqliteStorage final : public Storage {
       return false;
     }
     for (auto v = version; v < kSchemaVersion; ++v) {
-      if (v > 0) {
-        // Building indexes over a large store takes a while; say why start-up waits.
+      if (version > 0) {
+        // An existing store: building indexes over it takes a while; say why start-up waits.
         spdlog::info("{}: migrating the schema from version {} to {}", options_.path, v, v + 1);
       }
       const std::string step = std::string("BEGIN IMMEDIATE;") + kMigrations[v] +

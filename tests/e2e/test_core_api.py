@@ -53,8 +53,9 @@ def test_bad_config_is_reported_with_the_key(tmp_path, config, message):
 
 
 def test_first_start_prints_token_once_and_stores_it_0600(core):
-    out = core.output()
-    assert "first start: API token created" in out
+    # Printed once the ports are open, so maybe just after Core.start() saw them.
+    out = wait_for(lambda: (o := core.output()) and "first start: API token created" in o and o,
+                   what="the first-start token message")
     token = core.token
     assert token in out
     mode = stat.S_IMODE(os.stat(core.data_dir / "api-token").st_mode)

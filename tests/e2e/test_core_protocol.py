@@ -194,7 +194,10 @@ def test_registry_and_events_survive_restart(tmp_path):
         peer.close()
         core.start()
         assert core.token == token  # no new token on a restart
-        assert "first start" not in core.output().split("honeycomb core is running")[-1]
+        # The banner is printed once the ports are open: wait for the second one.
+        out = wait_for(lambda: (o := core.output()).count("honeycomb core is running") == 2 and o,
+                       what="the second start's banner")
+        assert "first start" not in out.split("honeycomb core is running")[-1]
         node = core.node(BIG_ID)
         assert node is not None and node["name"] == "persisted" and not node["connected"]
         assert [p["pot_id"] for p in node["honeypots"]] == ["ssh-1"]
