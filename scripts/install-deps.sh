@@ -11,6 +11,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
+  # the node's event port: JSON validation at a million lines a second
+  libsimdjson-dev
   # runtime helpers and real peers used by tests and benchmarks
   python3 python3-pytest curl openssl zip unzip procps iproute2
   # Python plugins: pip for their requirements.txt; PyYAML is what the e2e
@@ -18,6 +20,8 @@ packages=(
   python3-pip python3-yaml
   # WebSocket client for the core's stream tests
   python3-websocket
+  # the PHP forwarder for honeypot authors (clients/php), tested for real
+  php-cli
   rsyslog rsyslog-gnutls wrk nginx-light
 )
 

@@ -1,6 +1,7 @@
 #include "cli/commands.hpp"
 
 #include "cli/core_commands.hpp"
+#include "cli/node_commands.hpp"
 #include "cli/up_command.hpp"
 #include "common/log.hpp"
 #include "host/process.hpp"
@@ -636,6 +637,8 @@ int main(int argc, char** argv) {
 
   CoreCommands core;
   core.add(app);
+  NodeCommands node;
+  node.add(app);
   UpCommand up;
   up.add(app);
 
@@ -672,6 +675,9 @@ int main(int argc, char** argv) {
 
   if (core.parsed()) {
     return core.run(home, g.verbose);
+  }
+  if (node.parsed()) {
+    return node.run(home, g.verbose);
   }
   if (up.parsed()) {
     return up.run(home, g.iamroot, g.verbose);

@@ -72,12 +72,15 @@ bool port_listening(const std::string& listen) {
 }  // namespace
 
 void UpCommand::add(CLI::App& app) {
-  up_ = app.add_subcommand("up", "Run a core and the default honeypots on this machine (Ctrl-C stops everything)");
+  up_ = app.add_subcommand("up",
+                           "Run a core, a node and the default honeypots on this machine (Ctrl-C stops everything)");
   up_->add_option("--http-port", http_port_, "Port of the simple_http honeypot")->capture_default_str();
   up_->add_option("--node-listen", node_listen_, "Core's node port")->capture_default_str();
   up_->add_option("--api-listen", api_listen_, "Core's REST API (and dashboard)")->capture_default_str();
   up_->add_option("--ws-listen", ws_listen_, "Core's WebSocket stream")->capture_default_str();
-  up_->add_flag("--no-honeypots", no_honeypots_, "Start only the core");
+  up_->add_option("--event-listen", event_listen_, "The node's event port for honeypots")->capture_default_str();
+  up_->add_flag("--no-honeypots", no_honeypots_, "Start no honeypot");
+  up_->add_flag("--no-node", no_node_, "Start no node");
   up_->footer("Everything lives under --home: the database and token in <home>/core, alerts in <home>/alerts.json.");
 }
 
@@ -132,6 +135,12 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 
+  if (ok && !no_node_) {
+    // The node: honeypots' JSON lines on the event port, spooled, forwarded
+    // to this core.
+    ok = start("node", with({"node", "--core", node_listen_, "--event-listen", event_listen_}), false);
+  }
+
   if (ok && !no_honeypots_) {
     // The default honeypots, installed from the library on first use.
     auto services = home.services();
@@ -156,8 +165,11 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
   if (ok) {
     std::cout << fmt::format(
                      "[*] honeycomb is up\n    API:        http://{}/  (token: {})\n"
-                     "    honeypots:  {}\n    Ctrl-C stops everything\n",
+                     "    node:       {}\n    honeypots:  {}\n    Ctrl-C stops everything\n",
                      api_listen_, (home.root / "core" / "api-token").string(),
+                     no_node_ ? std::string("none (--no-node)")
+                              : fmt::format("event port {} (spool in {})", event_listen_,
+                                            (home.root / "node" / "spool").string()),
                      no_honeypots_ ? std::string("none (--no-honeypots)")
                                    : fmt::format("simple_http on port {} (alerts in {})", http_port_,
                                                  (home.root / "alerts.json").string()))

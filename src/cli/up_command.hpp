@@ -24,6 +24,8 @@ class UpCommand {
   std::string node_listen_ = "127.0.0.1:9001";
   std::string ws_listen_ = "127.0.0.1:9003";
   bool no_honeypots_ = false;
+  bool no_node_ = false;
+  std::string event_listen_ = "127.0.0.1:9100";
 };
 
 }  // namespace honeycomb::cli

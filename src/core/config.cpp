@@ -1,94 +1,29 @@
 #include "core/config.hpp"
 
+#include "common/config_keys.hpp"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
-
 namespace honeycomb::core {
-
-std::string Listen::text() const {
-  if (address.find(':') != std::string::npos) {
-    return fmt::format("[{}]:{}", address, port);
-  }
-  return fmt::format("{}:{}", address, port);
-}
 
 std::filesystem::path CoreConfig::database_path() const {
   return database.empty() ? data_dir / "events.db" : std::filesystem::path(database);
 }
 
-namespace {
-
-struct KeyError {
-  std::string message;
-};
-
-/// "0.0.0.0:9001", "[::]:9001", "9001" (all addresses).
-Listen parse_listen(const std::string& key, const std::string& text) {
-  Listen l;
-  std::string port_text = text;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      throw KeyError{fmt::format("{}: '{}' is not ADDRESS:PORT", key, text)};
-    }
-    l.address = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
-    l.address = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-  } else {
-    l.address = "0.0.0.0";
-  }
-  unsigned port = 0;
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || p != port_text.data() + port_text.size() || port > 65535) {
-    throw KeyError{fmt::format("{}: '{}' has no valid port (0-65535)", key, text)};
-  }
-  l.port = static_cast<std::uint16_t>(port);
-  return l;
-}
-
-template <class T>
-T scalar(const YAML::Node& n, const std::string& key, T min, T max) {
-  T v{};
-  try {
-    v = n.as<T>();
-  } catch (const YAML::Exception&) {
-    throw KeyError{fmt::format("{}: '{}' is not a number", key, n.Scalar())};
-  }
-  if (v < min || v > max) {
-    throw KeyError{fmt::format("{}: {} is out of range [{}, {}]", key, v, min, max)};
-  }
-  return v;
-}
-
-std::string text(const YAML::Node& n, const std::string& key) {
-  if (!n.IsScalar()) {
-    throw KeyError{fmt::format("{}: must be a string", key)};
-  }
-  return n.Scalar();
-}
-
-}  // namespace
+using config_keys::KeyError;
+using config_keys::parse_listen;
+using config_keys::scalar;
+using config_keys::text;
 
 std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::path& file, const CoreConfig& defaults) {
   CoreConfig c = defaults;
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file.string());
-  } catch (const YAML::BadFile&) {
-    return fmt::format("{}: cannot read the file", file.string());
-  } catch (const YAML::Exception& e) {
-    return fmt::format("{}: invalid YAML at line {}: {}", file.string(), e.mark.line + 1, e.msg);
+  std::string error;
+  auto loaded = config_keys::load_mapping(file, error);
+  if (!loaded) {
+    return error;
   }
-  if (root.IsNull()) {
-    return c;
-  }
-  if (!root.IsMap()) {
-    return fmt::format("{}: the top level must be a mapping of keys", file.string());
-  }
+  const YAML::Node& root = *loaded;
   try {
     for (const auto& kv : root) {
       const auto key = kv.first.as<std::string>();
@@ -152,7 +87,7 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
       } else if (key == "ingest_queue") {
         c.storage.queue_capacity = scalar<std::size_t>(v, key, 1024, std::size_t{1} << 30);
       } else if (key == "verbose") {
-        c.log_verbose = v.as<bool>();
+        c.log_verbose = config_keys::boolean(v, key);
       } else {
         throw KeyError{fmt::format("{}: unknown key (see `honeycomb core --gen-config`)", key)};
       }

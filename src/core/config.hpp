@@ -2,6 +2,7 @@
 // the defaults below; `honeycomb core --gen-config` prints a commented file.
 #pragma once
 
+#include "common/config_keys.hpp"
 #include "store/storage.hpp"
 
 #include <chrono>
@@ -12,11 +13,7 @@
 
 namespace honeycomb::core {
 
-struct Listen {
-  std::string address;
-  std::uint16_t port = 0;
-  std::string text() const;  ///< "address:port" ("[v6]:port")
-};
+using Listen = config_keys::Listen;
 
 struct TlsConfig {
   std::string cert_file;  ///< PEM chain; empty: no TLS on 9001/9002/9003

@@ -2,6 +2,7 @@
 
 #include "common/clock.hpp"
 #include "common/json_text.hpp"
+#include "common/listen_socket.hpp"
 #include "common/log.hpp"
 #include "core/command_router.hpp"
 #include "core/event_json.hpp"
@@ -575,25 +576,11 @@ NodeServer::~NodeServer() {
 }
 
 std::string NodeServer::start() {
-  const auto& l = impl_->ctx.config.node_listen;
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(l.address, ec);
-  if (ec) {
-    return fmt::format("node_listen: '{}' is not an IP address", l.address);
+  auto error = open_listener(impl_->acceptor, impl_->ctx.config.node_listen, "node_listen", "nodes");
+  if (!error.empty()) {
+    return error;
   }
-  tcp::endpoint endpoint(address, l.port);
   auto& a = impl_->acceptor;
-  a.open(endpoint.protocol(), ec);
-  if (!ec) {
-    a.set_option(asio::socket_base::reuse_address(true), ec);
-    a.bind(endpoint, ec);
-  }
-  if (!ec) {
-    a.listen(asio::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    return fmt::format("cannot listen on {} (nodes): {}", l.text(), ec.message());
-  }
   asio::co_spawn(a.get_executor(), impl_->accept_loop(), asio::detached);
   return {};
 }

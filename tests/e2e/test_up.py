@@ -11,10 +11,10 @@ from conftest import BIN, child_pids, free_port, port_closed, port_open, read_js
 
 def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
     home = tmp_path / "home"
-    http, node, api, ws = free_port(), free_port(), free_port(), free_port()
+    http, node, api, ws, events = free_port(), free_port(), free_port(), free_port(), free_port()
     argv = [BIN, "--home", str(home)] + (["--iamroot"] if os.geteuid() == 0 else []) + [
         "up", "--http-port", str(http), "--node-listen", f"127.0.0.1:{node}", "--api-listen", f"127.0.0.1:{api}",
-        "--ws-listen", f"127.0.0.1:{ws}"]
+        "--ws-listen", f"127.0.0.1:{ws}", "--event-listen", f"127.0.0.1:{events}"]
     out_path = tmp_path / "up.out"
     with open(out_path, "w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -27,7 +27,7 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         assert "first start: API token created" in text
         wait_for(lambda: port_open(http), 20, what="the honeypot's port")
         children = child_pids(proc.pid)
-        assert len(children) >= 2, children
+        assert len(children) >= 3, children
         # The honeypot raises alerts...
         urllib.request.urlopen(f"http://127.0.0.1:{http}/up-test", timeout=10).read()
         alerts = wait_for(lambda: [a for a in read_json_lines(home / "alerts.json")
@@ -35,14 +35,18 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         assert alerts[0]["event_type"] == "simple_http"
         # ...and the core answers with the stored token.
         token = (home / "core" / "api-token").read_text().strip()
-        req = urllib.request.Request(f"http://127.0.0.1:{api}/api/v1/nodes",
-                                     headers={"Authorization": f"Bearer {token}"})
-        assert json.loads(urllib.request.urlopen(req, timeout=10).read())["nodes"] == []
+        def nodes():
+            req = urllib.request.Request(f"http://127.0.0.1:{api}/api/v1/nodes",
+                                         headers={"Authorization": f"Bearer {token}"})
+            return json.loads(urllib.request.urlopen(req, timeout=10).read())["nodes"]
+        # ...and the node registered with it.
+        wait_for(lambda: [n for n in nodes() if n["status"] == "Running"], 20, what="the node Running")
+        assert len(nodes()) == 1
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=40)
     assert rc == 0, out_path.read_text()
-    for port in (http, node, api, ws):
+    for port in (http, node, api, ws, events):
         assert port_closed(port), port
     for pid in children:
         wait_for(lambda: not os.path.exists(f"/proc/{pid}") or

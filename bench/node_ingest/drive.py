@@ -1,0 +1,260 @@
+"""Drives bench/node_ingest/run.sh: starts nodes (and a core), sends load,
+waits on the node's statistics file (rewritten every 20 ms here) and the
+core's metrics, and prints figures. No timed assertions: it measures."""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+LINE_BYTES = 200
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_lines(count, start=0):
+    """`count` event lines of LINE_BYTES bytes each (Cowrie-like fields)."""
+    out = []
+    for i in range(start, start + count):
+        line = ('{"eventid":"cowrie.login.failed","pot_id":"bench-01","pot_type":"cowrie",'
+                f'"src_ip":"198.51.{(i >> 8) & 255}.{i & 255}","src_port":{1024 + i % 60000},'
+                f'"username":"root","password":"123456","n":{i},"pad":"')
+        out.append(line + "x" * (LINE_BYTES - len(line) - 3) + '"}\n')
+    return "".join(out).encode()
+
+
+def rss_kib(pid, field="VmRSS"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.005)
+    raise SystemExit(f"bench: timed out waiting for {what}")
+
+
+class Proc:
+    def __init__(self, args, home, name):
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.home / f"{name}.out", "w")
+        argv = [args.bin, "--home", str(self.home)] + (["--iamroot"] if os.geteuid() == 0 else [])
+        self.argv = argv
+
+    def spawn(self, *extra):
+        self.proc = subprocess.Popen(self.argv + [str(a) for a in extra], stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(2)
+            self.proc.wait(timeout=30)
+
+
+class Node(Proc):
+    def __init__(self, args, home, core_port=None, extra_config=""):
+        super().__init__(args, home, "node")
+        self.port = free_port()
+        cfg = self.home / "node.yml"
+        cfg.write_text("stats_interval_ms: 20\nspool_max_mb: 8192\n" + extra_config)
+        self.spawn("node", "--config", cfg, "--event-listen", f"127.0.0.1:{self.port}",
+                   "--core", f"127.0.0.1:{core_port}" if core_port else "none")
+        wait_for(self.listening, 20, "the node's event port")
+
+    def listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stats(self):
+        try:
+            return json.loads((self.home / "node" / "stats.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def events(self):
+        return self.stats().get("events", 0)
+
+
+def baseline_copy(blob, work):
+    """The same bytes through a loopback socket into a file, by a plain
+    reader: what any receiver that parses nothing achieves here."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    done = threading.Event()
+
+    def sink():
+        conn, _ = srv.accept()
+        buf = bytearray(256 * 1024)
+        view = memoryview(buf)
+        with open(Path(work) / "baseline.out", "wb") as f:
+            while True:
+                n = conn.recv_into(buf)
+                if not n:
+                    break
+                f.write(view[:n])
+        conn.close()
+        done.set()
+
+    t = threading.Thread(target=sink)
+    t.start()
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(blob)
+    done.wait()
+    elapsed = time.monotonic() - t0
+    t.join()
+    srv.close()
+    os.unlink(Path(work) / "baseline.out")
+    return elapsed
+
+
+def send_persistent(node, blob, connections, expect, sample_rss):
+    chunks = [blob[i * len(blob) // connections:(i + 1) * len(blob) // connections] for i in range(connections)]
+    # Cut on line boundaries.
+    fixed, carry = [], b""
+    for c in chunks:
+        c = carry + c
+        cut = c.rfind(b"\n") + 1
+        fixed.append(c[:cut])
+        carry = c[cut:]
+    fixed[-1] += carry
+    before = node.events()
+    peak = [0]
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_kib(node.proc.pid))
+            time.sleep(0.05)
+
+    w = threading.Thread(target=watch)
+    w.start()
+    t0 = time.monotonic()
+
+    def send(data):
+        with socket.create_connection(("127.0.0.1", node.port)) as s:
+            s.sendall(data)
+
+    threads = [threading.Thread(target=send, args=(d,)) for d in fixed]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wait_for(lambda: node.events() - before >= expect, 600, f"{expect} events in the spool")
+    elapsed = time.monotonic() - t0
+    stop.set()
+    w.join()
+    return elapsed, peak[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--per-event-bin", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--per-event", type=int, default=60_000)
+    ap.add_argument("--e2e-events", type=int, default=300_000)
+    args = ap.parse_args()
+    work = Path(args.work)
+    ok = True
+    n = args.events
+    print(f"node_ingest: {n} events of {LINE_BYTES} bytes; {os.cpu_count()} CPUs", flush=True)
+    blob = make_lines(n)
+
+    base = baseline_copy(blob, work)
+    base_rate = n / base
+    print(f"  baseline (socket -> file, plain reader):   {base_rate:>12,.0f} lines/s", flush=True)
+
+    node = Node(args, work / "idle")
+    time.sleep(2)  # what an idle node settles at: nothing to wait for but time
+    idle_kib = rss_kib(node.proc.pid)
+    node.stop()
+
+    for label, conns in (("1 persistent connection", 1), ("100 persistent connections", 100)):
+        node = Node(args, work / f"c{conns}")
+        elapsed, peak = send_persistent(node, blob, conns, n, True)
+        st = node.stats()
+        rate = n / elapsed
+        print(f"  {label + ':':<42}{rate:>12,.0f} events/s  ({rate / base_rate:.2f} x baseline), "
+              f"peak RSS {peak / 1024:.1f} MB, malformed {st.get('malformed')}", flush=True)
+        ok &= st.get("events") == n and st.get("malformed") == 0
+        node.stop()
+
+    node = Node(args, work / "per-event")
+    procs = 2
+    share = args.per_event // procs
+    t0 = time.monotonic()
+    clients = [subprocess.Popen([args.per_event_bin, str(node.port), str(share)], stdout=subprocess.PIPE)
+               for _ in range(procs)]
+    failed = sum(int(c.communicate()[0] or 0) for c in clients)
+    wait_for(lambda: node.events() >= share * procs, 600, "per-event events")
+    elapsed = time.monotonic() - t0
+    rate = share * procs / elapsed
+    print(f"  {'one connection per event (' + str(procs) + ' clients):':<42}{rate:>12,.0f} events/s  "
+          f"({failed} sends failed)", flush=True)
+    ok &= failed == 0 and node.events() == share * procs
+    node.stop()
+
+    # End to end: node -> Protocol v2 -> core -> SQLite, zero loss.
+    m = args.e2e_events
+    core = Proc(args, work / "core", "core")
+    ports = [free_port() for _ in range(3)]
+    core.spawn("core", "--node-listen", f"127.0.0.1:{ports[0]}", "--api-listen", f"127.0.0.1:{ports[1]}",
+               "--ws-listen", f"127.0.0.1:{ports[2]}")
+    token_file = work / "core" / "core" / "api-token"
+    wait_for(lambda: token_file.exists() and Node.listening(type("P", (), {"port": ports[1]})()), 30, "the core")
+    token = token_file.read_text().strip()
+
+    def stored():
+        req = urllib.request.Request(f"http://127.0.0.1:{ports[1]}/metrics",
+                                     headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("honeycomb_events_stored_total "):
+                    return int(float(line.split()[1]))
+        return 0
+
+    node = Node(args, work / "e2e", core_port=ports[0])
+    wait_for(lambda: node.stats().get("core", {}).get("connected"), 30, "the node's registration")
+    e2e_blob = blob[:m * LINE_BYTES]
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", node.port)) as s:
+        s.sendall(e2e_blob)
+    wait_for(lambda: stored() >= m, 900, f"{m} events stored by the core")
+    elapsed = time.monotonic() - t0
+    wait_for(lambda: node.stats().get("spool", {}).get("pending_events") == 0, 60, "the node's spool to empty")
+    final = stored()
+    print(f"  {'end to end into the core store:':<42}{m / elapsed:>12,.0f} events/s  "
+          f"({final} stored of {m} sent)", flush=True)
+    ok &= final == m
+    node.stop()
+    core.stop()
+    print(f"  idle node resident memory:                {idle_kib / 1024:>9.1f} MB")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

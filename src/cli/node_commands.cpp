@@ -1,0 +1,89 @@
+#include "cli/node_commands.hpp"
+
+#include "cli/commands.hpp"
+#include "common/log.hpp"
+#include "node/node.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <unistd.h>
+
+namespace honeycomb::cli {
+
+void NodeCommands::add(CLI::App& app) {
+  node_ = app.add_subcommand(
+      "node", "Run a HoneyBee node: event port for honeypots (127.0.0.1:9100), durable spool, link to the core");
+  node_->require_subcommand(0, 1);
+  node_->add_option("--config", config_file_, "YAML configuration (see --gen-config)");
+  node_->add_flag("--gen-config", gen_config_, "Print a commented configuration with every default, and exit");
+  node_->add_option("--data-dir", data_dir_, "Node id, spool and statistics folder (default: <home>/node)");
+  node_->add_option("--core", core_, "The core's HOST:PORT (default 127.0.0.1:9001); 'none': standalone");
+  node_->add_option("--event-listen", event_listen_, "ADDRESS:PORT of the event port (default 127.0.0.1:9100)");
+  node_->add_option("--name", name_, "Node name shown by the core (default: the host name)");
+  node_->footer(
+      "Honeypots send one JSON object per line to the event port; the node spools each on disk and forwards it\n"
+      "to the core, deleting it once the core confirms storing it.\n"
+      "Example: honeycomb node --gen-config > node.yml && honeycomb node --config node.yml");
+  status_ = node_->add_subcommand("status", "Print the node's counters (events, spool, link) as JSON");
+}
+
+int NodeCommands::run(const host::Home& home, bool verbose) {
+  node::NodeConfig defaults;
+  defaults.data_dir = home.root / "node";
+  char host[256] = {};
+  defaults.node_name = ::gethostname(host, sizeof host - 1) == 0 ? host : "honeycomb-node";
+  if (gen_config_) {
+    std::cout << node::generate_node_config(defaults);
+    return exit_code::ok;
+  }
+  node::NodeConfig config = defaults;
+  if (!config_file_.empty()) {
+    auto loaded = node::load_node_config(config_file_, defaults);
+    if (auto* err = std::get_if<std::string>(&loaded)) {
+      std::cerr << "Error: " << *err << "\n";
+      return exit_code::usage;
+    }
+    config = std::get<node::NodeConfig>(std::move(loaded));
+  }
+  // Command-line values override the file (handy for tests and `up`).
+  try {
+    if (!data_dir_.empty()) {
+      config.data_dir = data_dir_;
+    }
+    if (!name_.empty()) {
+      config.node_name = name_;
+    }
+    if (core_ == "none") {
+      config.core_host.clear();
+    } else if (!core_.empty()) {
+      auto l = config_keys::parse_listen("--core", core_, "127.0.0.1");
+      config.core_host = l.address;
+      config.core_port = l.port;
+    }
+    if (!event_listen_.empty()) {
+      config.event_listen = config_keys::parse_listen("--event-listen", event_listen_, "127.0.0.1");
+    }
+  } catch (const config_keys::KeyError& e) {
+    std::cerr << "Error: " << e.message << "\n";
+    return exit_code::usage;
+  }
+
+  if (status_->parsed()) {
+    return node::print_status(config);
+  }
+
+  log::init({home.root / "node.debug.log", verbose || config.log_verbose, true});
+  return node::run_node(config, [&](const node::NodeRunInfo& info) {
+    std::cout << fmt::format(
+        "[*] honeycomb node is running\n    node id:    {}\n    event port: {}:{}\n    core:       {}\n"
+        "    spool:      {}\n",
+        info.node_id, config.event_listen.address, info.event_port,
+        config.standalone() ? std::string("none (standalone)")
+                            : fmt::format("{}:{}", config.core_host, config.core_port),
+        config.spool_dir().string());
+    std::cout << std::flush;
+  });
+}
+
+}  // namespace honeycomb::cli

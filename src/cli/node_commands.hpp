@@ -1,0 +1,31 @@
+// `honeycomb node ...`: the node's command line (run, --gen-config, status).
+#pragma once
+
+#include "host/home.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace honeycomb::cli {
+
+class NodeCommands {
+ public:
+  /// Adds `node` (and `node status`) to `app`.
+  void add(CLI::App& app);
+  bool parsed() const { return node_->parsed(); }
+  /// Runs what was parsed; returns the exit code.
+  int run(const host::Home& home, bool verbose);
+
+ private:
+  CLI::App* node_ = nullptr;
+  CLI::App* status_ = nullptr;
+  std::string config_file_;
+  bool gen_config_ = false;
+  std::string data_dir_;
+  std::string core_;
+  std::string event_listen_;
+  std::string name_;
+};
+
+}  // namespace honeycomb::cli

@@ -1,0 +1,225 @@
+#include "node/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace honeycomb::node {
+
+using config_keys::KeyError;
+using config_keys::parse_listen;
+using config_keys::scalar;
+using config_keys::text;
+
+std::optional<spool::FsyncPolicy> fsync_policy_from(std::string_view t) {
+  if (t == "never") {
+    return spool::FsyncPolicy::never;
+  }
+  if (t == "interval") {
+    return spool::FsyncPolicy::interval;
+  }
+  if (t == "always") {
+    return spool::FsyncPolicy::always;
+  }
+  return std::nullopt;
+}
+
+const char* to_string(spool::FsyncPolicy policy) {
+  switch (policy) {
+    case spool::FsyncPolicy::never:
+      return "never";
+    case spool::FsyncPolicy::interval:
+      return "interval";
+    case spool::FsyncPolicy::always:
+      return "always";
+  }
+  return "interval";
+}
+
+std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::path& file, const NodeConfig& defaults) {
+  NodeConfig c = defaults;
+  std::string error;
+  auto loaded = config_keys::load_mapping(file, error);
+  if (!loaded) {
+    return error;
+  }
+  const YAML::Node& root = *loaded;
+  constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+  try {
+    for (const auto& kv : root) {
+      const auto key = kv.first.as<std::string>();
+      const auto& v = kv.second;
+      if (key == "data_dir") {
+        c.data_dir = text(v, key);
+      } else if (key == "node_name") {
+        c.node_name = text(v, key);
+      } else if (key == "core") {
+        const auto t = v.IsNull() ? std::string() : text(v, key);
+        if (t.empty() || t == "none") {
+          c.core_host.clear();
+        } else {
+          auto l = parse_listen(key, t, "127.0.0.1");
+          if (l.port == 0) {
+            throw KeyError{fmt::format("{}: '{}' needs a port", key, t)};
+          }
+          c.core_host = l.address;
+          c.core_port = l.port;
+        }
+      } else if (key == "event_listen") {
+        c.event_listen = parse_listen(key, text(v, key), "127.0.0.1");
+      } else if (key == "io_threads") {
+        c.io_threads = scalar<unsigned>(v, key, 1, 64);
+      } else if (key == "max_line_bytes") {
+        c.max_line_bytes = scalar<std::size_t>(v, key, 1024, std::size_t{256} << 20);
+      } else if (key == "max_connections") {
+        c.max_connections = scalar<std::size_t>(v, key, 1, 1'000'000);
+      } else if (key == "spool_max_mb") {
+        c.spool_max_bytes = scalar<std::uint64_t>(v, key, 1, std::uint64_t{1} << 24) * kMiB;
+      } else if (key == "spool_segment_mb") {
+        c.spool_segment_bytes = scalar<std::uint64_t>(v, key, 1, 4096) * kMiB;
+      } else if (key == "fsync") {
+        auto p = fsync_policy_from(text(v, key));
+        if (!p) {
+          throw KeyError{fmt::format("{}: '{}' is not one of never, interval, always", key, v.Scalar())};
+        }
+        c.fsync = *p;
+      } else if (key == "fsync_interval_ms") {
+        c.fsync_interval = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3'600'000));
+      } else if (key == "heartbeat_seconds") {
+        c.heartbeat = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+      } else if (key == "heartbeat_ms") {  // tests
+        c.heartbeat = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 10, 3'600'000));
+      } else if (key == "reconnect_min_ms") {
+        c.reconnect_min = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 10, 3'600'000));
+      } else if (key == "reconnect_max_seconds") {
+        c.reconnect_max = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+      } else if (key == "registration_timeout_seconds") {
+        c.registration_timeout = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+      } else if (key == "max_unacked_events") {
+        c.max_unacked_events = scalar<std::uint64_t>(v, key, 1, std::uint64_t{1} << 32);
+      } else if (key == "forward_without_ack") {
+        c.forward_without_ack = config_keys::boolean(v, key);
+      } else if (key == "stats_interval_ms") {
+        c.stats_interval = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 10, 3'600'000));
+      } else if (key == "verbose") {
+        c.log_verbose = config_keys::boolean(v, key);
+      } else {
+        throw KeyError{fmt::format("{}: unknown key (see `honeycomb node --gen-config`)", key)};
+      }
+    }
+  } catch (const KeyError& e) {
+    return fmt::format("{}: {}", file.string(), e.message);
+  } catch (const YAML::Exception& e) {
+    return fmt::format("{}: line {}: {}", file.string(), e.mark.line + 1, e.msg);
+  }
+  if (c.reconnect_max < c.reconnect_min) {
+    c.reconnect_max = c.reconnect_min;
+  }
+  return c;
+}
+
+std::string generate_node_config(const NodeConfig& d) {
+  return fmt::format(R"(# honeycomb node configuration (honeycomb node --config node.yml).
+# Every key is optional; the values below are the defaults.
+
+# Where the node keeps its id, its spool and its statistics.
+# data_dir: ~/.config/honeycomb/node
+# The name shown by the core (default: the host name).
+# node_name: sensor-01
+
+# The core (Protocol v2), HOST:PORT. "none": standalone sensor.
+core: "{}:{}"
+
+# The event port honeypots send JSON lines to. Loopback by default: the
+# port trusts whatever connects to it.
+event_listen: "{}"
+io_threads: {}
+# Longer lines become an anomaly event carrying their first bytes (real
+# events reach 300 KB).
+max_line_bytes: {}
+# Concurrent event-port connections; idle ones are never closed (Cowrie
+# keeps one open for hours and loses an event whenever it is closed).
+max_connections: {}
+
+# The durable spool (docs/SPOOL.md): every event is on disk before it is
+# forwarded, and deleted once the core confirms storing it. When full, the
+# oldest events are dropped (and counted).
+spool_max_mb: {}
+spool_segment_mb: {}
+# never: the kernel writes back (power loss may lose ~30 s);
+# interval: synced every fsync_interval_ms (power loss may lose that long);
+# always: every batch is synced before more is read (slowest).
+# A node killed by a signal loses nothing under any policy.
+fsync: {}
+fsync_interval_ms: {}
+
+# Status to the core at once and every heartbeat; reconnect with
+# exponential backoff and jitter between the two bounds.
+heartbeat_seconds: {}
+reconnect_min_ms: {}
+reconnect_max_seconds: {}
+registration_timeout_seconds: {}
+# Events sent to the core and not yet confirmed stored, at most.
+max_unacked_events: {}
+# A core that does not confirm stored events (no event_ack extension: the
+# public Rust core, which has no PotEvent and drops a node that sends one)
+# gets status and command answers only; events wait in the spool. true: send
+# them anyway, deleting each once written (lost if that core fails).
+forward_without_ack: false
+
+# How often <data_dir>/stats.json (`honeycomb node status`) is rewritten.
+stats_interval_ms: {}
+verbose: false
+)",
+                     d.core_host.empty() ? "127.0.0.1" : d.core_host, d.core_port, d.event_listen.text(), d.io_threads,
+                     d.max_line_bytes, d.max_connections, d.spool_max_bytes >> 20, d.spool_segment_bytes >> 20,
+                     to_string(d.fsync), d.fsync_interval.count(), d.heartbeat.count() / 1000, d.reconnect_min.count(),
+                     d.reconnect_max.count() / 1000, d.registration_timeout.count() / 1000, d.max_unacked_events,
+                     d.stats_interval.count());
+}
+
+std::optional<std::uint64_t> load_or_create_node_id(const std::filesystem::path& file, std::string& error) {
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) {
+    std::ifstream in(file);
+    std::string t;
+    in >> t;
+    std::uint64_t id = 0;
+    auto [p, perr] = std::from_chars(t.data(), t.data() + t.size(), id);
+    if (!in || perr != std::errc{} || p != t.data() + t.size() || id == 0) {
+      error = fmt::format("{}: not a node id (a decimal unsigned 64-bit number); delete it to get a new one",
+                          file.string());
+      return std::nullopt;
+    }
+    return id;
+  }
+  std::random_device rd;
+  std::uint64_t id = 0;
+  while (id == 0) {
+    id = (std::uint64_t{rd()} << 32) | rd();
+  }
+  std::filesystem::create_directories(file.parent_path(), ec);
+  const auto tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << id << "\n";
+    if (!out) {
+      error = fmt::format("{}: cannot write the node id", tmp);
+      return std::nullopt;
+    }
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) {
+    error = fmt::format("{}: {}", file.string(), ec.message());
+    return std::nullopt;
+  }
+  return id;
+}
+
+}  // namespace honeycomb::node

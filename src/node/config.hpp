@@ -1,0 +1,72 @@
+// `honeycomb node` configuration: YAML (node.yml), every key optional with
+// the defaults below; `honeycomb node --gen-config` prints a commented file.
+#pragma once
+
+#include "common/config_keys.hpp"
+#include "spool/spool.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace honeycomb::node {
+
+using Listen = config_keys::Listen;
+
+struct NodeConfig {
+  std::filesystem::path data_dir;  ///< default <home>/node: node id, spool, stats
+  std::string node_name;           ///< default: the host name
+  /// The core's Protocol v2 address; empty: standalone (events stay in the
+  /// spool, bounded, and go to the local outputs only).
+  std::string core_host = "127.0.0.1";
+  std::uint16_t core_port = 9001;
+  Listen event_listen{"127.0.0.1", 9100};
+  unsigned io_threads = 1;  ///< event-port threads (the link to the core has its own)
+
+  // Event port
+  std::size_t max_line_bytes = std::size_t{1} << 20;  ///< longer lines become an anomaly event
+  std::size_t max_connections = 4096;                 ///< a cap, not an idle timeout (Cowrie idles for hours)
+
+  // Spool (docs/SPOOL.md)
+  std::uint64_t spool_max_bytes = std::uint64_t{1} << 30;
+  std::uint64_t spool_segment_bytes = std::uint64_t{64} << 20;
+  spool::FsyncPolicy fsync = spool::FsyncPolicy::interval;
+  std::chrono::milliseconds fsync_interval{1000};
+
+  // Link to the core
+  std::chrono::milliseconds heartbeat{30'000};
+  std::chrono::milliseconds reconnect_min{500};
+  std::chrono::milliseconds reconnect_max{30'000};
+  std::chrono::milliseconds registration_timeout{10'000};
+  std::uint64_t max_unacked_events = 200'000;  ///< sent but not yet confirmed; the sender waits beyond it
+  /// Send events to a core that did not confirm `event_ack` (an older or
+  /// third-party core that takes PotEvents); they leave the spool once
+  /// written. Off: they wait in the spool (the public Rust core drops a
+  /// node that sends a PotEvent).
+  bool forward_without_ack = false;
+  std::chrono::milliseconds stats_interval{1000};  ///< how often stats.json is rewritten (when it changed)
+  bool log_verbose = false;
+
+  bool standalone() const { return core_host.empty(); }
+  std::filesystem::path spool_dir() const { return data_dir / "spool"; }
+  std::filesystem::path node_id_file() const { return data_dir / "node_id"; }
+  std::filesystem::path stats_file() const { return data_dir / "stats.json"; }
+};
+
+/// Loads a YAML file over the defaults. Error text names the file and key.
+std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::path& file, const NodeConfig& defaults);
+/// A commented YAML file with every key at its default.
+std::string generate_node_config(const NodeConfig& defaults);
+/// "never" | "interval" | "always"; nullopt otherwise.
+std::optional<spool::FsyncPolicy> fsync_policy_from(std::string_view text);
+const char* to_string(spool::FsyncPolicy policy);
+
+/// The node id: read from `file`, or generated (random u64, never 0) and
+/// written there (mode 0600) on first start. Empty optional + `error` when
+/// the file is unreadable or not a decimal u64.
+std::optional<std::uint64_t> load_or_create_node_id(const std::filesystem::path& file, std::string& error);
+
+}  // namespace honeycomb::node

@@ -1,0 +1,452 @@
+#include "node/core_link.hpp"
+
+#include "common/json_text.hpp"
+#include "common/log.hpp"
+#include "events/normalize.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/framer.hpp"
+#include "spool/spool.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <random>
+
+namespace honeycomb::node {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+/// Records and bytes read from the spool per envelope batch.
+constexpr std::size_t kBatchRecords = 1024;
+constexpr std::size_t kBatchBytes = 1024 * 1024;
+/// Bytes queued for the socket before the sender waits for the writer.
+constexpr std::size_t kOutboxBytes = 4 * 1024 * 1024;
+constexpr auto kNever = std::chrono::steady_clock::time_point::max();
+
+}  // namespace
+
+struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
+  Impl(asio::io_context& io_context, const NodeConfig& cfg, std::uint64_t id, spool::Spool& sp, std::uint16_t port,
+       CommandHandler* handler)
+      : io(io_context),
+        config(cfg),
+        node_id(id),
+        spool(sp),
+        event_port(port),
+        commands(handler),
+        sender_wake(io_context, kNever),
+        writer_wake(io_context, kNever),
+        backoff_timer(io_context),
+        log(log::get("node.link")),
+        rng(std::random_device{}()) {}
+
+  asio::awaitable<void> run();
+  asio::awaitable<bool> session(tcp::socket& socket);
+  asio::awaitable<void> reader(tcp::socket& socket, protocol::Framer& framer);
+  asio::awaitable<void> writer(tcp::socket& socket);
+  asio::awaitable<void> sender();
+  asio::awaitable<void> heartbeat();
+  void on_message(protocol::Message&& message);
+  void queue(std::string envelope, std::uint64_t last_seq = 0) {
+    outbox_bytes += envelope.size();
+    outbox.push_back(Outgoing{std::move(envelope), last_seq});
+    writer_wake.cancel();
+  }
+
+  struct Outgoing {
+    std::string bytes;
+    std::uint64_t last_seq = 0;  ///< the highest event seq in it (0: none)
+  };
+
+  asio::io_context& io;
+  const NodeConfig& config;
+  std::uint64_t node_id;
+  spool::Spool& spool;
+  std::uint16_t event_port;
+  CommandHandler* commands;
+  asio::steady_timer sender_wake;  ///< cancelled: new events, an ack, outbox space
+  asio::steady_timer writer_wake;  ///< cancelled: outbox not empty, or stopping
+  asio::steady_timer backoff_timer;
+  std::shared_ptr<spdlog::logger> log;
+  std::mt19937_64 rng;
+  LinkStats stats;
+  std::atomic<bool> wake_posted{false};
+  bool stopping = false;
+  bool acks = false;  ///< this connection's core confirmed event_ack
+  bool session_over = false;
+  std::deque<Outgoing> outbox;
+  std::size_t outbox_bytes = 0;
+  std::uint64_t last_sent_seq = 0;    ///< highest seq handed to the outbox on this connection
+  tcp::socket* current = nullptr;     ///< the registered connection (null: none)
+  tcp::socket* socket_ptr = nullptr;  ///< the connection being set up or used
+  std::function<void()> on_stopped;
+  log::RateLimiter connect_log{1};
+};
+
+void CoreLink::Impl::on_message(protocol::Message&& message) {
+  if (auto* ack = std::get_if<protocol::EventAck>(&message)) {
+    if (!acks) {
+      return;
+    }
+    spool.acknowledge(std::min(ack->seq, last_sent_seq));
+    sender_wake.cancel();
+    return;
+  }
+  if (auto* command = std::get_if<protocol::NodeCommand>(&message)) {
+    stats.commands.fetch_add(1, std::memory_order_relaxed);
+    if (commands == nullptr) {
+      queue(protocol::encode(protocol::NodeEvent{protocol::NodeEvent::Kind::error, "this node runs no pots"}));
+      return;
+    }
+    std::weak_ptr<Impl> weak = shared_from_this();
+    commands->handle(command->command, [weak](protocol::Message reply) {
+      if (auto self = weak.lock()) {
+        asio::post(self->io, [self, reply = std::move(reply)]() {
+          if (self->current != nullptr) {
+            self->queue(protocol::encode(reply));
+          }
+        });
+      }
+    });
+    return;
+  }
+  if (std::holds_alternative<protocol::RegistrationAck>(message)) {
+    return;  // a repeated ack changes nothing
+  }
+  log->debug("ignoring a {} message from the core", message.index());
+}
+
+asio::awaitable<void> CoreLink::Impl::reader(tcp::socket& socket, protocol::Framer& framer) {
+  std::vector<char> buffer(64 * 1024);
+  const protocol::Framer::Sink sink{
+      [this](boost::json::value&& v) {
+        auto decoded = protocol::decode(std::move(v));
+        if (auto* d = std::get_if<protocol::Decoded>(&decoded)) {
+          on_message(std::move(d->message));
+        } else {
+          log->warn("core sent a message this node cannot read: {}", std::get<protocol::DecodeError>(decoded).reason);
+        }
+      },
+      [this](std::string_view reason) { log->warn("core sent malformed data: {}", reason); },
+  };
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (!stopping) {
+        log->warn("connection to the core lost: {}", ec == asio::error::eof ? "closed by the core" : ec.message());
+      }
+      co_return;
+    }
+    framer.feed(std::string_view(buffer.data(), n), sink);
+  }
+}
+
+asio::awaitable<void> CoreLink::Impl::writer(tcp::socket& socket) {
+  for (;;) {
+    while (outbox.empty() && !stopping) {
+      if (session_over) {
+        co_return;
+      }
+      writer_wake.expires_at(kNever);
+      co_await writer_wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (stopping) {
+      // A voluntary disconnect: NodeDrop after the write in progress (never
+      // inside it), then close. What was queued and not sent stays spooled.
+      const auto drop = protocol::encode(protocol::NodeDrop{});
+      asio::steady_timer deadline(io, std::chrono::seconds(1));
+      co_await (asio::async_write(socket, asio::buffer(drop), asio::as_tuple(asio::use_awaitable)) ||
+                deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+      boost::system::error_code ec;
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+      co_return;
+    }
+    // Several queued envelopes in one write, except to a core that did not
+    // confirm event_ack: the public Rust core reads each read() as exactly
+    // one message and drops a node that sends two in one segment.
+    const std::size_t max_per_write = acks ? 64 : 1;
+    std::vector<asio::const_buffer> buffers;
+    std::size_t count = 0;
+    std::uint64_t last_seq = 0;
+    for (auto& o : outbox) {
+      buffers.emplace_back(asio::buffer(o.bytes));
+      last_seq = std::max(last_seq, o.last_seq);
+      if (++count == max_per_write) {
+        break;
+      }
+    }
+    auto [ec, n] = co_await asio::async_write(socket, buffers, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (!stopping) {
+        log->warn("writing to the core failed: {}", ec.message());
+      }
+      co_return;
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      outbox_bytes -= outbox.front().bytes.size();
+      outbox.pop_front();
+    }
+    if (last_seq != 0 && !acks) {
+      // A core without event_ack: written is all we will ever know.
+      spool.acknowledge(last_seq);
+    }
+    sender_wake.cancel();
+  }
+}
+
+asio::awaitable<void> CoreLink::Impl::sender() {
+  auto reader = spool.reader(spool.acked_seq() + 1);
+  std::string batch;
+  for (;;) {
+    const bool window_full =
+        acks && last_sent_seq > spool.acked_seq() && last_sent_seq - spool.acked_seq() >= config.max_unacked_events;
+    // A core that did not confirm event_ack gets events only when the
+    // configuration says so (the public Rust core has no PotEvent at all
+    // and drops a node that sends one); otherwise they wait in the spool.
+    const bool may_send = acks || config.forward_without_ack;
+    std::vector<spool::Record> records;
+    if (may_send && !window_full && outbox_bytes < kOutboxBytes && !stopping) {
+      records = reader.read(kBatchRecords, kBatchBytes);
+    }
+    if (records.empty()) {
+      sender_wake.expires_at(kNever);
+      co_await sender_wake.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (session_over) {
+        co_return;
+      }
+      continue;
+    }
+    batch.clear();
+    for (const auto& r : records) {
+      append_pot_event(batch, node_id, r.seq, r.received_us, r.origin, r.line, acks);
+    }
+    last_sent_seq = records.back().seq;
+    stats.events_sent.fetch_add(records.size(), std::memory_order_relaxed);
+    queue(std::move(batch), last_sent_seq);
+    batch = std::string();
+  }
+}
+
+asio::awaitable<void> CoreLink::Impl::heartbeat() {
+  asio::steady_timer timer(io);
+  for (;;) {
+    queue(protocol::encode(protocol::NodeStatusUpdate{node_id, protocol::NodeStatus::running}));
+    timer.expires_after(config.heartbeat);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      co_return;
+    }
+  }
+}
+
+/// One connection: register, then run until it breaks. True when the core
+/// accepted the registration (the backoff starts over).
+asio::awaitable<bool> CoreLink::Impl::session(tcp::socket& socket) {
+  protocol::NodeRegistration reg;
+  reg.node_id = node_id;
+  reg.node_name = config.node_name;
+  boost::system::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  reg.address = ec ? std::string() : local.address().to_string();
+  reg.port = event_port;
+  reg.node_type = protocol::NodeType::full;
+  reg.extensions = {std::string(protocol::kEventAckExtension)};
+  const auto text = protocol::encode(reg);
+  auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+  if (wec) {
+    log->warn("cannot register with the core: {}", wec.message());
+    co_return false;
+  }
+
+  // Nothing else is sent until the ack (spec §2, sequence 1).
+  protocol::Framer framer(64 * 1024 * 1024);
+  std::optional<protocol::RegistrationAck> ack;
+  std::vector<char> buffer(64 * 1024);
+  asio::steady_timer deadline(io, config.registration_timeout);
+  std::deque<protocol::Message> early;  // anything after the ack in the same read
+  const protocol::Framer::Sink sink{
+      [&](boost::json::value&& v) {
+        auto decoded = protocol::decode(std::move(v));
+        if (auto* d = std::get_if<protocol::Decoded>(&decoded)) {
+          if (!ack) {
+            if (auto* a = std::get_if<protocol::RegistrationAck>(&d->message)) {
+              ack = *a;
+            }
+          } else {
+            early.push_back(std::move(d->message));
+          }
+        }
+      },
+      [](std::string_view) {},
+  };
+  while (!ack) {
+    auto got = co_await (socket.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable)) ||
+                         deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (got.index() == 1) {
+      log->warn("the core did not answer the registration within {} s", config.registration_timeout.count() / 1000);
+      co_return false;
+    }
+    auto [rec, n] = std::get<0>(got);
+    if (rec) {
+      log->warn("the core closed the connection before accepting the registration: {}", rec.message());
+      co_return false;
+    }
+    framer.feed(std::string_view(buffer.data(), n), sink);
+  }
+  if (!ack->accepted) {
+    log->error("the core refused this node ({}): {}", node_id, ack->message.value_or("no reason given"));
+    co_return false;
+  }
+  acks =
+      std::find(ack->extensions.begin(), ack->extensions.end(), protocol::kEventAckExtension) != ack->extensions.end();
+  stats.core_acks = acks;
+  stats.connected = true;
+  const auto first = stats.registrations.fetch_add(1) == 0;
+  if (acks) {
+    log->info("registered with the core {}:{} as node {}", config.core_host, config.core_port, node_id);
+  } else if (config.forward_without_ack) {
+    log->warn(
+        "registered with the core {}:{} as node {}; this core does not confirm stored events (no event_ack): "
+        "events leave the spool once sent, and those in flight when the core fails are lost",
+        config.core_host, config.core_port, node_id);
+  } else {
+    log->warn(
+        "registered with the core {}:{} as node {}; this core does not confirm stored events (no event_ack), "
+        "so events stay in the spool (forward_without_ack: false); status and commands work",
+        config.core_host, config.core_port, node_id);
+  }
+  outbox.clear();
+  outbox_bytes = 0;
+  last_sent_seq = spool.acked_seq();
+  session_over = false;
+  current = &socket;
+  if (first && acks) {
+    // Not to a public core: right after the status, two messages could
+    // reach its one read() together.
+    queue(protocol::encode(protocol::NodeEvent{protocol::NodeEvent::Kind::started, {}}));
+  }
+  for (auto& m : early) {
+    on_message(std::move(m));
+  }
+  co_await (reader(socket, framer) || writer(socket) || sender() || heartbeat());
+  session_over = true;
+  current = nullptr;
+  stats.connected = false;
+  co_return true;
+}
+
+asio::awaitable<void> CoreLink::Impl::run() {
+  auto self = shared_from_this();
+  auto backoff = config.reconnect_min;
+  while (!stopping) {
+    tcp::resolver resolver(io);
+    auto [rec, results] = co_await resolver.async_resolve(config.core_host, std::to_string(config.core_port),
+                                                          asio::as_tuple(asio::use_awaitable));
+    bool accepted = false;
+    if (!rec) {
+      tcp::socket socket(io);
+      socket_ptr = &socket;
+      auto [cec, endpoint] = co_await asio::async_connect(socket, results, asio::as_tuple(asio::use_awaitable));
+      if (!cec && !stopping) {
+        socket.set_option(tcp::no_delay(true), cec);
+        current = nullptr;
+        accepted = co_await session(socket);
+      } else {
+        rec = cec;
+      }
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      socket_ptr = nullptr;
+    }
+    if (stopping) {
+      break;
+    }
+    stats.connect_failures.fetch_add(accepted ? 0 : 1, std::memory_order_relaxed);
+    if (rec) {
+      std::uint64_t suppressed = 0;
+      if (connect_log.allow(suppressed)) {
+        log->warn("cannot reach the core at {}:{}: {} (events stay in the spool; retrying)", config.core_host,
+                  config.core_port, rec.message());
+      }
+    }
+    if (accepted) {
+      backoff = config.reconnect_min;
+    }
+    // Exponential backoff with full jitter: thousands of nodes that lost
+    // the same core do not come back in step.
+    std::uniform_int_distribution<std::int64_t> jitter(backoff.count() / 2, backoff.count());
+    backoff_timer.expires_after(std::chrono::milliseconds(jitter(rng)));
+    co_await backoff_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    backoff = std::min(config.reconnect_max, backoff * 2);
+  }
+  if (on_stopped) {
+    on_stopped();
+  }
+}
+
+CoreLink::CoreLink(asio::io_context& io, const NodeConfig& config, std::uint64_t node_id, spool::Spool& spool,
+                   std::uint16_t event_port, CommandHandler* commands)
+    : impl_(std::make_shared<Impl>(io, config, node_id, spool, event_port, commands)) {}
+
+CoreLink::~CoreLink() = default;
+
+void CoreLink::start() {
+  asio::co_spawn(impl_->io, impl_->run(), asio::detached);
+}
+
+void CoreLink::wake() {
+  if (impl_->wake_posted.exchange(true, std::memory_order_acq_rel)) {
+    return;
+  }
+  asio::post(impl_->io, [impl = impl_]() {
+    impl->wake_posted.store(false, std::memory_order_release);
+    impl->sender_wake.cancel();
+  });
+}
+
+void CoreLink::send(protocol::Message message) {
+  asio::post(impl_->io, [impl = impl_, message = std::move(message)]() {
+    if (impl->current != nullptr) {
+      impl->queue(protocol::encode(message));
+    }
+  });
+}
+
+void CoreLink::stop(std::function<void()> done) {
+  asio::post(impl_->io, [impl = impl_, done = std::move(done)]() mutable {
+    impl->stopping = true;
+    impl->on_stopped = std::move(done);
+    impl->backoff_timer.cancel();
+    if (impl->current != nullptr) {
+      impl->writer_wake.cancel();  // the writer sends NodeDrop and ends the session
+      return;
+    }
+    if (impl->socket_ptr != nullptr) {
+      // Connecting or registering: closing the socket ends that at once.
+      boost::system::error_code ec;
+      impl->socket_ptr->close(ec);
+    }
+  });
+}
+
+const LinkStats& CoreLink::stats() const {
+  return impl_->stats;
+}
+
+}  // namespace honeycomb::node
