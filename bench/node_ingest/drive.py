@@ -34,6 +34,14 @@ def make_lines(count, start=0):
     return "".join(out).encode()
 
 
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def rss_kib(pid, field="VmRSS"):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -79,11 +87,7 @@ class Node(Proc):
         wait_for(self.listening, 20, "the node's event port")
 
     def listening(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            return True
-        except OSError:
-            return False
+        return listening(self.port)
 
     def stats(self):
         try:
@@ -225,7 +229,7 @@ def main():
     core.spawn("core", "--node-listen", f"127.0.0.1:{ports[0]}", "--api-listen", f"127.0.0.1:{ports[1]}",
                "--ws-listen", f"127.0.0.1:{ports[2]}")
     token_file = work / "core" / "core" / "api-token"
-    wait_for(lambda: token_file.exists() and Node.listening(type("P", (), {"port": ports[1]})()), 30, "the core")
+    wait_for(lambda: token_file.exists() and listening(ports[1]), 30, "the core")
     token = token_file.read_text().strip()
 
     def stored():

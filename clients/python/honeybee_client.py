@@ -433,22 +433,21 @@ class EventClient:
         if self._sock is not None and self._peer_closed(self._sock):
             self._drop()
         reused = self._sock is not None
-        if not reused:
+        if self._write_line(line, deadline, connect=not reused):
+            return True
+        # A connection that was already open may have been closed by a node
+        # restart: one fresh connection gets one more try.
+        return reused and self._write_line(line, deadline, connect=True)
+
+    def _write_line(self, line, deadline, connect):
+        """Writes `line`, first opening a connection when `connect`. On a
+        failed write the connection is closed: a partial line may be on the
+        wire, and the node must discard it instead of gluing it to the next."""
+        if connect:
             port = self.port if self.port is not None else event_port()
             self._sock = _connect(self.host, port, deadline)
             if self._sock is None:
                 return False
-        if _send_all(self._sock, line, deadline):
-            return True
-        # A partial line may be on the wire: close so the node discards it
-        # instead of gluing it to the next line.
-        self._drop()
-        if not reused:
-            return False
-        port = self.port if self.port is not None else event_port()
-        self._sock = _connect(self.host, port, deadline)
-        if self._sock is None:
-            return False
         if _send_all(self._sock, line, deadline):
             return True
         self._drop()

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -70,6 +71,17 @@ T scalar(const YAML::Node& n, const std::string& key, T min, T max) {
     throw KeyError{fmt::format("{}: {} is out of range [{}, {}]", key, v, min, max)};
   }
   return v;
+}
+
+/// A duration key given in seconds (`*_seconds`) or milliseconds (`*_ms`),
+/// bounds in the key's own unit.
+inline std::chrono::milliseconds seconds(const YAML::Node& n, const std::string& key, std::int64_t min,
+                                         std::int64_t max) {
+  return std::chrono::milliseconds(scalar<std::int64_t>(n, key, min, max) * 1000);
+}
+inline std::chrono::milliseconds millis(const YAML::Node& n, const std::string& key, std::int64_t min,
+                                        std::int64_t max) {
+  return std::chrono::milliseconds(scalar<std::int64_t>(n, key, min, max));
 }
 
 inline std::string text(const YAML::Node& n, const std::string& key) {

@@ -59,17 +59,17 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
       } else if (key == "max_envelope_bytes") {
         c.max_envelope_bytes = scalar<std::size_t>(v, key, 4096, std::size_t{1} << 30);
       } else if (key == "heartbeat_seconds") {
-        c.heartbeat = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+        c.heartbeat = config_keys::seconds(v, key, 1, 3600);
       } else if (key == "heartbeat_ms") {  // tests: lost-node detection in a second
-        c.heartbeat = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 10, 3'600'000));
+        c.heartbeat = config_keys::millis(v, key, 10, 3'600'000);
       } else if (key == "registration_timeout_seconds") {
-        c.registration_timeout = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+        c.registration_timeout = config_keys::seconds(v, key, 1, 3600);
       } else if (key == "max_malformed_per_peer") {
         c.max_malformed_per_peer = scalar<std::uint32_t>(v, key, 1, 1'000'000);
       } else if (key == "max_nodes") {
         c.max_nodes = scalar<std::size_t>(v, key, 1, 1'000'000);
       } else if (key == "command_timeout_seconds") {
-        c.command_timeout = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+        c.command_timeout = config_keys::seconds(v, key, 1, 3600);
       } else if (key == "api_max_body_bytes") {
         c.api_max_body_bytes = scalar<std::size_t>(v, key, 1024, std::size_t{1} << 30);
       } else if (key == "api_rate_per_second") {

@@ -89,23 +89,23 @@ std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::pa
         }
         c.fsync = *p;
       } else if (key == "fsync_interval_ms") {
-        c.fsync_interval = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3'600'000));
+        c.fsync_interval = config_keys::millis(v, key, 1, 3'600'000);
       } else if (key == "heartbeat_seconds") {
-        c.heartbeat = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+        c.heartbeat = config_keys::seconds(v, key, 1, 3600);
       } else if (key == "heartbeat_ms") {  // tests
-        c.heartbeat = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 10, 3'600'000));
+        c.heartbeat = config_keys::millis(v, key, 10, 3'600'000);
       } else if (key == "reconnect_min_ms") {
-        c.reconnect_min = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 10, 3'600'000));
+        c.reconnect_min = config_keys::millis(v, key, 10, 3'600'000);
       } else if (key == "reconnect_max_seconds") {
-        c.reconnect_max = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+        c.reconnect_max = config_keys::seconds(v, key, 1, 3600);
       } else if (key == "registration_timeout_seconds") {
-        c.registration_timeout = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 1, 3600) * 1000);
+        c.registration_timeout = config_keys::seconds(v, key, 1, 3600);
       } else if (key == "max_unacked_events") {
         c.max_unacked_events = scalar<std::uint64_t>(v, key, 1, std::uint64_t{1} << 32);
       } else if (key == "forward_without_ack") {
         c.forward_without_ack = config_keys::boolean(v, key);
       } else if (key == "stats_interval_ms") {
-        c.stats_interval = std::chrono::milliseconds(scalar<std::int64_t>(v, key, 10, 3'600'000));
+        c.stats_interval = config_keys::millis(v, key, 10, 3'600'000);
       } else if (key == "verbose") {
         c.log_verbose = config_keys::boolean(v, key);
       } else {

@@ -35,6 +35,10 @@ constexpr std::size_t kReadBytes = 256 * 1024;
 /// Reads one connection may do in a row before letting the others run.
 constexpr int kReadsPerTurn = 16;
 
+std::string peer_text(const tcp::endpoint& remote) {
+  return fmt::format("{}:{}", remote.address().to_string(), remote.port());
+}
+
 std::vector<char>& read_buffer() {
   thread_local std::vector<char> buffer(kReadBytes + LineAssembler::kPadding);
   return buffer;
@@ -57,17 +61,17 @@ struct EventPort::Impl : std::enable_shared_from_this<EventPort::Impl> {
         log(log::get("node.events")) {}
 
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve(std::shared_ptr<Connection> connection, std::string peer);
+  asio::awaitable<void> serve(std::shared_ptr<Connection> connection, tcp::endpoint remote);
 
-  void warn_malformed(std::string_view peer, std::string_view reason, std::string_view line) {
+  void warn_malformed(const tcp::endpoint& peer, std::string_view reason, std::string_view line) {
     std::uint64_t suppressed = 0;
     if (!malformed_log.allow(suppressed)) {
       return;
     }
     std::string start;
     json_text::append_string(start, line.substr(0, 80));
-    log->warn("event port: dropped a line from {}: {} ({} bytes, starts {}){}", peer, reason, line.size(), start,
-              suppressed ? fmt::format("; {} more not logged", suppressed) : std::string());
+    log->warn("event port: dropped a line from {}: {} ({} bytes, starts {}){}", peer_text(peer), reason, line.size(),
+              start, suppressed ? fmt::format("; {} more not logged", suppressed) : std::string());
   }
 
   asio::io_context& io;
@@ -85,11 +89,14 @@ struct EventPort::Impl : std::enable_shared_from_this<EventPort::Impl> {
   std::map<std::uint64_t, std::weak_ptr<Connection>> live;
 };
 
-asio::awaitable<void> EventPort::Impl::serve(std::shared_ptr<Connection> connection, std::string peer) {
+asio::awaitable<void> EventPort::Impl::serve(std::shared_ptr<Connection> connection, tcp::endpoint remote) {
   auto self = shared_from_this();
   auto& socket = connection->socket;
   boost::system::error_code ec;
   socket.non_blocking(true, ec);
+  // The peer's text only for a log line or an anomaly event: a
+  // connection-per-event client should not cost a string per connection.
+  const auto peer = [&remote]() { return peer_text(remote); };
   LineAssembler lines(config.max_line_bytes);
   std::vector<spool::Entry> entries;
   std::deque<std::string> anomalies;  // own the text of anomaly events until appended
@@ -106,18 +113,18 @@ asio::awaitable<void> EventPort::Impl::serve(std::shared_ptr<Connection> connect
         break;
       case LineKind::malformed:
         stats.malformed.fetch_add(1, std::memory_order_relaxed);
-        warn_malformed(peer, check.reason, line);
+        warn_malformed(remote, check.reason, line);
         break;
     }
   };
   auto on_oversize = [&](std::string_view head, std::size_t total) {
     stats.oversized.fetch_add(1, std::memory_order_relaxed);
-    anomalies.push_back(oversize_event(head, total, config.max_line_bytes, peer, now));
+    anomalies.push_back(oversize_event(head, total, config.max_line_bytes, peer(), now));
     entries.push_back(spool::Entry{now, {}, anomalies.back()});
     std::uint64_t suppressed = 0;
     if (malformed_log.allow(suppressed)) {
       log->warn("event port: a line of {} bytes from {} is over max_line_bytes ({}): stored as node.line_too_long",
-                total, peer, config.max_line_bytes);
+                total, peer(), config.max_line_bytes);
     }
   };
   auto append = [&]() {
@@ -195,12 +202,11 @@ asio::awaitable<void> EventPort::Impl::accept_loop() {
       continue;
     }
     boost::system::error_code pec;
-    std::string peer = fmt::format("{}:{}", remote.address().to_string(), remote.port());
     if (stats.connections_open.load() >= config.max_connections) {
       stats.connections_refused.fetch_add(1, std::memory_order_relaxed);
       std::uint64_t suppressed = 0;
       if (refused_log.allow(suppressed)) {
-        log->warn("event port: refusing {}: {} connections open already (max_connections){}", peer,
+        log->warn("event port: refusing {}: {} connections open already (max_connections){}", peer_text(remote),
                   config.max_connections, suppressed ? fmt::format("; {} more refused", suppressed) : std::string());
       }
       socket.close(pec);
@@ -216,7 +222,7 @@ asio::awaitable<void> EventPort::Impl::accept_loop() {
       live.emplace(serial, connection);
     }
     auto executor = connection->socket.get_executor();
-    asio::co_spawn(executor, serve(connection, std::move(peer)), [self, serial](const std::exception_ptr& e) {
+    asio::co_spawn(executor, serve(connection, remote), [self, serial](const std::exception_ptr& e) {
       {
         std::lock_guard lock(self->mutex);
         self->live.erase(serial);
