@@ -17,6 +17,10 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
   # Paths relative to the checkout: a fresh clone elsewhere hits the cache too.
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+  # -g puts the build folder into the hash unless told not to; a clone
+  # elsewhere (CI's, a review's) would miss every object. Its debug info
+  # then names the first folder's sources: harmless for a cached object.
+  export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 fi
 cmake -S . -B "$dir" -G Ninja "${args[@]}" "${launcher[@]}" "$@" >/dev/null
 jobs="${HONEYCOMB_BUILD_JOBS:-$(nproc)}"

@@ -207,9 +207,20 @@ def main():
         ok &= st.get("events") == n and st.get("malformed") == 0
         node.stop()
 
-    node = Node(args, work / "per-event")
     procs = 2
     share = args.per_event // procs
+    # Baseline: the same clients against a receiver that only accepts, reads
+    # and closes (honeycomb_bench_per_event serve), in this run.
+    server = subprocess.Popen([args.per_event_bin, "serve", str(share * procs)], stdout=subprocess.PIPE, text=True)
+    base_port = int(server.stdout.readline())
+    clients = [subprocess.Popen([args.per_event_bin, str(base_port), str(share)], stdout=subprocess.PIPE)
+               for _ in range(procs)]
+    base_failed = sum(int(c.communicate()[0] or 0) for c in clients)
+    per_event_base = share * procs / float(server.communicate(timeout=600)[0])
+    print(f"  {'baseline, one connection per event:':<42}{per_event_base:>12,.0f} events/s  "
+          f"(accept, read, close; {base_failed} sends failed)", flush=True)
+
+    node = Node(args, work / "per-event")
     t0 = time.monotonic()
     clients = [subprocess.Popen([args.per_event_bin, str(node.port), str(share)], stdout=subprocess.PIPE)
                for _ in range(procs)]
@@ -218,7 +229,7 @@ def main():
     elapsed = time.monotonic() - t0
     rate = share * procs / elapsed
     print(f"  {'one connection per event (' + str(procs) + ' clients):':<42}{rate:>12,.0f} events/s  "
-          f"({failed} sends failed)", flush=True)
+          f"({rate / per_event_base:.2f} x baseline, {failed} sends failed)", flush=True)
     ok &= failed == 0 and node.events() == share * procs
     node.stop()
 

@@ -25,7 +25,9 @@ void NodeCommands::add(CLI::App& app) {
       "Honeypots send one JSON object per line to the event port; the node spools each on disk and forwards it\n"
       "to the core, deleting it once the core confirms storing it.\n"
       "Example: honeycomb node --gen-config > node.yml && honeycomb node --config node.yml");
-  status_ = node_->add_subcommand("status", "Print the node's counters (events, spool, link) as JSON");
+  status_ = node_->add_subcommand("status", "Print the node's counters (events, spool, link, pots) as JSON");
+  pots_ = node_->add_subcommand("pots", "List the pots installed on this node, or with --catalog those it can install");
+  pots_->add_flag("--catalog", catalog_, "List the potstore catalog: what InstallPot (or pots: in node.yml) accepts");
 }
 
 int NodeCommands::run(const host::Home& home, bool verbose) {
@@ -71,6 +73,9 @@ int NodeCommands::run(const host::Home& home, bool verbose) {
 
   if (status_->parsed()) {
     return node::print_status(config);
+  }
+  if (pots_->parsed()) {
+    return catalog_ ? node::print_catalog(config) : node::print_pots(config);
   }
 
   log::init({home.root / "node.debug.log", verbose || config.log_verbose, true});

@@ -1,4 +1,4 @@
-// `honeycomb node ...`: the node's command line (run, --gen-config, status).
+// `honeycomb node ...`: the node's command line (run, --gen-config, status, pots).
 #pragma once
 
 #include "host/home.hpp"
@@ -20,6 +20,8 @@ class NodeCommands {
  private:
   CLI::App* node_ = nullptr;
   CLI::App* status_ = nullptr;
+  CLI::App* pots_ = nullptr;
+  bool catalog_ = false;
   std::string config_file_;
   bool gen_config_ = false;
   std::string data_dir_;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <iostream>
 #include <netinet/in.h>
+#include <ranges>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@ struct Child {
 
 pid_t spawn(const std::vector<std::string>& argv) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) {
     args.push_back(const_cast<char*>(a.c_str()));
   }
@@ -80,17 +82,19 @@ void UpCommand::add(CLI::App& app) {
   up_->add_option("--ws-listen", ws_listen_, "Core's WebSocket stream")->capture_default_str();
   up_->add_option("--event-listen", event_listen_, "The node's event port for honeypots")->capture_default_str();
   up_->add_flag("--no-honeypots", no_honeypots_, "Start no honeypot");
-  up_->add_flag("--no-node", no_node_, "Start no node");
-  up_->footer("Everything lives under --home: the database and token in <home>/core, alerts in <home>/alerts.json.");
+  up_->add_flag("--no-node", no_node_, "Start no node (and so no honeypot: the node runs them)");
+  up_->footer(
+      "Everything lives under --home: the database and token in <home>/core, the node's spool and pots in "
+      "<home>/node.");
 }
 
 int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
   std::vector<std::string> base{"honeycomb", "--home", home.root.string()};
   if (iamroot) {
-    base.push_back("--iamroot");
+    base.emplace_back("--iamroot");
   }
   if (verbose) {
-    base.push_back("--verbose");
+    base.emplace_back("--verbose");
   }
   auto with = [&](std::initializer_list<std::string> args) {
     auto v = base;
@@ -136,32 +140,28 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
   }
 
   if (ok && !no_node_) {
-    // The node: honeypots' JSON lines on the event port, spooled, forwarded
-    // to this core.
-    ok = start("node", with({"node", "--core", node_listen_, "--event-listen", event_listen_}), false);
-  }
-
-  if (ok && !no_honeypots_) {
-    // The default honeypots, installed from the library on first use.
-    auto services = home.services();
-    auto integrations = home.integrations();
-    if (!services.is_installed("simple_http")) {
-      host::install_plugin(services, "simple_http");
+    // The node: runs the default honeypots as its pots (their events go
+    // through its event port and spool to this core) and takes the JSON
+    // lines of any other honeypot on the event port.
+    std::string pots = "pots: []\n";
+    if (!no_honeypots_) {
+      pots = fmt::format("pots:\n  - id: web-01\n    type: simple_http\n    config: {{port: \"{}\"}}\n", http_port_);
     }
-    if (!integrations.is_installed("json_file")) {
-      host::install_plugin(integrations, "json_file");
-      auto configure =
-          with({"integration", "configure", "json_file", "filepath=" + (home.root / "alerts.json").string()});
-      const pid_t pid = spawn(configure);
-      int status = 0;
-      if (pid > 0) {
-        ::waitpid(pid, &status, 0);
-      }
+    const auto node_config = home.root / "up-node.yml";
+    std::string write_error;
+    std::filesystem::create_directories(home.root);
+    if (!host::write_text_file(node_config,
+                               "# Written by `honeycomb up` at every start: the node's default pots.\n" + pots,
+                               write_error)) {
+      std::cerr << "Error: " << write_error << "\n";
+      ok = false;
+    } else {
+      ok = start(
+          "node",
+          with({"node", "--config", node_config.string(), "--core", node_listen_, "--event-listen", event_listen_}),
+          false);
     }
-    ok = start("simple_http",
-               with({"service", "run", "simple_http", fmt::format("port={}", http_port_), "-i", "json_file"}), false);
   }
-
   if (ok) {
     std::cout << fmt::format(
                      "[*] honeycomb is up\n    API:        http://{}/  (token: {})\n"
@@ -170,9 +170,11 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
                      no_node_ ? std::string("none (--no-node)")
                               : fmt::format("event port {} (spool in {})", event_listen_,
                                             (home.root / "node" / "spool").string()),
-                     no_honeypots_ ? std::string("none (--no-honeypots)")
-                                   : fmt::format("simple_http on port {} (alerts in {})", http_port_,
-                                                 (home.root / "alerts.json").string()))
+                     no_honeypots_ || no_node_
+                         ? std::string(no_node_ ? "none (--no-node: the node runs them)" : "none (--no-honeypots)")
+                         : fmt::format("simple_http on port {} (pot web-01 of the node; its events: "
+                                       "http://{}/api/v1/events?pot=web-01)",
+                                       http_port_, api_listen_))
               << std::flush;
   }
 
@@ -205,17 +207,17 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
 
   // Stop in reverse order (honeypots first, then the core), each with
   // SIGINT, then SIGKILL after a deadline.
-  for (auto it = children.rbegin(); it != children.rend(); ++it) {
-    if (it->pid <= 0) {
+  for (auto& child : std::ranges::reverse_view(children)) {
+    if (child.pid <= 0) {
       continue;
     }
-    ::kill(it->pid, SIGINT);
+    ::kill(child.pid, SIGINT);
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     int status = 0;
-    while (::waitpid(it->pid, &status, WNOHANG) == 0) {
+    while (::waitpid(child.pid, &status, WNOHANG) == 0) {
       if (std::chrono::steady_clock::now() > until) {
-        ::kill(it->pid, SIGKILL);
-        ::waitpid(it->pid, &status, 0);
+        ::kill(child.pid, SIGKILL);
+        ::waitpid(child.pid, &status, 0);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -37,15 +37,31 @@ boost::json::value to_json(const protocol::Message& m) {
 
 }  // namespace
 
+namespace {
+
+/// Commands answered with a PotStatusUpdate whose `message` is a JSON
+/// object (docs/POTS.md). Protocol v2 has no request ids: this tells the
+/// answer from a status change of the same pot sent at the same time.
+bool carries_a_document(Command::Kind k) {
+  return k == Command::Kind::get_pot_info || k == Command::Kind::get_pot_logs || k == Command::Kind::get_pot_metrics;
+}
+
+}  // namespace
+
 struct CommandRouter::Pending {
   using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, boost::json::value)>;
-  Pending(asio::any_io_executor ex, Command c) : channel(ex, 64), command(std::move(c)) {}
+  Pending(const asio::any_io_executor& ex, Command c) : channel(ex, 64), command(std::move(c)) {}
   Channel channel;
   Command command;
   std::string pot_id() const { return command.install ? command.install->pot_id : command.pot_id; }
   /// True when `m` answers this command.
   bool matches(const protocol::Message& m) const {
     if (const auto* p = std::get_if<protocol::PotStatusUpdate>(&m)) {
+      if (carries_a_document(command.kind) && (!p->message || !p->message->starts_with('{'))) {
+        // A status change the node sent on its own (a crash, a restart)
+        // while this command was on its way: not the answer.
+        return false;
+      }
       return command.kind == Command::Kind::get_installed_pots ||
              (protocol::command_takes_pot_id(command.kind) || command.kind == Command::Kind::install_pot
                   ? p->pot_id == pot_id()
@@ -58,7 +74,10 @@ struct CommandRouter::Pending {
              command.kind == Command::Kind::update_config;
     }
     if (std::holds_alternative<protocol::NodeStatusUpdate>(m)) {
-      return command.kind == Command::Kind::restart || command.kind == Command::Kind::update_config;
+      // Our node ends a GetInstalledPots listing with its status, so that an
+      // empty or complete list needs no quiet period.
+      return command.kind == Command::Kind::restart || command.kind == Command::Kind::update_config ||
+             command.kind == Command::Kind::get_installed_pots;
     }
     return false;
   }
@@ -118,6 +137,10 @@ asio::awaitable<CommandResult> CommandRouter::execute(protocol::NodeId id, Comma
     if (ec) {
       break;
     }
+    if (collect_all && reply.is_object() && reply.as_object().contains("NodeStatusUpdate")) {
+      result.listing_complete = true;
+      break;
+    }
     result.replies.push_back(std::move(reply));
     if (!collect_all) {
       break;
@@ -132,7 +155,7 @@ asio::awaitable<CommandResult> CommandRouter::execute(protocol::NodeId id, Comma
       }
     }
   }
-  if (result.replies.empty()) {
+  if (result.replies.empty() && !result.listing_complete) {
     metrics_.commands_timed_out_total.fetch_add(1, std::memory_order_relaxed);
     result.outcome = CommandResult::Outcome::timeout;
     result.error =

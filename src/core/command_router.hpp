@@ -29,6 +29,8 @@ struct CommandResult {
   /// The node's answers as Protocol v2 message JSON ({"PotStatusUpdate":{...}}...).
   std::vector<boost::json::value> replies;
   std::string error;  ///< human-readable, for every outcome but answered
+  /// GetInstalledPots: the node marked the end of its list (possibly empty).
+  bool listing_complete = false;
 };
 
 class CommandRouter {

@@ -28,7 +28,9 @@ struct PluginPaths {
   fs::path installed_root;  ///< <home>/services or <home>/integrations
   fs::path library_root;    ///< <library>/services or <library>/integrations
 
-  [[nodiscard]] std::string_view noun() const { return kind == plugin::PluginKind::service ? "service" : "integration"; }
+  [[nodiscard]] std::string_view noun() const {
+    return kind == plugin::PluginKind::service ? "service" : "integration";
+  }
   [[nodiscard]] fs::path installed(std::string_view name) const { return installed_root / std::string(name); }
   [[nodiscard]] fs::path in_library(std::string_view name) const { return library_root / std::string(name); }
   [[nodiscard]] bool is_installed(std::string_view name) const;
@@ -91,6 +93,8 @@ std::variant<fs::path, std::string> plugin_folder(const PluginPaths& paths, cons
 
 /// Reads a whole file, or nullopt.
 std::optional<std::string> read_text_file(const fs::path& path);
+/// Replaces `path` atomically (a temporary file beside it, then rename):
+/// readers see the old text or the new, never half.
 bool write_text_file(const fs::path& path, std::string_view text, std::string& error);
 
 }  // namespace honeycomb::host

@@ -41,6 +41,93 @@ const char* to_string(spool::FsyncPolicy policy) {
   return "interval";
 }
 
+namespace {
+
+/// `pots:` a list of {id, type, config: {key: value}, start: bool}.
+std::vector<protocol::InstallPot> parse_pots(const YAML::Node& list) {
+  if (!list.IsSequence()) {
+    throw KeyError{"pots: expected a list of {id, type, config, start}"};
+  }
+  std::vector<protocol::InstallPot> out;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& item = list[i];
+    const auto where = fmt::format("pots[{}]", i);
+    if (!item.IsMap()) {
+      throw KeyError{where + ": expected a mapping with id, type, config, start"};
+    }
+    protocol::InstallPot pot;
+    pot.auto_start = true;
+    for (const auto& kv : item) {
+      const auto key = kv.first.as<std::string>();
+      const auto name = fmt::format("{}.{}", where, key);
+      if (key == "id") {
+        pot.pot_id = text(kv.second, name);
+      } else if (key == "type") {
+        pot.honeypot_type = text(kv.second, name);
+      } else if (key == "start") {
+        pot.auto_start = config_keys::boolean(kv.second, name);
+      } else if (key == "config") {
+        if (!kv.second.IsMap()) {
+          throw KeyError{name + ": expected a mapping of key: value"};
+        }
+        std::map<std::string, std::string> config;
+        for (const auto& entry : kv.second) {
+          const auto k = entry.first.as<std::string>();
+          config[k] = text(entry.second, fmt::format("{}.{}", name, k));
+        }
+        pot.config = std::move(config);
+      } else {
+        throw KeyError{name + ": unknown key (id, type, config, start)"};
+      }
+    }
+    if (pot.pot_id.empty() || pot.honeypot_type.empty()) {
+      throw KeyError{where + ": needs an id and a type"};
+    }
+    out.push_back(std::move(pot));
+  }
+  return out;
+}
+
+/// `outputs:` a list of {integration, args: {key: value}}.
+std::vector<LocalOutput> parse_outputs(const YAML::Node& list) {
+  if (!list.IsSequence()) {
+    throw KeyError{"outputs: expected a list of {integration, args}"};
+  }
+  std::vector<LocalOutput> out;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& item = list[i];
+    const auto where = fmt::format("outputs[{}]", i);
+    if (!item.IsMap()) {
+      throw KeyError{where + ": expected a mapping with integration and args"};
+    }
+    LocalOutput output;
+    for (const auto& kv : item) {
+      const auto key = kv.first.as<std::string>();
+      const auto name = fmt::format("{}.{}", where, key);
+      if (key == "integration") {
+        output.integration = text(kv.second, name);
+      } else if (key == "args") {
+        if (!kv.second.IsMap()) {
+          throw KeyError{name + ": expected a mapping of key: value"};
+        }
+        for (const auto& entry : kv.second) {
+          const auto k = entry.first.as<std::string>();
+          output.args.push_back(fmt::format("{}={}", k, text(entry.second, fmt::format("{}.{}", name, k))));
+        }
+      } else {
+        throw KeyError{name + ": unknown key (integration, args)"};
+      }
+    }
+    if (output.integration.empty()) {
+      throw KeyError{where + ": needs an integration"};
+    }
+    out.push_back(std::move(output));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::path& file, const NodeConfig& defaults) {
   NodeConfig c = defaults;
   std::string error;
@@ -106,6 +193,22 @@ std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::pa
         c.forward_without_ack = config_keys::boolean(v, key);
       } else if (key == "stats_interval_ms") {
         c.stats_interval = config_keys::millis(v, key, 10, 3'600'000);
+      } else if (key == "potstore") {
+        c.potstore = text(v, key);
+      } else if (key == "pots") {
+        c.pots = parse_pots(v);
+      } else if (key == "outputs") {
+        c.outputs = parse_outputs(v);
+      } else if (key == "pot_log_max_kb") {
+        c.pot_log_max_bytes = scalar<std::uint64_t>(v, key, 4, std::uint64_t{1} << 30) * 1024;
+      } else if (key == "pot_restart_min_ms") {
+        c.pot_restart_min = config_keys::millis(v, key, 10, 3'600'000);
+      } else if (key == "pot_restart_max_seconds") {
+        c.pot_restart_max = config_keys::seconds(v, key, 1, 86'400);
+      } else if (key == "pot_stable_after_seconds") {
+        c.pot_stable_after = config_keys::seconds(v, key, 1, 86'400);
+      } else if (key == "pot_stop_grace_seconds") {
+        c.pot_stop_grace = config_keys::seconds(v, key, 1, 3600);
       } else if (key == "verbose") {
         c.log_verbose = config_keys::boolean(v, key);
       } else {
@@ -119,6 +222,9 @@ std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::pa
   }
   if (c.reconnect_max < c.reconnect_min) {
     c.reconnect_max = c.reconnect_min;
+  }
+  if (c.pot_restart_max < c.pot_restart_min) {
+    c.pot_restart_max = c.pot_restart_min;
   }
   return c;
 }
@@ -172,6 +278,35 @@ max_unacked_events: {}
 # them anyway, deleting each once written (lost if that core fails).
 forward_without_ack: false
 
+# Pots (docs/POTS.md): honeypots the node runs as child processes, installed
+# from the potstore catalog by the core's InstallPot. Each pot's stdout and
+# stderr go to <data_dir>/pots/<id>/logs, each capped (one older file kept).
+# A crashed pot restarts after pot_restart_min_ms, doubling up to
+# pot_restart_max_seconds; a pot up for pot_stable_after_seconds starts over
+# at the shortest delay. StopPot sends SIGTERM, then SIGKILL after the grace.
+# potstore: /usr/share/honeycomb/potstore/potstore.json
+# Pots to run without a command from the core: each is installed (and, unless
+# start is false, started) at start-up when no pot of that id is installed.
+# pots:
+#   - id: web-01
+#     type: simple_http
+#     config: {{port: "8080"}}
+#     start: true
+pot_log_max_kb: {}
+pot_restart_min_ms: {}
+pot_restart_max_seconds: {}
+pot_stable_after_seconds: {}
+pot_stop_grace_seconds: {}
+
+# Local outputs (docs/OUTPUTS.md): integrations fed every event, beside the
+# core or instead of it (core: none). Events leave the spool once the core
+# and every output are done with them.
+# outputs:
+#   - integration: json_file
+#     args: {{filepath: /var/log/honeycomb/events.json}}
+#   - integration: syslog
+#     args: {{address: 127.0.0.1, port: 514, protocol: udp}}
+
 # How often <data_dir>/stats.json (`honeycomb node status`) is rewritten.
 stats_interval_ms: {}
 verbose: false
@@ -180,7 +315,8 @@ verbose: false
                      d.max_line_bytes, d.max_connections, d.spool_max_bytes >> 20, d.spool_segment_bytes >> 20,
                      to_string(d.fsync), d.fsync_interval.count(), d.heartbeat.count() / 1000, d.reconnect_min.count(),
                      d.reconnect_max.count() / 1000, d.registration_timeout.count() / 1000, d.max_unacked_events,
-                     d.stats_interval.count());
+                     d.pot_log_max_bytes / 1024, d.pot_restart_min.count(), d.pot_restart_max.count() / 1000,
+                     d.pot_stable_after.count() / 1000, d.pot_stop_grace.count() / 1000, d.stats_interval.count());
 }
 
 std::optional<std::uint64_t> load_or_create_node_id(const std::filesystem::path& file, std::string& error) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/config_keys.hpp"
+#include "protocol/messages.hpp"
 #include "spool/spool.hpp"
 
 #include <chrono>
@@ -11,10 +12,20 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace honeycomb::node {
 
 using Listen = config_keys::Listen;
+
+/// A local output (issue: a standalone sensor): a built-in or library
+/// integration the node feeds every event to, with its parameters.
+struct LocalOutput {
+  std::string integration;        ///< json_file, syslog, ...
+  std::vector<std::string> args;  ///< key=value, validated by the integration's config.json
+
+  bool operator==(const LocalOutput&) const = default;
+};
 
 struct NodeConfig {
   std::filesystem::path data_dir;  ///< default <home>/node: node id, spool, stats
@@ -48,12 +59,28 @@ struct NodeConfig {
   /// node that sends a PotEvent).
   bool forward_without_ack = false;
   std::chrono::milliseconds stats_interval{1000};  ///< how often stats.json is rewritten (when it changed)
+
+  // Pots (docs/POTS.md)
+  std::filesystem::path potstore;  ///< the catalog; empty: the one shipped with honeycomb
+  /// Pots this node runs without being told: installed (and started) at
+  /// start-up when no pot of that id is installed yet.
+  std::vector<protocol::InstallPot> pots;
+  /// Integrations fed every event (docs/OUTPUTS.md), beside or instead of the core.
+  std::vector<LocalOutput> outputs;
+  std::uint64_t pot_log_max_bytes = std::uint64_t{1} << 20;  ///< per stream (stdout, stderr); one older file kept
+  std::chrono::milliseconds pot_restart_min{1000};           ///< first restart delay after a crash; doubles
+  std::chrono::milliseconds pot_restart_max{60'000};         ///< longest restart delay
+  std::chrono::milliseconds pot_stable_after{60'000};  ///< a pot up this long restarts at the shortest delay again
+  std::chrono::milliseconds pot_stop_grace{5'000};     ///< SIGTERM, then SIGKILL after this long
   bool log_verbose = false;
 
   bool standalone() const { return core_host.empty(); }
   std::filesystem::path spool_dir() const { return data_dir / "spool"; }
   std::filesystem::path node_id_file() const { return data_dir / "node_id"; }
   std::filesystem::path stats_file() const { return data_dir / "stats.json"; }
+  std::filesystem::path pots_dir() const { return data_dir / "pots"; }
+  /// The seq up to which the local outputs delivered everything.
+  std::filesystem::path outputs_position_file() const { return data_dir / "outputs.position"; }
 };
 
 /// Loads a YAML file over the defaults. Error text names the file and key.

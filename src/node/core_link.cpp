@@ -3,6 +3,7 @@
 #include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "events/normalize.hpp"
+#include "node/ack_gate.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/framer.hpp"
 #include "spool/spool.hpp"
@@ -42,12 +43,13 @@ constexpr auto kNever = std::chrono::steady_clock::time_point::max();
 }  // namespace
 
 struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
-  Impl(asio::io_context& io_context, const NodeConfig& cfg, std::uint64_t id, spool::Spool& sp, std::uint16_t port,
-       CommandHandler* handler)
+  Impl(asio::io_context& io_context, const NodeConfig& cfg, std::uint64_t id, spool::Spool& sp, AckGate& acks_gate,
+       std::uint16_t port, CommandHandler* handler)
       : io(io_context),
         config(cfg),
         node_id(id),
         spool(sp),
+        gate(acks_gate),
         event_port(port),
         commands(handler),
         sender_wake(io_context, kNever),
@@ -78,6 +80,7 @@ struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
   const NodeConfig& config;
   std::uint64_t node_id;
   spool::Spool& spool;
+  AckGate& gate;  ///< the core's confirmations go here (the spool deletes what every consumer is done with)
   std::uint16_t event_port;
   CommandHandler* commands;
   asio::steady_timer sender_wake;  ///< cancelled: new events, an ack, outbox space
@@ -97,14 +100,25 @@ struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
   tcp::socket* socket_ptr = nullptr;  ///< the connection being set up or used
   std::function<void()> on_stopped;
   log::RateLimiter connect_log{1};
+  std::int64_t warned_version = protocol::kVersion;  ///< the last mismatching version logged
+  void check_version(std::int64_t version);
 };
+
+void CoreLink::Impl::check_version(std::int64_t version) {
+  // The spec: log a mismatch, and the peer may be refused. The public Rust
+  // core only warns too; we go on (the message decoded), once per version.
+  if (version != protocol::kVersion && version != warned_version) {
+    warned_version = version;
+    log->warn("the core speaks protocol version {} (this node: {}); going on", version, protocol::kVersion);
+  }
+}
 
 void CoreLink::Impl::on_message(protocol::Message&& message) {
   if (auto* ack = std::get_if<protocol::EventAck>(&message)) {
     if (!acks) {
       return;
     }
-    spool.acknowledge(std::min(ack->seq, last_sent_seq));
+    gate.core_confirmed(std::min(ack->seq, last_sent_seq));
     sender_wake.cancel();
     return;
   }
@@ -138,6 +152,7 @@ asio::awaitable<void> CoreLink::Impl::reader(tcp::socket& socket, protocol::Fram
       [this](boost::json::value&& v) {
         auto decoded = protocol::decode(std::move(v));
         if (auto* d = std::get_if<protocol::Decoded>(&decoded)) {
+          check_version(d->version);
           on_message(std::move(d->message));
         } else {
           log->warn("core sent a message this node cannot read: {}", std::get<protocol::DecodeError>(decoded).reason);
@@ -204,18 +219,18 @@ asio::awaitable<void> CoreLink::Impl::writer(tcp::socket& socket) {
     }
     if (last_seq != 0 && !acks) {
       // A core without event_ack: written is all we will ever know.
-      spool.acknowledge(last_seq);
+      gate.core_confirmed(last_seq);
     }
     sender_wake.cancel();
   }
 }
 
 asio::awaitable<void> CoreLink::Impl::sender() {
-  auto reader = spool.reader(spool.acked_seq() + 1);
+  auto reader = spool.reader(gate.core_position() + 1);
   std::string batch;
   for (;;) {
-    const bool window_full =
-        acks && last_sent_seq > spool.acked_seq() && last_sent_seq - spool.acked_seq() >= config.max_unacked_events;
+    const bool window_full = acks && last_sent_seq > gate.core_position() &&
+                             last_sent_seq - gate.core_position() >= config.max_unacked_events;
     // A core that did not confirm event_ack gets events only when the
     // configuration says so (the public Rust core has no PotEvent at all
     // and drops a node that sends one); otherwise they wait in the spool.
@@ -284,6 +299,7 @@ asio::awaitable<bool> CoreLink::Impl::session(tcp::socket& socket) {
       [&](boost::json::value&& v) {
         auto decoded = protocol::decode(std::move(v));
         if (auto* d = std::get_if<protocol::Decoded>(&decoded)) {
+          check_version(d->version);
           if (!ack) {
             if (auto* a = std::get_if<protocol::RegistrationAck>(&d->message)) {
               ack = *a;
@@ -333,7 +349,7 @@ asio::awaitable<bool> CoreLink::Impl::session(tcp::socket& socket) {
   }
   outbox.clear();
   outbox_bytes = 0;
-  last_sent_seq = spool.acked_seq();
+  last_sent_seq = gate.core_position();
   session_over = false;
   current = &socket;
   if (first && acks) {
@@ -401,8 +417,8 @@ asio::awaitable<void> CoreLink::Impl::run() {
 }
 
 CoreLink::CoreLink(asio::io_context& io, const NodeConfig& config, std::uint64_t node_id, spool::Spool& spool,
-                   std::uint16_t event_port, CommandHandler* commands)
-    : impl_(std::make_shared<Impl>(io, config, node_id, spool, event_port, commands)) {}
+                   AckGate& gate, std::uint16_t event_port, CommandHandler* commands)
+    : impl_(std::make_shared<Impl>(io, config, node_id, spool, gate, event_port, commands)) {}
 
 CoreLink::~CoreLink() = default;
 

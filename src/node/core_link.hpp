@@ -33,6 +33,8 @@ class Spool;
 
 namespace honeycomb::node {
 
+class AckGate;
+
 struct LinkStats {
   std::atomic<bool> connected{false};  ///< registered and accepted
   std::atomic<bool> core_acks{false};  ///< the core confirmed `event_ack`
@@ -54,8 +56,11 @@ class CommandHandler {
 
 class CoreLink {
  public:
+  /// The core's confirmations go to `gate` (which acknowledges the spool
+  /// once the local outputs are done too); the link resumes after
+  /// gate.core_position().
   CoreLink(boost::asio::io_context& io, const NodeConfig& config, std::uint64_t node_id, spool::Spool& spool,
-           std::uint16_t event_port, CommandHandler* commands);
+           AckGate& gate, std::uint16_t event_port, CommandHandler* commands);
   ~CoreLink();
   CoreLink(const CoreLink&) = delete;
   CoreLink& operator=(const CoreLink&) = delete;

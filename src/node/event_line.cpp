@@ -16,7 +16,7 @@ simdjson::dom::parser& line_parser() {
   thread_local simdjson::dom::parser parser = []() {
     simdjson::dom::parser p;
     // On failure (no memory) parse() allocates on demand, with the default depth.
-    const auto error = p.allocate(64 * 1024, kMaxEventDepth);
+    const auto error = p.allocate(std::size_t{64} * 1024, kMaxEventDepth);
     static_cast<void>(error);
     return p;
   }();
@@ -51,7 +51,18 @@ LineCheck check_line(std::string_view line) {
   if (doc.error()) {
     return {LineKind::malformed, doc.error() == simdjson::UTF8_ERROR ? "invalid UTF-8" : "invalid JSON"};
   }
-  return {LineKind::event, {}};
+  LineCheck result{LineKind::event, {}, {}};
+  const auto object = doc.get_object();
+  if (!object.error()) {
+    for (const char* key : {"pot_id", "honeybee_honeypot_id"}) {
+      std::string_view id;
+      if (!object.value_unsafe().at_key(key).get(id)) {
+        result.pot_id = id;
+        break;
+      }
+    }
+  }
+  return result;
 }
 
 std::string oversize_event(std::string_view head, std::size_t total_bytes, std::size_t limit, std::string_view peer,

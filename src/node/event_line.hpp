@@ -16,6 +16,10 @@ enum class LineKind { event, blank, malformed };
 struct LineCheck {
   LineKind kind = LineKind::event;
   std::string_view reason;  ///< for malformed: why (static text)
+  /// For an event: the pot it names (`pot_id`, else Cowrie's
+  /// `honeybee_honeypot_id`), empty when none. Valid until the next
+  /// check_line() on this thread.
+  std::string_view pot_id;
 };
 /// Checks one line (without its '\n'; LineAssembler::kPadding readable bytes
 /// must follow it): a JSON object, valid UTF-8, nested at most

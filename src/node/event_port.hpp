@@ -15,6 +15,7 @@
 #include "node/event_line.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -50,6 +51,15 @@ class EventPort {
   EventPort(const EventPort&) = delete;
   EventPort& operator=(const EventPort&) = delete;
 
+  /// Counts events per pot they name (for the pot manager's metrics); set
+  /// before start(). Called on event-port threads, once per read and pot.
+  void count_pot_events(std::function<void(std::string_view pot_id, std::uint64_t events)> counter);
+  /// Names the pot a connection comes from (empty: unknown); events of that
+  /// connection that name no pot get it (spool origin). Called once per
+  /// accepted connection (its descriptor and peer) on an event-port thread;
+  /// set before start().
+  using OriginResolver = std::function<std::string(int socket, const boost::asio::ip::tcp::endpoint& remote)>;
+  void resolve_origin(OriginResolver resolver);
   /// Binds config.event_listen; error text, empty on success.
   std::string start();
   /// Stops accepting and closes every connection (each appends what it read).

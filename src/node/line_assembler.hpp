@@ -57,7 +57,7 @@ class LineAssembler {
       std::vector<char>().swap(partial_);
     }
   }
-  static constexpr std::size_t kKeepBytes = 16 * 1024;
+  static constexpr std::size_t kKeepBytes = std::size_t{16} * 1024;
   /// The held line is complete: it moves to completed_ (whose view the
   /// caller may keep until the next call) and the held buffer is reused.
   std::string_view complete_partial() {

@@ -1,8 +1,14 @@
 #include "node/node.hpp"
 
 #include "common/log.hpp"
+#include "host/home.hpp"
+#include "node/ack_gate.hpp"
 #include "node/core_link.hpp"
 #include "node/event_port.hpp"
+#include "node/local_outputs.hpp"
+#include "node/pot_manager.hpp"
+#include "node/pot_spec.hpp"
+#include "node/potstore.hpp"
 #include "spool/spool.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -12,12 +18,16 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 namespace honeycomb::node {
 
@@ -25,8 +35,15 @@ namespace asio = boost::asio;
 
 namespace {
 
+/// stats.json, replaced atomically: readers never see half. A failure
+/// (disk full) only makes the file older.
+void write_stats(const NodeConfig& config, std::string_view text) {
+  std::string error;
+  host::write_text_file(config.stats_file(), text, error);
+}
+
 std::string stats_json(std::uint64_t node_id, std::uint16_t port, const EventPortStats& e, const spool::Spool& spool,
-                       const CoreLink* link) {
+                       const CoreLink* link, const PotManager* pots, const LocalOutputs* outputs) {
   const auto s = spool.stats();
   std::string out = fmt::format(
       R"({{"node_id":{},"event_port":{},"connections_open":{},"connections_accepted":{},"connections_refused":{},)"
@@ -44,22 +61,14 @@ std::string stats_json(std::uint64_t node_id, std::uint16_t port, const EventPor
         l.connected.load(), l.core_acks.load(), l.registrations.load(), l.connect_failures.load(), l.events_sent.load(),
         l.commands.load());
   }
+  if (pots != nullptr) {
+    out += R"(,"pots":)" + pots->stats_json();
+  }
+  if (outputs != nullptr) {
+    out += R"(,"outputs":)" + outputs->stats_json();
+  }
   out += "}\n";
   return out;
-}
-
-/// Replaced atomically (temporary file + rename): readers never see half.
-void write_stats_file(const std::filesystem::path& file, const std::string& text) {
-  const auto tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) {
-      return;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
 }
 
 }  // namespace
@@ -86,13 +95,39 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
   // The event port comes up first: a honeypot whose node is down freezes or
   // loses events. It takes events into the spool whether or not the core
   // is reachable.
+  // Who deletes spooled events: the core's acks and the local outputs'
+  // progress, whichever is behind.
+  AckGate gate(*spool, !config.standalone(), !config.outputs.empty());
   asio::io_context event_io(static_cast<int>(config.io_threads));
   asio::io_context link_io(1);
+  asio::io_context pot_io(1);
   std::unique_ptr<CoreLink> link;
-  EventPort port(event_io, config, *spool, [&link]() {
+  std::unique_ptr<LocalOutputs> outputs;
+  std::unique_ptr<PotManager> pots;
+  EventPort port(event_io, config, *spool, [&link, &outputs]() {
     if (link) {
       link->wake();
     }
+    if (outputs) {
+      outputs->wake();
+    }
+  });
+  port.count_pot_events([&pots](std::string_view pot_id, std::uint64_t events) {
+    if (pots) {
+      pots->count_events(pot_id, events);
+    }
+  });
+  port.resolve_origin([&pots](int socket, const asio::ip::tcp::endpoint& remote) {
+    if (!pots || !pots->any_running()) {
+      return std::string();
+    }
+    asio::ip::tcp::endpoint local;
+    auto length = static_cast<socklen_t>(local.capacity());
+    if (::getsockname(socket, local.data(), &length) != 0) {
+      return std::string();
+    }
+    local.resize(length);
+    return pots->pot_for_connection(local, remote);
   });
   error = port.start();
   if (!error.empty()) {
@@ -105,8 +140,41 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
     std::cerr << "Error: " << error << "\n";
     return 1;
   }
+  if (!config.outputs.empty()) {
+    auto created = LocalOutputs::create(config, *node_id, *spool, gate);
+    if (auto* output_error = std::get_if<std::string>(&created)) {
+      std::cerr << "Error: " << *output_error << "\n";
+      return 1;
+    }
+    outputs = std::move(std::get<std::unique_ptr<LocalOutputs>>(created));
+  }
+
+  // The pots: child processes that send their events to the port above.
+  PotManagerOptions pot_options;
+  pot_options.pots_dir = config.pots_dir();
+  pot_options.node_id = *node_id;
+  pot_options.event_port = port.port();
+  pot_options.log_max_bytes = config.pot_log_max_bytes;
+  pot_options.restart_min = config.pot_restart_min;
+  pot_options.restart_max = config.pot_restart_max;
+  pot_options.stable_after = config.pot_stable_after;
+  pot_options.stop_grace = config.pot_stop_grace;
+  pot_options.potstore_file = config.potstore.empty() ? default_potstore_file() : config.potstore;
+  std::error_code exe_ec;
+  pot_options.install.honeycomb_exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec);
+  pot_options.install.pots_dir = config.pots_dir();
+  pot_options.declared = config.pots;
+  pot_options.install.iamroot = ::geteuid() == 0;  // the node runs as root only with --iamroot
+  pots = std::make_unique<PotManager>(pot_io, pot_options, [&link](protocol::Message message) {
+    if (link) {
+      link->send(std::move(message));
+    }
+  });
   if (!config.standalone()) {
-    link = std::make_unique<CoreLink>(link_io, config, *node_id, *spool, port.port(), nullptr);
+    link = std::make_unique<CoreLink>(link_io, config, *node_id, *spool, gate, port.port(), pots.get());
+  }
+  if (auto potstore_error = pots->start(); !potstore_error.empty()) {
+    log->warn("no potstore catalog ({}): installed pots run; InstallPot reads it again each time", potstore_error);
   }
   const auto stats0 = spool->stats();
   log->info(
@@ -116,6 +184,9 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
       config.spool_dir().string(), stats0.pending_events, to_string(config.fsync));
   if (link) {
     link->start();
+  }
+  if (outputs) {
+    outputs->start();
   }
 
   // Statistics for `honeycomb node status`, tests and benchmarks, every
@@ -128,15 +199,15 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
       if (ec) {
         return;
       }
-      auto text = stats_json(*node_id, port.port(), port.stats(), *spool, link.get());
+      auto text = stats_json(*node_id, port.port(), port.stats(), *spool, link.get(), pots.get(), outputs.get());
       if (text != last_stats) {
-        write_stats_file(config.stats_file(), text);
+        write_stats(config, text);
         last_stats = std::move(text);
       }
       schedule_stats();
     });
   };
-  write_stats_file(config.stats_file(), stats_json(*node_id, port.port(), port.stats(), *spool, link.get()));
+  write_stats(config, stats_json(*node_id, port.port(), port.stats(), *spool, link.get(), pots.get(), outputs.get()));
   schedule_stats();
 
   asio::signal_set signals(event_io, SIGINT, SIGTERM);
@@ -152,11 +223,18 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
     shutdown_timer.expires_after(std::chrono::milliseconds(10));
     shutdown_timer.async_wait([&](const boost::system::error_code&) { wait_connections(); });
   };
+  std::function<void()> stop_rest;
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) {
       return;
     }
     log->info("node stopping ({})", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    // The pots first, while the event port still takes what they send as
+    // they stop; then the port and the link.
+    pots->stop([&]() { asio::post(event_io, [&]() { stop_rest(); }); });
+  });
+  stop_rest = [&]() {
+    pot_io.stop();
     port.stop();
     stats_timer.cancel();
     deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -175,7 +253,7 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
     } else {
       link_io.stop();
     }
-  });
+  };
 
   if (on_started) {
     on_started(NodeRunInfo{*node_id, port.port()});
@@ -183,6 +261,10 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
   std::thread link_thread([&link_io]() {
     auto guard = asio::make_work_guard(link_io);
     link_io.run();
+  });
+  std::thread pot_thread([&pot_io]() {
+    auto guard = asio::make_work_guard(pot_io);
+    pot_io.run();
   });
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.io_threads; ++i) {
@@ -193,8 +275,12 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
     t.join();
   }
   link_thread.join();
+  pot_thread.join();
+  if (outputs) {
+    outputs->stop();  // after the send in progress; what is left is delivered at the next start
+  }
   spool->sync();
-  write_stats_file(config.stats_file(), stats_json(*node_id, port.port(), port.stats(), *spool, link.get()));
+  write_stats(config, stats_json(*node_id, port.port(), port.stats(), *spool, link.get(), pots.get(), outputs.get()));
   const auto& st = port.stats();
   log->info("node stopped: {} events read, {} malformed, {} oversized; {} events pending in the spool",
             st.events.load(), st.malformed.load(), st.oversized.load(), spool->stats().pending_events);
@@ -217,6 +303,66 @@ int print_status(const NodeConfig& config) {
     return 1;
   }
   std::cout << boost::json::serialize(v) << "\n";
+  return 0;
+}
+
+int print_pots(const NodeConfig& config) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> folders;
+  for (const auto& entry : std::filesystem::directory_iterator(config.pots_dir(), ec)) {
+    if (entry.is_directory()) {
+      folders.push_back(entry.path());
+    }
+  }
+  std::sort(folders.begin(), folders.end());
+  if (folders.empty()) {
+    std::cout << "No pots installed in " << config.pots_dir().string()
+              << " (InstallPot from the core, or pots: in node.yml; `honeycomb node pots --catalog` lists what can "
+                 "be installed)\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<24} {:<20} {:<15} {}\n", "POT", "TYPE", "STATE", "SOURCE");
+  for (const auto& folder : folders) {
+    const auto text = host::read_text_file(folder / "pot.json");
+    auto parsed = text ? pot_spec_from_json(*text) : std::variant<PotSpec, std::string>(std::string("no pot.json"));
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      std::cout << fmt::format("{:<24} {}\n", folder.filename().string(), "unreadable: " + *error);
+      continue;
+    }
+    const auto& spec = std::get<PotSpec>(parsed);
+    auto state = host::read_text_file(folder / "state").value_or("stopped");
+    state = state.substr(0, state.find('\n'));
+    std::cout << fmt::format("{:<24} {:<20} {:<15} {}\n", spec.pot_id, spec.honeypot_type, state, spec.source);
+  }
+  return 0;
+}
+
+int print_catalog(const NodeConfig& config) {
+  const auto file = config.potstore.empty() ? default_potstore_file() : config.potstore;
+  auto loaded = Potstore::load(file);
+  if (auto* error = std::get_if<std::string>(&loaded)) {
+    std::cerr << "Error: " << *error << "\n";
+    return 1;
+  }
+  const auto& store = std::get<Potstore>(loaded);
+  std::cout << "Potstore " << file.string() << "\n";
+  for (const auto& entry : store.entries()) {
+    std::vector<std::string> keys;
+    keys.reserve(entry.config.size());
+    for (const auto& key : entry.config) {
+      keys.push_back(key.key);
+    }
+    std::vector<std::string> ports;
+    ports.reserve(entry.default_ports.size());
+    for (const auto port : entry.default_ports) {
+      ports.push_back(std::to_string(port));
+    }
+    std::cout << fmt::format("\n{} ({}, {})\n  {}\n  ports: {}  config: {}\n", entry.id,
+                             entry.kind == CatalogEntry::Kind::honeycomb_service ? "honeycomb service" : "external",
+                             entry.version, entry.description,
+                             ports.empty() ? "-" : fmt::format("{}", fmt::join(ports, ", ")),
+                             keys.empty() ? "-" : fmt::format("{}", fmt::join(keys, ", ")));
+  }
   return 0;
 }
 

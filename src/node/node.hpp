@@ -1,5 +1,5 @@
-// `honeycomb node`: wires the event port, the durable spool and the link to
-// the core together and runs them until SIGINT/SIGTERM.
+// `honeycomb node`: wires the event port, the durable spool, the link to the
+// core and the pot manager together and runs them until SIGINT/SIGTERM.
 #pragma once
 
 #include "node/config.hpp"
@@ -21,5 +21,10 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
 
 /// `honeycomb node status`: prints the running node's statistics file.
 int print_status(const NodeConfig& config);
+/// `honeycomb node pots`: the installed pots (id, type, what should become
+/// of them, where from), read from <data_dir>/pots.
+int print_pots(const NodeConfig& config);
+/// `honeycomb node pots --catalog`: what the potstore offers.
+int print_catalog(const NodeConfig& config);
 
 }  // namespace honeycomb::node

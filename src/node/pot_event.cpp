@@ -33,26 +33,39 @@ bool pot_id_is_only_sensor(const boost::json::object& record, std::string_view p
 
 }  // namespace
 
-void append_pot_event(std::string& out, std::uint64_t node_id, std::uint64_t seq, std::int64_t received_us,
-                      std::string_view origin, std::string_view line, bool with_seq) {
-  line = trim_blanks(line);
+SpooledEvent read_spooled(std::int64_t received_us, std::string_view origin, std::string_view line) {
+  SpooledEvent out;
+  out.line = trim_blanks(line);
+  out.event.pot_id = std::string(origin);
+  out.event.event_type = "node.unparsable_line";
+  out.event.received_us = received_us;
+  out.event.event_us = received_us;
   boost::system::error_code ec;
-  auto value = boost::json::parse(line, ec);
-  std::string pot_id(origin);
-  std::string pot_type;
-  std::string event_type = "node.unparsable_line";
-  std::int64_t event_us = received_us;
-  const bool parsed = !ec && value.is_object();
-  if (parsed) {
+  auto value = boost::json::parse(out.line, ec);
+  out.parsed = !ec && value.is_object();
+  if (out.parsed) {
     const auto& record = value.get_object();
     auto e = events::normalize(record, events::Envelope{}, received_us);
+    std::string pot_id = std::move(out.event.pot_id);
     if (origin.empty() || (!e.pot_id.empty() && !pot_id_is_only_sensor(record, e.pot_id))) {
       pot_id = std::move(e.pot_id);
     }
-    pot_type = std::move(e.pot_type);
-    event_type = std::move(e.event_type);
-    event_us = e.event_us;
+    out.event = std::move(e);
+    out.event.pot_id = std::move(pot_id);
   }
+  return out;
+}
+
+void append_pot_event(std::string& out, std::uint64_t node_id, std::uint64_t seq, std::int64_t received_us,
+                      std::string_view origin, std::string_view line, bool with_seq) {
+  const auto spooled = read_spooled(received_us, origin, line);
+  const auto& e = spooled.event;
+  const auto& pot_id = e.pot_id;
+  const auto& pot_type = e.pot_type;
+  const auto& event_type = e.event_type;
+  const auto event_us = e.event_us;
+  const bool parsed = spooled.parsed;
+  line = spooled.line;
   out += fmt::format(R"({{"version":2,"message":{{"PotEvent":{{"node_id":{},"pot_id":)", node_id);
   json_text::append_string(out, pot_id);
   out += R"(,"pot_type":)";

@@ -13,8 +13,9 @@ from conftest import BIN, free_port, port_open, wait_for
 
 
 class Node:
-    def __init__(self, home: Path, core_port=None, config: str = "", event_port=None):
+    def __init__(self, home: Path, core_port=None, config: str = "", event_port=None, env=None):
         self.home = home
+        self.env = env  # None: the test's own environment
         self.home.mkdir(parents=True, exist_ok=True)
         self.event_port = event_port or free_port()
         self.core_port = core_port
@@ -39,7 +40,7 @@ class Node:
         self.proc = subprocess.Popen(
             self.argv("node", "--config", self.config_file, "--event-listen", f"127.0.0.1:{self.event_port}",
                       "--core", core, "--name", "test-node"),
-            stdout=self.out, stderr=subprocess.STDOUT, text=True)
+            stdout=self.out, stderr=subprocess.STDOUT, text=True, env=self.env)
 
         def up():
             if self.proc.poll() is not None:

@@ -136,12 +136,21 @@ def test_every_command_is_delivered(core):
         assert got == wire, body
         # Answer as a node would: pot commands with a pot status, node
         # commands with a node event.
-        if "pot_id" in body or body["command"] in ("InstallPot", "GetInstalledPots"):
-            peer.send({"PotStatusUpdate": {"node_id": 62, "pot_id": "p", "pot_type": "cowrie", "status": "Running"}})
+        status = {"node_id": 62, "pot_id": "p", "pot_type": "cowrie", "status": "Running"}
+        if body["command"] in ("GetPotInfo", "GetPotLogs", "GetPotMetrics"):
+            # A status change of the same pot crossing the command is not its
+            # answer: these are answered with a JSON document in `message`.
+            peer.send({"PotStatusUpdate": dict(status, message="exited with code 1; restarting in 1.0 s")})
+            peer.send({"PotStatusUpdate": dict(status, message='{"pot_id":"p"}')})
+        elif "pot_id" in body or body["command"] in ("InstallPot", "GetInstalledPots"):
+            peer.send({"PotStatusUpdate": status})
         else:
             peer.send({"NodeEvent": "Started"})
         t.join(30)
         assert result[0][0] == 200, (body, result[0])
+        if body["command"] in ("GetPotInfo", "GetPotLogs", "GetPotMetrics"):
+            [reply] = json.loads(result[0][1])["replies"]
+            assert reply["PotStatusUpdate"]["message"] == '{"pot_id":"p"}', body
 
 
 def test_command_errors(core):

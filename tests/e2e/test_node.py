@@ -139,6 +139,29 @@ def test_hostile_input_never_stops_the_connection(core, tmp_path):
         node.kill()
 
 
+def test_a_line_split_across_reads_of_a_long_lived_connection(core, node):
+    """The accept path reads a new connection at once; what it read of an
+    unfinished line must carry over to the connection's coroutine, which
+    then reads whenever the socket is readable, for as long as it stays open."""
+    before = node.stats().get("bytes", 0)
+    with node.connect() as s:
+        first = b'{"pot_id":"p1","event_type":"sp'
+        s.sendall(first)
+        # Read (by the accept path) before the rest is sent.
+        node.wait_stats(lambda st: st.get("bytes", 0) >= before + len(first) and st.get("connections_open") == 1,
+                        what="the first half read")
+        s.sendall(b'lit","n":1}\n{"pot_id":"p1","event_type":"split","n":2}')
+        s.sendall(b'\n')
+        wait_stored(core, 2)
+        # Still open: a third line on the same connection.
+        s.sendall(b'{"pot_id":"p1","event_type":"split","n":3}\n')
+        wait_stored(core, 3)
+        assert node.stats()["connections_open"] == 1
+    assert sorted(e["raw"]["n"] for e in all_events(core, "event_type=split")) == [1, 2, 3]
+    node.wait_stats(lambda st: st.get("connections_open") == 0, what="the connection closed")
+    assert node.stats()["malformed"] == 0
+
+
 def test_events_spool_while_the_core_is_down(tmp_path):
     # The node starts before any core exists: the event port is up at once
     # and every event waits in the spool.
@@ -224,8 +247,9 @@ class PublicCoreLike:
     there is no PotEvent variant. It records what it received and whether
     the node ever broke one of those rules."""
 
-    def __init__(self):
+    def __init__(self, version=2):
         import threading
+        self.version = version
         self.server = socket.socket()
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(1)
@@ -253,7 +277,7 @@ class PublicCoreLike:
                                                "totp_key": None}})
 
     def send(self, message):
-        self.conn.sendall(json.dumps({"version": 2, "message": message}).encode() + b"\n")
+        self.conn.sendall(json.dumps({"version": self.version, "message": message}).encode() + b"\n")
 
     def names(self):
         return [m if isinstance(m, str) else next(iter(m)) for m in self.messages]
@@ -267,8 +291,14 @@ def test_public_core_gets_status_and_answers_never_events(tmp_path):
         reg = peer.messages[0]["NodeRegistration"]
         assert reg["node_id"] == node.node_id and reg["node_type"] == "Full"
         # A unit command as the Rust core writes it: a bare string.
+        statuses = peer.names().count("NodeStatusUpdate")
         peer.send({"NodeCommand": {"node_id": node.node_id, "command": "GetInstalledPots"}})
-        wait_for(lambda: "NodeEvent" in peer.names(), 20, what="an answer to the command")
+        # No pots: the list is only its end, a status (the heartbeat is 30 s away).
+        wait_for(lambda: peer.names().count("NodeStatusUpdate") > statuses, 20, what="an answer to the command")
+        peer.send({"NodeCommand": {"node_id": node.node_id, "command": {"GetPotStatus": "nope"}}})
+        wait_for(lambda: "PotStatusUpdate" in peer.names(), 20, what="an answer to the pot command")
+        [answer] = [m["PotStatusUpdate"] for m in peer.messages if isinstance(m, dict) and "PotStatusUpdate" in m]
+        assert answer["pot_id"] == "nope" and answer["status"] == "Failed"
         node.send_stream(numbered(100))
         node.wait_stats(lambda s: s["spool"]["pending_events"] == 100, what="events kept in the spool")
         assert node.stop(signal.SIGTERM) == 0
@@ -276,5 +306,17 @@ def test_public_core_gets_status_and_answers_never_events(tmp_path):
         assert "PotEvent" not in peer.names()
         assert peer.violations == [], "more or less than one envelope in one read"
         assert "does not confirm stored events" in node.output()
+    finally:
+        node.kill()
+
+
+def test_a_core_of_another_protocol_version_is_logged_once(tmp_path):
+    peer = PublicCoreLike(version=3)
+    node = Node(tmp_path / "node-home", peer.port).start()
+    try:
+        wait_for(lambda: "NodeStatusUpdate" in peer.names(), 20, what="the status after registration")
+        peer.send({"NodeCommand": {"node_id": node.node_id, "command": {"GetPotStatus": "nope"}}})
+        wait_for(lambda: "PotStatusUpdate" in peer.names(), 20, what="an answer to the command")
+        assert node.output().count("the core speaks protocol version 3 (this node: 2); going on") == 1
     finally:
         node.kill()

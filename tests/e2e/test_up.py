@@ -1,20 +1,20 @@
-"""`honeycomb up`: one command starts a core and the default honeypots,
-says where the API and the token are, and Ctrl-C stops all of it."""
+"""`honeycomb up`: one command starts a core, a node and the node's default
+honeypots, says where the API and the token are, and Ctrl-C stops all of it."""
 import json
 import os
 import signal
 import subprocess
 import urllib.request
 
-from conftest import BIN, child_pids, free_port, port_closed, port_open, read_json_lines, wait_for
+from conftest import BIN, child_pids, free_port, port_closed, port_open, wait_for
 
 
 def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
     home = tmp_path / "home"
-    http, node, api, ws, events = free_port(), free_port(), free_port(), free_port(), free_port()
+    http, node, api, ws, event_port = free_port(), free_port(), free_port(), free_port(), free_port()
     argv = [BIN, "--home", str(home)] + (["--iamroot"] if os.geteuid() == 0 else []) + [
         "up", "--http-port", str(http), "--node-listen", f"127.0.0.1:{node}", "--api-listen", f"127.0.0.1:{api}",
-        "--ws-listen", f"127.0.0.1:{ws}", "--event-listen", f"127.0.0.1:{events}"]
+        "--ws-listen", f"127.0.0.1:{ws}", "--event-listen", f"127.0.0.1:{event_port}"]
     out_path = tmp_path / "up.out"
     with open(out_path, "w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -25,20 +25,23 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         assert proc.poll() is None, text
         assert f"http://127.0.0.1:{api}/" in text and str(home / "core" / "api-token") in text
         assert "first start: API token created" in text
-        wait_for(lambda: port_open(http), 20, what="the honeypot's port")
+        # The node installs and starts the default honeypot as its pot.
+        wait_for(lambda: port_open(http), 60, what="the honeypot's port")
         children = child_pids(proc.pid)
-        assert len(children) >= 3, children
-        # The honeypot raises alerts...
-        urllib.request.urlopen(f"http://127.0.0.1:{http}/up-test", timeout=10).read()
-        alerts = wait_for(lambda: [a for a in read_json_lines(home / "alerts.json")
-                                   if "up-test" in json.dumps(a)], 20, what="the alert line")
-        assert alerts[0]["event_type"] == "simple_http"
-        # ...and the core answers with the stored token.
+        assert len(children) >= 2, children  # the core and the node (the pot is the node's child)
         token = (home / "core" / "api-token").read_text().strip()
+
+        def api_get(path):
+            req = urllib.request.Request(f"http://127.0.0.1:{api}{path}", headers={"Authorization": f"Bearer {token}"})
+            return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
         def nodes():
-            req = urllib.request.Request(f"http://127.0.0.1:{api}/api/v1/nodes",
-                                         headers={"Authorization": f"Bearer {token}"})
-            return json.loads(urllib.request.urlopen(req, timeout=10).read())["nodes"]
+            return api_get("/api/v1/nodes")["nodes"]
+        # The honeypot's alert goes pot -> node -> core, stored under the pot's id.
+        urllib.request.urlopen(f"http://127.0.0.1:{http}/up-test", timeout=10).read()
+        events = wait_for(lambda: [e for e in api_get("/api/v1/events?pot=web-01")["events"]
+                                   if "up-test" in json.dumps(e)], 30, what="the honeypot's event in the core")
+        assert events[0]["pot_type"] == "simple_http"
         # ...and the node registered with it.
         wait_for(lambda: [n for n in nodes() if n["status"] == "Running"], 20, what="the node Running")
         assert len(nodes()) == 1
@@ -46,7 +49,7 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=40)
     assert rc == 0, out_path.read_text()
-    for port in (http, node, api, ws, events):
+    for port in (http, node, api, ws, event_port):
         assert port_closed(port), port
     for pid in children:
         wait_for(lambda: not os.path.exists(f"/proc/{pid}") or

@@ -16,7 +16,7 @@ namespace honeycomb {
 namespace {
 
 const std::vector<std::string> expected_services = {"simple_http"};
-const std::vector<std::string> expected_integrations = {"json_file", "syslog"};
+const std::vector<std::string> expected_integrations = {"honeybee", "json_file", "syslog"};
 
 TEST(Registry, EveryBuiltinServiceIsRegistered) {
   const auto names = host::builtin_service_names();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <sys/stat.h>
 
 namespace honeycomb::node {
@@ -66,6 +67,39 @@ TEST(NodeConfig, ErrorsNameTheKey) {
     auto loaded = load(dir, yaml);
     ASSERT_TRUE(std::holds_alternative<std::string>(loaded)) << yaml;
     EXPECT_NE(std::get<std::string>(loaded).find(key), std::string::npos) << std::get<std::string>(loaded);
+  }
+}
+
+TEST(NodeConfig, PotsAndTheirSupervision) {
+  TempDir dir;
+  auto loaded = load(dir,
+                     "pots:\n  - id: web-01\n    type: simple_http\n    config: {port: 8081, version: \"x y\"}\n"
+                     "  - id: tar-01\n    type: example-python-pot\n    start: false\n"
+                     "pot_log_max_kb: 64\npot_restart_min_ms: 200\npot_restart_max_seconds: 5\n"
+                     "pot_stop_grace_seconds: 2\npotstore: /srv/potstore.json\n");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(loaded)) << std::get<std::string>(loaded);
+  const auto& c = std::get<NodeConfig>(loaded);
+  ASSERT_EQ(c.pots.size(), 2u);
+  EXPECT_EQ(c.pots[0].pot_id, "web-01");
+  EXPECT_EQ(c.pots[0].honeypot_type, "simple_http");
+  EXPECT_TRUE(c.pots[0].auto_start);
+  EXPECT_EQ(c.pots[0].config, (std::map<std::string, std::string>{{"port", "8081"}, {"version", "x y"}}));
+  EXPECT_FALSE(c.pots[1].auto_start);
+  EXPECT_FALSE(c.pots[1].config);
+  EXPECT_EQ(c.pot_log_max_bytes, 64u * 1024);
+  EXPECT_EQ(c.pot_restart_min, std::chrono::milliseconds(200));
+  EXPECT_EQ(c.pot_restart_max, std::chrono::seconds(5));
+  EXPECT_EQ(c.pot_stop_grace, std::chrono::seconds(2));
+  EXPECT_EQ(c.potstore, std::filesystem::path("/srv/potstore.json"));
+  for (const auto& [yaml, key] : std::vector<std::pair<std::string, std::string>>{
+           {"pots: web\n", "pots"},
+           {"pots:\n  - id: a\n", "pots[0]: needs an id and a type"},
+           {"pots:\n  - {id: a, type: b, colour: c}\n", "pots[0].colour"},
+           {"pots:\n  - {id: a, type: b, config: [1]}\n", "pots[0].config"},
+           {"pots:\n  - {id: a, type: b, start: perhaps}\n", "pots[0].start"}}) {
+    auto bad = load(dir, yaml);
+    ASSERT_TRUE(std::holds_alternative<std::string>(bad)) << yaml;
+    EXPECT_NE(std::get<std::string>(bad).find(key), std::string::npos) << std::get<std::string>(bad);
   }
 }
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Idle resident memory of honeycomb's long-running processes, next to what
+# the C++ runtime alone costs on this machine (docs/BENCHMARKS.md, "Idle
+# memory"). Prints VmRSS / RssAnon / RssFile of:
+#   - three one-thread C++ programs (g++ -O2): libstdc++ shared, libstdc++
+#     static, static-pie — the floor for any C++ process here;
+#   - `honeycomb node --core none` (no pots) and
+#     `honeycomb service run simple_http ... -i json_file`, each 3 s after start.
+#   bench/idle_memory/run.sh
+# Environment: HONEYCOMB_BUILD_DIR (build), BENCH_SETTLE_SECONDS (3).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. bench/lib.sh
+bin="${HONEYCOMB_BUILD_DIR:-build}/bin/honeycomb"
+[ -x "$bin" ] || die "no $bin: run scripts/build.sh release first"
+settle="${BENCH_SETTLE_SECONDS:-3}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+root=(); [ "$(id -u)" = 0 ] && root=(--iamroot)
+
+rss() {  # rss LABEL PID
+  local line
+  line=$(grep -E '^(VmRSS|RssAnon|RssFile):' "/proc/$2/status" | awk '{printf "%s %.1f MB  ", $1, $2/1024}')
+  printf '  %-44s %s\n' "$1" "$line"
+}
+
+cat > "$work/floor.cpp" <<'CPP'
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+int main() {
+  std::thread([] { std::cout << "ready" << std::endl; }).join();
+  pause();
+}
+CPP
+echo "idle_memory: VmRSS after ${settle}s"
+for variant in "libstdc++ shared:" "libstdc++ static:-static-libstdc++ -static-libgcc" "static-pie:-static-pie"; do
+  label="${variant%%:*}" flags="${variant#*:}"
+  # shellcheck disable=SC2086
+  g++ -O2 -std=c++20 $flags -o "$work/floor" "$work/floor.cpp" -pthread 2>/dev/null || die "g++ $flags failed"
+  "$work/floor" > "$work/floor.out" &
+  pid=$!
+  sleep "$settle"  # idle is what a process settles at: nothing to wait for but time
+  rss "C++ floor, $label" "$pid"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+
+port=$(free_port)
+"$bin" --home "$work/node" "${root[@]}" node --core none --event-listen "127.0.0.1:$port" > "$work/node.log" 2>&1 &
+pid=$!
+wait_listening "$port" "$pid" "the node" "$work/node.log"
+sleep "$settle"
+rss "honeycomb node (no core, no pots)" "$pid"
+stop_process "$pid"
+
+home=(--home "$work/svc" "${root[@]}")
+"$bin" "${home[@]}" service install simple_http > /dev/null
+"$bin" "${home[@]}" integration install json_file > /dev/null
+"$bin" "${home[@]}" integration configure json_file filepath="$work/alerts.json" > /dev/null
+port=$(free_port)
+"$bin" "${home[@]}" service run simple_http port="$port" -i json_file > "$work/svc.log" 2>&1 &
+pid=$!
+wait_listening "$port" "$pid" "simple_http" "$work/svc.log"
+sleep "$settle"
+rss "honeycomb service run simple_http -i json_file" "$pid"
+stop_process "$pid"

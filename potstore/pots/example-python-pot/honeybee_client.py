@@ -1,0 +1,1 @@
+../../../clients/python/honeybee_client.py
