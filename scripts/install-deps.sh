@@ -23,6 +23,8 @@ packages=(
   # the PHP forwarder for honeypot authors (clients/php), tested for real
   php-cli
   rsyslog rsyslog-gnutls wrk nginx-light
+  # the attackers' own tools against the built-in honeypots
+  nmap
 )
 
 missing=()

@@ -213,7 +213,11 @@ class SimpleHttpService final : public Service {
         if (ec == asio::error::operation_aborted) {
           co_return;
         }
-        continue;  // e.g. EMFILE: keep accepting once descriptors free up
+        // EMFILE and the like: the connection stays queued and the listener
+        // readable, so retrying at once would spin; pause instead.
+        asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
       }
       if (connections_.load(std::memory_order_relaxed) >= max_connections_) {
         ++refused_;
@@ -272,15 +276,13 @@ class SimpleHttpService final : public Service {
       request_line.append(http10 ? " HTTP/1.0" : " HTTP/1.1");
       Alert alert("simple_http");
       alert.fields.reserve(3);
-      alert.set("originating_ip", ip)
-          .set("originating_port", Value{port})
-          .set("request", std::move(request_line));
+      alert.set("originating_ip", ip).set("originating_port", Value{port}).set("request", std::move(request_line));
       add_alert_to_queue(std::move(alert));
 
       head = heads_.get(server_header_, http10, keep_alive);
       std::array<asio::const_buffer, 2> response{asio::buffer(head), asio::buffer(welcome_page)};
-      auto [write_ec, written] = co_await asio::async_write(
-          stream, std::span(response.data(), head_only ? 1U : 2U), asio::as_tuple(asio::use_awaitable));
+      auto [write_ec, written] = co_await asio::async_write(stream, std::span(response.data(), head_only ? 1U : 2U),
+                                                            asio::as_tuple(asio::use_awaitable));
       if (write_ec || !keep_alive) {
         break;
       }

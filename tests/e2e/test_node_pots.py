@@ -293,6 +293,30 @@ def test_service_pot_sends_alerts_through_the_event_port(core, node):
     assert pot_json(core, node, "GetPotMetrics", "web-01")["events"] >= 1
 
 
+def test_banner_pot_reports_connections_to_the_core(core, node):
+    port = free_port()
+    install(core, node, "scan-01", "banner", {"ports": str(port), "banner": "220 ready\\r\\n"}, auto_start=True)
+    wait_status(core, node, "scan-01", "Running", timeout=90)
+    wait_for(lambda: port_open(port), 30, what="banner's port")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.settimeout(10)
+        assert s.recv(64) == b"220 ready\r\n"
+        s.sendall(b"EHLO scanner.example\r\n")
+        s.shutdown(socket.SHUT_WR)
+        assert s.recv(64) == b""
+        src_port = s.getsockname()[1]
+
+    def mine():
+        return [e for e in all_events(core, "pot=scan-01") if e["src_port"] == src_port]
+    wait_for(lambda: len(mine()) == 3, 30, what="the connection's three events in the core")
+    by_type = {e["event_type"]: e for e in mine()}
+    assert set(by_type) == {"banner.connect", "banner.data", "banner.disconnect"}
+    for e in by_type.values():
+        assert (e["pot_type"], e["src_ip"], e["dst_port"]) == ("banner", "127.0.0.1", port)
+        assert e["session"] == by_type["banner.connect"]["session"] != ""
+    assert "EHLO scanner.example" in json.dumps(by_type["banner.data"])
+
+
 def test_pots_declared_in_the_node_config(tmp_path, core):
     port = free_port()
     config = POT_CONFIG + f"""

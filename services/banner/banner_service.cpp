@@ -1,0 +1,294 @@
+// banner: the catch-all for scanners. Listens on one or more TCP ports, sends
+// each a banner (configured, or the one the port's usual server sends, varied
+// per install), and records who connected and the first bytes they sent, in
+// hex and printable form. One coroutine per connection on one I/O thread;
+// every connection is capped in count (in all and per source address), in
+// idle and total time, and in bytes.
+#include "common/listen_socket.hpp"
+#include "common/log.hpp"
+#include "honeypot/bytes.hpp"
+#include "honeypot/connection_gate.hpp"
+#include "honeypot/deadline_io.hpp"
+#include "honeypot/install.hpp"
+
+#include <honeycomb/service.hpp>
+
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace honeycomb::services {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using honeypot::ConnectionGate;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxPorts = 64;
+constexpr std::size_t kReadChunk = 4096;
+/// Once a client has sent something, this much silence ends its first
+/// message: scanners send a probe and wait for an answer.
+constexpr std::chrono::milliseconds kQuietEndsData{500};
+constexpr std::chrono::milliseconds kAcceptRetry{50};
+
+struct Settings {
+  std::string address;
+  std::vector<std::uint16_t> ports;
+  std::optional<std::string> banner;  ///< nullopt: the port's usual banner
+  std::size_t read_bytes = 1024;
+  std::uint64_t max_bytes = 1 << 20;
+  std::chrono::seconds idle_timeout{30};
+  std::chrono::seconds session_timeout{300};
+  ConnectionGate::Limits limits;
+};
+
+std::int64_t positive(const ServiceArgs& args, const char* name, std::int64_t fallback, std::int64_t max) {
+  const auto value = args.get<std::int64_t>(name, fallback);
+  if (value < 1 || value > max) {
+    throw std::invalid_argument(std::string(name) + " must be from 1 to " + std::to_string(max) + " (got " +
+                                std::to_string(value) + ")");
+  }
+  return value;
+}
+
+Settings read_settings(const ServiceArgs& args) {
+  Settings s;
+  s.address = args.get("address", "0.0.0.0");
+  std::string error;
+  auto ports = honeypot::parse_port_list(args.get("ports", ""), kMaxPorts, error);
+  if (!ports) {
+    throw std::invalid_argument("ports: " + error);
+  }
+  s.ports = std::move(*ports);
+  if (const auto text = args.get("banner", ""); !text.empty()) {
+    s.banner = honeypot::unescape(text, error);
+    if (!s.banner) {
+      throw std::invalid_argument("banner: " + error);
+    }
+  }
+  s.read_bytes = static_cast<std::size_t>(positive(args, "read_bytes", 1024, 65536));
+  s.max_bytes = static_cast<std::uint64_t>(positive(args, "max_bytes", 1 << 20, std::int64_t{1} << 40));
+  s.idle_timeout = std::chrono::seconds(positive(args, "idle_timeout", 30, 86400));
+  s.session_timeout = std::chrono::seconds(positive(args, "session_timeout", 300, 86400));
+  s.limits.max_connections = static_cast<std::size_t>(positive(args, "max_connections", 1000, 1'000'000));
+  s.limits.max_per_source = static_cast<std::size_t>(positive(args, "max_per_ip", 32, 1'000'000));
+  return s;
+}
+
+/// What every event of one connection carries.
+struct Peer {
+  std::string session;
+  std::string src_ip;
+  std::int64_t src_port = 0;
+  std::string dst_ip;
+  std::int64_t dst_port = 0;
+};
+
+class BannerService final : public Service {
+ public:
+  void on_server_start() override {
+    settings_ = read_settings(service_args());
+    gate_ = std::make_unique<ConnectionGate>(settings_.limits);
+    if (const auto files = honeypot::raise_open_file_limit(settings_.limits.max_connections);
+        files < settings_.limits.max_connections) {
+      logger().warning("max_connections is " + std::to_string(settings_.limits.max_connections) +
+                       " but this process may open only " + std::to_string(files) +
+                       " files (ulimit -n): connections past that wait in the listen queue");
+    }
+    const auto seed = honeypot::install_seed(service_name());
+
+    std::string port_list;
+    for (const auto port : settings_.ports) {
+      tcp::acceptor acceptor(io_);
+      if (auto error = open_listener(acceptor, {settings_.address, port}, "ports", "banner"); !error.empty()) {
+        throw std::runtime_error(error);
+      }
+      auto banner = std::make_shared<const std::string>(settings_.banner ? *settings_.banner
+                                                                         : honeypot::default_banner(port, seed));
+      asio::co_spawn(io_, accept_loop(std::move(acceptor), std::move(banner)), [this](const std::exception_ptr& e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            logger().error(std::string("accept loop ended: ") + ex.what());
+          }
+        }
+      });
+      port_list += (port_list.empty() ? "" : ", ") + std::to_string(port);
+    }
+    signal_ready();
+    logger().info("Starting Banner service on ports: " + port_list);
+    io_.run();
+    logger().info("Banner service stopped");
+  }
+
+  void on_server_shutdown() override { io_.stop(); }
+
+  std::optional<std::vector<std::string>> test() override {
+    const auto settings = read_settings(service_args());
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::address_v4::loopback(), settings.ports.front()));
+    asio::write(socket, asio::buffer(std::string_view("honeycomb-test\r\n")));
+    socket.shutdown(tcp::socket::shutdown_send);
+    // Read to the server's close: the service has then raised all three.
+    boost::system::error_code ec;
+    std::array<char, 1024> sink{};
+    while (!ec) {
+      socket.read_some(asio::buffer(sink), ec);
+    }
+    return std::vector<std::string>{"banner.connect", "banner.data", "banner.disconnect"};
+  }
+
+ private:
+  asio::awaitable<void> accept_loop(tcp::acceptor acceptor, std::shared_ptr<const std::string> banner) {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted) {
+          co_return;
+        }
+        // EMFILE and the like: the connection stays queued and the listener
+        // readable, so retrying at once would spin; pause instead.
+        asio::steady_timer pause(io_, kAcceptRetry);
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      boost::system::error_code remote_ec;
+      const auto remote = socket.remote_endpoint(remote_ec);
+      if (remote_ec) {
+        continue;  // reset before we looked: nothing to record
+      }
+      ConnectionGate::Ticket ticket;
+      if (const auto verdict = gate_->admit(remote.address(), ticket); verdict != ConnectionGate::Verdict::admitted) {
+        // Refused connections are counted, not recorded one by one: a flood
+        // must not become a flood of events.
+        socket.close(ec);
+        std::uint64_t suppressed = 0;
+        if (refusal_log_.allow(suppressed)) {
+          logger().warning(
+              "refused a connection from " + remote.address().to_string() +
+              (verdict == ConnectionGate::Verdict::source_cap ? " (max_per_ip reached)"
+                                                              : " (max_connections reached)") +
+              "; refused so far: " + std::to_string(gate_->refused_source_cap() + gate_->refused_total_cap()));
+        }
+        continue;
+      }
+      asio::co_spawn(io_, session(std::move(socket), remote, banner, std::move(ticket)), asio::detached);
+    }
+  }
+
+  void emit(const char* type, const Peer& peer, Alert&& alert) {
+    alert.event_type = type;
+    alert.set("originating_ip", peer.src_ip)
+        .set("originating_port", peer.src_port)
+        .set("dest_ip", peer.dst_ip)
+        .set("dest_port", peer.dst_port)
+        .set("session", peer.session);
+    add_alert_to_queue(std::move(alert));
+  }
+
+  void emit_data(const Peer& peer, std::string& first) {
+    Alert alert;
+    alert.set("data", honeypot::to_printable(first))
+        .set("data_hex", honeypot::to_hex(first))
+        .set("data_bytes", static_cast<std::int64_t>(first.size()));
+    emit("banner.data", peer, std::move(alert));
+    first.clear();
+  }
+
+  // The connection's story: connect, banner out, the first bytes in (one
+  // data event), then reading on only to notice the end, the idle timeout,
+  // the session deadline or the byte cap.
+  asio::awaitable<void> session(tcp::socket socket, tcp::endpoint remote, std::shared_ptr<const std::string> banner,
+                                [[maybe_unused]] ConnectionGate::Ticket ticket /* holds the slot till the end */) {
+    Peer peer;
+    peer.session = honeypot::new_session_id();
+    peer.src_ip = remote.address().to_string();
+    peer.src_port = remote.port();
+    boost::system::error_code ec;
+    const auto local = socket.local_endpoint(ec);
+    peer.dst_ip = local.address().to_string();
+    peer.dst_port = local.port();
+    emit("banner.connect", peer, {});
+
+    const auto started = Clock::now();
+    const auto deadline = started + settings_.session_timeout;
+    const char* reason = nullptr;  // set when the connection is over
+    std::uint64_t bytes_in = 0;
+    socket.non_blocking(true, ec);
+    if (!banner->empty() && !co_await honeypot::write_all(socket, asio::buffer(*banner), settings_.idle_timeout)) {
+      reason = "closed by client";  // or it would not read: either way it is gone
+    }
+    std::string first;
+    bool collecting = true;
+    std::array<char, kReadChunk> chunk{};
+    while (reason == nullptr) {
+      const auto now = Clock::now();
+      if (now >= deadline) {
+        reason = "session timeout";
+        break;
+      }
+      Clock::duration wait = settings_.idle_timeout;
+      if (collecting && !first.empty()) {
+        wait = std::min<Clock::duration>(wait, kQuietEndsData);
+      }
+      if (!co_await honeypot::wait_readable(socket, std::min(wait, deadline - now))) {
+        if (collecting && !first.empty()) {
+          emit_data(peer, first);  // the client went quiet: its first message is complete
+          collecting = false;
+          continue;
+        }
+        reason = Clock::now() >= deadline ? "session timeout" : "idle timeout";
+        break;
+      }
+      const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+      if (ec == asio::error::would_block) {
+        continue;
+      }
+      if (ec || n == 0) {
+        reason = "closed by client";  // EOF or reset
+        break;
+      }
+      bytes_in += n;
+      if (collecting) {
+        first.append(chunk.data(), std::min(n, settings_.read_bytes - first.size()));
+        if (first.size() >= settings_.read_bytes) {
+          emit_data(peer, first);
+          collecting = false;
+        }
+      }
+      if (bytes_in > settings_.max_bytes) {
+        Alert alert;
+        alert.set("reason", "byte cap").set("bytes_in", static_cast<std::int64_t>(bytes_in));
+        emit("banner.anomaly", peer, std::move(alert));
+        reason = "byte cap";
+      }
+    }
+    if (collecting && !first.empty()) {
+      emit_data(peer, first);
+    }
+    socket.close(ec);
+    Alert alert;
+    alert.set("reason", reason)
+        .set("bytes_in", static_cast<std::int64_t>(bytes_in))
+        .set("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+    emit("banner.disconnect", peer, std::move(alert));
+  }
+
+  asio::io_context io_{1};
+  Settings settings_;
+  std::unique_ptr<ConnectionGate> gate_;
+  log::RateLimiter refusal_log_{1};
+};
+
+}  // namespace
+}  // namespace honeycomb::services
+
+HONEYCOMB_SERVICE(honeycomb::services::BannerService, "banner")

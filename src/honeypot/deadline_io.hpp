@@ -1,0 +1,26 @@
+// Socket waits with a timeout for the built-in honeypots' coroutines.
+//
+// A honeypot often needs a timeout that does not end the connection (a
+// client that went quiet has finished its first message). Racing a read
+// against a timer could drop bytes the losing read had already taken, so
+// these race a readiness wait instead and read only once data is there.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+
+namespace honeycomb::honeypot {
+
+/// True once `socket` has bytes (or EOF, or an error) to read; false when
+/// `timeout` passed first. Nothing is consumed.
+boost::asio::awaitable<bool> wait_readable(boost::asio::ip::tcp::socket& socket,
+                                           std::chrono::steady_clock::duration timeout);
+
+/// Writes all of `data`; false on an error or when `timeout` passed first.
+boost::asio::awaitable<bool> write_all(boost::asio::ip::tcp::socket& socket, boost::asio::const_buffer data,
+                                       std::chrono::steady_clock::duration timeout);
+
+}  // namespace honeycomb::honeypot
