@@ -4,12 +4,12 @@
 // hex and printable form. One coroutine per connection on one I/O thread;
 // every connection is capped in count (in all and per source address), in
 // idle and total time, and in bytes.
-#include "common/listen_socket.hpp"
 #include "common/log.hpp"
 #include "honeypot/bytes.hpp"
 #include "honeypot/connection_gate.hpp"
 #include "honeypot/deadline_io.hpp"
 #include "honeypot/install.hpp"
+#include "honeypot/tcp_server.hpp"
 
 #include <honeycomb/service.hpp>
 
@@ -28,6 +28,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using honeypot::ConnectionGate;
+using honeypot::Peer;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxPorts = 64;
@@ -35,7 +36,6 @@ constexpr std::size_t kReadChunk = 4096;
 /// Once a client has sent something, this much silence ends its first
 /// message: scanners send a probe and wait for an answer.
 constexpr std::chrono::milliseconds kQuietEndsData{500};
-constexpr std::chrono::milliseconds kAcceptRetry{50};
 
 struct Settings {
   std::string address;
@@ -47,15 +47,6 @@ struct Settings {
   std::chrono::seconds session_timeout{300};
   ConnectionGate::Limits limits;
 };
-
-std::int64_t positive(const ServiceArgs& args, const char* name, std::int64_t fallback, std::int64_t max) {
-  const auto value = args.get<std::int64_t>(name, fallback);
-  if (value < 1 || value > max) {
-    throw std::invalid_argument(std::string(name) + " must be from 1 to " + std::to_string(max) + " (got " +
-                                std::to_string(value) + ")");
-  }
-  return value;
-}
 
 Settings read_settings(const ServiceArgs& args) {
   Settings s;
@@ -72,54 +63,34 @@ Settings read_settings(const ServiceArgs& args) {
       throw std::invalid_argument("banner: " + error);
     }
   }
-  s.read_bytes = static_cast<std::size_t>(positive(args, "read_bytes", 1024, 65536));
-  s.max_bytes = static_cast<std::uint64_t>(positive(args, "max_bytes", 1 << 20, std::int64_t{1} << 40));
-  s.idle_timeout = std::chrono::seconds(positive(args, "idle_timeout", 30, 86400));
-  s.session_timeout = std::chrono::seconds(positive(args, "session_timeout", 300, 86400));
-  s.limits.max_connections = static_cast<std::size_t>(positive(args, "max_connections", 1000, 1'000'000));
-  s.limits.max_per_source = static_cast<std::size_t>(positive(args, "max_per_ip", 32, 1'000'000));
+  s.read_bytes = static_cast<std::size_t>(honeypot::int_arg(args, "read_bytes", 1024, 1, 65536));
+  s.max_bytes = static_cast<std::uint64_t>(honeypot::int_arg(args, "max_bytes", 1 << 20, 1, std::int64_t{1} << 40));
+  s.idle_timeout = std::chrono::seconds(honeypot::int_arg(args, "idle_timeout", 30, 1, 86400));
+  s.session_timeout = std::chrono::seconds(honeypot::int_arg(args, "session_timeout", 300, 1, 86400));
+  s.limits.max_connections = static_cast<std::size_t>(honeypot::int_arg(args, "max_connections", 1000, 1, 1'000'000));
+  s.limits.max_per_source = static_cast<std::size_t>(honeypot::int_arg(args, "max_per_ip", 32, 1, 1'000'000));
   return s;
 }
-
-/// What every event of one connection carries.
-struct Peer {
-  std::string session;
-  std::string src_ip;
-  std::int64_t src_port = 0;
-  std::string dst_ip;
-  std::int64_t dst_port = 0;
-};
 
 class BannerService final : public Service {
  public:
   void on_server_start() override {
     settings_ = read_settings(service_args());
     gate_ = std::make_unique<ConnectionGate>(settings_.limits);
-    if (const auto files = honeypot::raise_open_file_limit(settings_.limits.max_connections);
-        files < settings_.limits.max_connections) {
-      logger().warning("max_connections is " + std::to_string(settings_.limits.max_connections) +
-                       " but this process may open only " + std::to_string(files) +
-                       " files (ulimit -n): connections past that wait in the listen queue");
-    }
+    honeypot::make_room_for(settings_.limits.max_connections, logger());
     const auto seed = honeypot::install_seed(service_name());
 
     std::string port_list;
     for (const auto port : settings_.ports) {
-      tcp::acceptor acceptor(io_);
-      if (auto error = open_listener(acceptor, {settings_.address, port}, "ports", "banner"); !error.empty()) {
-        throw std::runtime_error(error);
-      }
       auto banner = std::make_shared<const std::string>(settings_.banner ? *settings_.banner
                                                                          : honeypot::default_banner(port, seed));
-      asio::co_spawn(io_, accept_loop(std::move(acceptor), std::move(banner)), [this](const std::exception_ptr& e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            logger().error(std::string("accept loop ended: ") + ex.what());
-          }
-        }
-      });
+      auto handler = [this, banner](tcp::socket socket, Peer peer, ConnectionGate::Ticket ticket) {
+        return session(std::move(socket), std::move(peer), banner, std::move(ticket));
+      };
+      asio::co_spawn(io_,
+                     honeypot::accept_loop(honeypot::listen_on(io_, settings_.address, port), *gate_, logger(),
+                                           refusal_log_, std::move(handler)),
+                     asio::detached);
       port_list += (port_list.empty() ? "" : ", ") + std::to_string(port);
     }
     signal_ready();
@@ -132,66 +103,13 @@ class BannerService final : public Service {
 
   std::optional<std::vector<std::string>> test() override {
     const auto settings = read_settings(service_args());
-    asio::io_context io;
-    tcp::socket socket(io);
-    socket.connect(tcp::endpoint(asio::ip::address_v4::loopback(), settings.ports.front()));
-    asio::write(socket, asio::buffer(std::string_view("honeycomb-test\r\n")));
-    socket.shutdown(tcp::socket::shutdown_send);
-    // Read to the server's close: the service has then raised all three.
-    boost::system::error_code ec;
-    std::array<char, 1024> sink{};
-    while (!ec) {
-      socket.read_some(asio::buffer(sink), ec);
-    }
+    honeypot::converse_once(settings.ports.front(), "honeycomb-test\r\n");
     return std::vector<std::string>{"banner.connect", "banner.data", "banner.disconnect"};
   }
 
  private:
-  asio::awaitable<void> accept_loop(tcp::acceptor acceptor, std::shared_ptr<const std::string> banner) {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec) {
-        if (ec == asio::error::operation_aborted) {
-          co_return;
-        }
-        // EMFILE and the like: the connection stays queued and the listener
-        // readable, so retrying at once would spin; pause instead.
-        asio::steady_timer pause(io_, kAcceptRetry);
-        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-        continue;
-      }
-      boost::system::error_code remote_ec;
-      const auto remote = socket.remote_endpoint(remote_ec);
-      if (remote_ec) {
-        continue;  // reset before we looked: nothing to record
-      }
-      ConnectionGate::Ticket ticket;
-      if (const auto verdict = gate_->admit(remote.address(), ticket); verdict != ConnectionGate::Verdict::admitted) {
-        // Refused connections are counted, not recorded one by one: a flood
-        // must not become a flood of events.
-        socket.close(ec);
-        std::uint64_t suppressed = 0;
-        if (refusal_log_.allow(suppressed)) {
-          logger().warning(
-              "refused a connection from " + remote.address().to_string() +
-              (verdict == ConnectionGate::Verdict::source_cap ? " (max_per_ip reached)"
-                                                              : " (max_connections reached)") +
-              "; refused so far: " + std::to_string(gate_->refused_source_cap() + gate_->refused_total_cap()));
-        }
-        continue;
-      }
-      asio::co_spawn(io_, session(std::move(socket), remote, banner, std::move(ticket)), asio::detached);
-    }
-  }
-
   void emit(const char* type, const Peer& peer, Alert&& alert) {
-    alert.event_type = type;
-    alert.set("originating_ip", peer.src_ip)
-        .set("originating_port", peer.src_port)
-        .set("dest_ip", peer.dst_ip)
-        .set("dest_port", peer.dst_port)
-        .set("session", peer.session);
-    add_alert_to_queue(std::move(alert));
+    add_alert_to_queue(std::move(honeypot::stamp(alert, type, peer)));
   }
 
   void emit_data(const Peer& peer, std::string& first) {
@@ -206,16 +124,9 @@ class BannerService final : public Service {
   // The connection's story: connect, banner out, the first bytes in (one
   // data event), then reading on only to notice the end, the idle timeout,
   // the session deadline or the byte cap.
-  asio::awaitable<void> session(tcp::socket socket, tcp::endpoint remote, std::shared_ptr<const std::string> banner,
+  asio::awaitable<void> session(tcp::socket socket, Peer peer, std::shared_ptr<const std::string> banner,
                                 [[maybe_unused]] ConnectionGate::Ticket ticket /* holds the slot till the end */) {
-    Peer peer;
-    peer.session = honeypot::new_session_id();
-    peer.src_ip = remote.address().to_string();
-    peer.src_port = remote.port();
     boost::system::error_code ec;
-    const auto local = socket.local_endpoint(ec);
-    peer.dst_ip = local.address().to_string();
-    peer.dst_port = local.port();
     emit("banner.connect", peer, {});
 
     const auto started = Clock::now();

@@ -28,8 +28,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-constexpr std::size_t header_limit = 8 * 1024;
-constexpr std::uint64_t body_limit = 64 * 1024;
+constexpr std::size_t header_limit = std::size_t{8} * 1024;
+constexpr std::uint64_t body_limit = std::uint64_t{64} * 1024;
 
 constexpr std::string_view welcome_page =
     "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n<style>\n"

@@ -16,17 +16,21 @@ std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 1469598103934665
   return hash;
 }
 
-/// splitmix64: a different well-mixed number for each `index` of one seed.
-std::uint64_t draw(std::uint64_t seed, std::uint64_t index) {
+}  // namespace
+
+/// splitmix64 of seed + index.
+std::uint64_t seeded_draw(std::uint64_t seed, std::uint64_t index) {
   std::uint64_t z = seed + (index + 1) * 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 
+namespace {
+
 template <std::size_t N>
 std::string_view pick(const std::array<std::string_view, N>& items, std::uint64_t seed, std::uint64_t index) {
-  return items[draw(seed, index) % N];
+  return items[seeded_draw(seed, index) % N];
 }
 
 std::string machine_identity() {
@@ -52,9 +56,9 @@ std::uint64_t install_seed(std::string_view service) {
 std::string fake_hostname(std::uint64_t seed) {
   static constexpr std::array<std::string_view, 12> prefixes{"srv",   "web", "db",    "app", "backup", "mail",
                                                              "files", "nas", "build", "dev", "prod",   "ops"};
-  const auto number = draw(seed, 1) % 40 + 1;
+  const auto number = seeded_draw(seed, 1) % 40 + 1;
   std::string name(pick(prefixes, seed, 0));
-  if (draw(seed, 2) % 2 == 0) {
+  if (seeded_draw(seed, 2) % 2 == 0) {
     name += '-';
   }
   if (number < 10) {
@@ -83,7 +87,7 @@ std::string new_session_id() {
 std::string default_banner(std::uint16_t port, std::uint64_t seed) {
   const std::string host = fake_hostname(seed);
   const auto minor = [&](std::uint64_t index, std::uint64_t count, std::uint64_t base = 1) {
-    return std::to_string(base + draw(seed, index) % count);
+    return std::to_string(base + seeded_draw(seed, index) % count);
   };
   switch (port) {
     case 21:

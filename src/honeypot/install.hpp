@@ -14,6 +14,10 @@ namespace honeycomb::honeypot {
 /// the host name) and per service name.
 std::uint64_t install_seed(std::string_view service);
 
+/// The `index`-th well-mixed number of `seed` (splitmix64): per-install
+/// choices that stay the same across restarts.
+std::uint64_t seeded_draw(std::uint64_t seed, std::uint64_t index);
+
 /// A plausible server host name ("web-03", "db07"...) picked by `seed`.
 std::string fake_hostname(std::uint64_t seed);
 

@@ -49,7 +49,11 @@ def read_json_lines(path):
     if not p.exists():
         return []
     out = []
-    for line in p.read_text(errors="replace").splitlines():
+    text = p.read_text(errors="replace")
+    # A writer may be in the middle of a record: only complete lines count.
+    # split("\n"), not splitlines(): U+0085 and U+2028 inside a record's
+    # strings (attacker bytes) are not line ends.
+    for line in text[:text.rfind("\n") + 1].split("\n"):
         line = line.strip()
         if line:
             out.append(json.loads(line))

@@ -1,17 +1,13 @@
 """The banner service with real clients: raw sockets, nmap -sV, and a flood of
 connections from many source addresses while a legitimate client is served."""
-import os
 import re
-import resource
-import shutil
 import signal
 import socket
-import subprocess
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from conftest import free_port, read_json_lines, stop_process, wait_for, wait_log_while_running
+from honeypot_clients import Flood, connect, nmap_service, recv_until_closed, rss_kb
 
 
 @pytest.fixture
@@ -34,27 +30,6 @@ def start(hc, ports, *extra):
 def events(path, event_type=None, session=None):
     return [a for a in read_json_lines(path)
             if (event_type is None or a["event_type"] == event_type) and (session is None or a["session"] == session)]
-
-
-def recv_until_closed(sock, limit=1 << 20):
-    data = b""
-    while len(data) < limit:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def connect(port, source="127.0.0.1", timeout=10):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    return s
 
 
 def test_banner_sent_and_first_bytes_recorded_per_port(hc, alerts_file):
@@ -148,22 +123,12 @@ def test_bad_parameters_are_refused_with_the_rule(hc, alerts_file):
     assert "banner: unknown escape '\\q'" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
-def nmap_service(port):
-    r = subprocess.run(["nmap", "-sV", "-Pn", "-n", "-p", str(port), "127.0.0.1", "-oX", "-"],
-                       capture_output=True, text=True, timeout=180)
-    assert r.returncode == 0, r.stderr
-    service = ET.fromstring(r.stdout).find(".//port/service")
-    assert service is not None, r.stdout
-    return service.get("name"), service.get("product", "")
-
-
 @pytest.mark.parametrize("banner,name,product", [
     ("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\r\\n", "ssh", "OpenSSH"),
     ("220 (vsFTPd 3.0.3)\\r\\n", "ftp", "vsftpd"),
     ("220 web-03.localdomain ESMTP Postfix (Debian/GNU)\\r\\n", "smtp", "Postfix smtpd"),
 ])
 def test_nmap_identifies_the_banner(hc, alerts_file, banner, name, product):
-    assert shutil.which("nmap"), "nmap is installed by scripts/install-deps.sh"
     port = free_port()
     proc = start(hc, [port], f"banner={banner}")
     assert nmap_service(port) == (name, product)
@@ -172,42 +137,18 @@ def test_nmap_identifies_the_banner(hc, alerts_file, banner, name, product):
     assert all(a["originating_ip"] == "127.0.0.1" for a in events(alerts_file, "banner.connect"))
 
 
-def rss_kb(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def test_flood_from_many_sources_is_capped_while_a_client_is_served(hc, alerts_file):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     port = free_port()
     proc = start(hc, [port], "banner=220 ready\\r\\n", "max_per_ip=40", "max_connections=2000",
                  "idle_timeout=60")
-    flood = []
+    # 20 sources x 50 connections, each sending garbage: 40 per source admitted.
+    flood = Flood(port, sources=20, per_source=50)
     try:
-        # 20 sources x 50 connections, each sending garbage: 40 per source admitted.
-        for source in range(20):
-            for _ in range(50):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.bind((f"127.0.1.{source + 1}", 0))
-                s.connect(("127.0.0.1", port))
-                s.sendall(os.urandom(512))
-                flood.append(s)
         record = wait_log_while_running(hc, proc, lambda r: "max_per_ip reached" in r.get("message", ""),
                                         what="a refusal logged")
         assert record["levelname"] == "WARNING"
         # Refused connections are closed by the service; admitted ones stay.
-        def closed(s):
-            s.settimeout(0.0)
-            try:
-                return s.recv(1, socket.MSG_PEEK) == b"" or False
-            except BlockingIOError:
-                return False
-            except ConnectionResetError:
-                return True
-        wait_for(lambda: sum(closed(s) for s in flood) == 200, timeout=30, what="200 refused connections closed")
+        wait_for(lambda: flood.closed() == 200, timeout=30, what="200 refused connections closed")
         with connect(port, source="127.0.0.2") as s:
             assert s.recv(64) == b"220 ready\r\n"
             s.sendall(b"USER legit\r\n")
@@ -221,9 +162,7 @@ def test_flood_from_many_sources_is_capped_while_a_client_is_served(hc, alerts_f
         # 800 open connections with their first bytes: memory stays small.
         assert rss_kb(proc.pid) < 64 * 1024
     finally:
-        for s in flood:
-            s.close()
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        flood.close()
     wait_for(lambda: len(events(alerts_file, "banner.disconnect")) == 801, timeout=30,
              what="every admitted connection's disconnect")
     code, _, err = stop_process(proc, signal.SIGINT)

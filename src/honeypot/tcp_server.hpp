@@ -1,0 +1,60 @@
+// The TCP side every built-in honeypot shares: the accept loop (admission
+// through a ConnectionGate, refusals counted and logged at most once a
+// second, a pause instead of a spin on EMFILE), the peer fields stamped on
+// every event, and checked integer parameters.
+#pragma once
+
+#include "common/log.hpp"
+#include "honeypot/connection_gate.hpp"
+
+#include <honeycomb/service.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace honeycomb::honeypot {
+
+/// Who is talking to whom; every event of a connection carries it.
+struct Peer {
+  std::string session;  ///< 12 hex digits, new per connection
+  std::string src_ip;
+  std::int64_t src_port = 0;
+  std::string dst_ip;
+  std::int64_t dst_port = 0;
+};
+
+/// Sets `event_type` and the peer fields (originating_ip, originating_port,
+/// dest_ip, dest_port, session) on `alert`.
+Alert& stamp(Alert& alert, const char* event_type, const Peer& peer);
+
+using SessionHandler =
+    std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket, Peer, ConnectionGate::Ticket)>;
+
+/// Accepts until `acceptor` is closed or its io_context stops; runs
+/// `handler` as a coroutine of its own for each admitted connection.
+boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor acceptor, ConnectionGate& gate, Logger& logger,
+                                         log::RateLimiter& refusal_log, SessionHandler handler);
+
+/// Integer parameter `name`, checked against [min, max]; std::invalid_argument
+/// naming the parameter and the range otherwise.
+std::int64_t int_arg(const ServiceArgs& args, const char* name, std::int64_t fallback, std::int64_t min,
+                     std::int64_t max);
+
+/// Raises the open-file limit for `max_connections` sockets; warns through
+/// `logger` when the hard limit is lower.
+void make_room_for(std::size_t max_connections, Logger& logger);
+
+/// For a service's test(): connects to 127.0.0.1:`port`, sends `bytes`,
+/// half-closes and reads until the server closes, so that every event of
+/// the connection has been raised when it returns. Throws on a connect error.
+void converse_once(std::uint16_t port, std::string_view bytes);
+
+/// Opens a listener on address:port; std::runtime_error with the reason.
+boost::asio::ip::tcp::acceptor listen_on(boost::asio::io_context& io, const std::string& address, std::uint16_t port);
+
+}  // namespace honeycomb::honeypot

@@ -1,0 +1,102 @@
+"""Clients the built-in honeypot tests share: a raw TCP client bound to a
+chosen source address, a read-until helper, a flood of connections from many
+loopback addresses, and the resident memory of a process."""
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+
+def connect(port, source="127.0.0.1", timeout=10):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def recv_until(sock, marker, timeout=10):
+    """Bytes received until `marker` appears (inclusive of all read so far)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out waiting for {marker!r}; got {data!r}")
+        sock.settimeout(left)
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed before {marker!r}; got {data!r}")
+        data += chunk
+    return data
+
+
+def recv_until_closed(sock, limit=1 << 20):
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def is_closed(sock):
+    """True when the peer has closed `sock` (without blocking)."""
+    sock.settimeout(0.0)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+class Flood:
+    """`per_source` connections from each of `sources` loopback addresses
+    (127.0.1.x), each sending `payload`, held open until close()."""
+
+    def __init__(self, port, sources=20, per_source=50, payload=None):
+        self.soft, self.hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(self.hard, 8192), self.hard))
+        self.sockets = []
+        for source in range(sources):
+            for _ in range(per_source):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind((f"127.0.1.{source + 1}", 0))
+                s.connect(("127.0.0.1", port))
+                s.sendall(payload if payload is not None else os.urandom(512))
+                self.sockets.append(s)
+
+    def closed(self):
+        return sum(is_closed(s) for s in self.sockets)
+
+    def close(self):
+        for s in self.sockets:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.soft, self.hard))
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def nmap_service(port):
+    """(service name, product) as `nmap -sV` identifies 127.0.0.1:`port`."""
+    assert shutil.which("nmap"), "nmap is installed by scripts/install-deps.sh"
+    r = subprocess.run(["nmap", "-sV", "-Pn", "-n", "-p", str(port), "127.0.0.1", "-oX", "-"],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    service = ET.fromstring(r.stdout).find(".//port/service")
+    assert service is not None, r.stdout
+    return service.get("name"), service.get("product", "")
