@@ -139,7 +139,9 @@ class BannerService final : public Service {
     }
     std::string first;
     bool collecting = true;
-    std::array<char, kReadChunk> chunk{};
+    // One read buffer per thread, not per connection (4 KiB of every idle
+    // session otherwise): it is read into and used up between two awaits.
+    thread_local std::array<char, kReadChunk> chunk{};
     while (reason == nullptr) {
       const auto now = Clock::now();
       if (now >= deadline) {
@@ -193,10 +195,12 @@ class BannerService final : public Service {
     emit("banner.disconnect", peer, std::move(alert));
   }
 
-  asio::io_context io_{1};
   Settings settings_;
   std::unique_ptr<ConnectionGate> gate_;
   log::RateLimiter refusal_log_{1};
+  // Last: destroyed first, so that the connections still pending in it
+  // (their tickets, settings) go before the members they use.
+  asio::io_context io_{1};
 };
 
 }  // namespace

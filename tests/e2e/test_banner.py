@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from conftest import free_port, read_json_lines, stop_process, wait_for, wait_log_while_running
-from honeypot_clients import Flood, connect, nmap_service, recv_until_closed, rss_kb
+from honeypot_clients import Flood, connect, memory_bound_kb, nmap_service, recv_until_closed, rss_kb
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_flood_from_many_sources_is_capped_while_a_client_is_served(hc, alerts_f
         [data] = [a for a in events(alerts_file, "banner.data") if a["originating_port"] == legit_port]
         assert data["data"] == "USER legit\\r\\n"
         # 800 open connections with their first bytes: memory stays small.
-        assert rss_kb(proc.pid) < 64 * 1024
+        assert rss_kb(proc.pid) < memory_bound_kb(proc.pid, 64)
     finally:
         flood.close()
     wait_for(lambda: len(events(alerts_file, "banner.disconnect")) == 801, timeout=30,

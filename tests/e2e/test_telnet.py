@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import free_port, read_json_lines, stop_process, wait_for, wait_log_while_running
-from honeypot_clients import Flood, connect, nmap_service, recv_until, recv_until_closed, rss_kb
+from honeypot_clients import Flood, connect, memory_bound_kb, nmap_service, recv_until, recv_until_closed, rss_kb
 
 LINUX_TELNETD_GREETING = b"\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23\xff\xfd\x27"
 
@@ -193,7 +193,7 @@ def test_flood_is_capped_while_a_client_logs_in(hc, alerts_file):
             recv_until(s, b"login: ")
             s.sendall(b"root\r\nroot\r\nwhoami\r\n")
             assert b"root\r\nroot@honey01:~# " in recv_until(s, b"root\r\nroot@honey01:~# ")
-        assert rss_kb(proc.pid) < 96 * 1024
+        assert rss_kb(proc.pid) < memory_bound_kb(proc.pid, 64)
     finally:
         flood.close()
     code, _, err = stop_process(proc, signal.SIGINT)

@@ -3,6 +3,7 @@ honeypots, says where the API and the token are, and Ctrl-C stops all of it."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import urllib.request
 
@@ -11,9 +12,9 @@ from conftest import BIN, child_pids, free_port, port_closed, port_open, wait_fo
 
 def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
     home = tmp_path / "home"
-    http, node, api, ws, event_port = free_port(), free_port(), free_port(), free_port(), free_port()
+    http, node, api, ws, event_port, telnet = (free_port() for _ in range(6))
     argv = [BIN, "--home", str(home)] + (["--iamroot"] if os.geteuid() == 0 else []) + [
-        "up", "--http-port", str(http), "--node-listen", f"127.0.0.1:{node}", "--api-listen", f"127.0.0.1:{api}",
+        "up", "--http-port", str(http), "--telnet-port", str(telnet), "--node-listen", f"127.0.0.1:{node}", "--api-listen", f"127.0.0.1:{api}",
         "--ws-listen", f"127.0.0.1:{ws}", "--event-listen", f"127.0.0.1:{event_port}"]
     out_path = tmp_path / "up.out"
     with open(out_path, "w") as out:
@@ -42,6 +43,18 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         events = wait_for(lambda: [e for e in api_get("/api/v1/events?pot=web-01")["events"]
                                    if "up-test" in json.dumps(e)], 30, what="the honeypot's event in the core")
         assert events[0]["pot_type"] == "simple_http"
+        # The telnet honeypot too: a login attempt reaches the core.
+        wait_for(lambda: port_open(telnet), 60, what="the telnet honeypot's port")
+        with socket.create_connection(("127.0.0.1", telnet), timeout=10) as s:
+            s.settimeout(10)
+            seen = b""
+            while b"login: " not in seen:
+                chunk = s.recv(4096)
+                assert chunk, seen
+                seen += chunk
+            s.sendall(b"up-test-user\r\nup-test-password\r\n")
+            wait_for(lambda: [e for e in api_get("/api/v1/events?pot=telnet-01")["events"]
+                              if e.get("username") == "up-test-user"], 30, what="the telnet login in the core")
         # ...and the node registered with it.
         wait_for(lambda: [n for n in nodes() if n["status"] == "Running"], 20, what="the node Running")
         assert len(nodes()) == 1
@@ -49,7 +62,7 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=40)
     assert rc == 0, out_path.read_text()
-    for port in (http, node, api, ws, event_port):
+    for port in (http, node, api, ws, event_port, telnet):
         assert port_closed(port), port
     for pid in children:
         wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
