@@ -24,7 +24,7 @@ packages=(
   php-cli
   rsyslog rsyslog-gnutls wrk nginx-light
   # the attackers' own tools against the built-in honeypots
-  nmap hydra
+  nmap hydra lftp
 )
 
 missing=()

@@ -72,14 +72,12 @@ Settings read_settings(const ServiceArgs& args) {
   return s;
 }
 
-class BannerService final : public Service {
+class BannerService final : public honeypot::TcpHoneypot {
  public:
   void on_server_start() override {
     settings_ = read_settings(service_args());
-    gate_ = std::make_unique<ConnectionGate>(settings_.limits);
-    honeypot::make_room_for(settings_.limits.max_connections, logger());
     const auto seed = honeypot::install_seed(service_name());
-
+    std::vector<Listener> listeners;
     std::string port_list;
     for (const auto port : settings_.ports) {
       auto banner = std::make_shared<const std::string>(settings_.banner ? *settings_.banner
@@ -87,19 +85,12 @@ class BannerService final : public Service {
       auto handler = [this, banner](tcp::socket socket, Peer peer, ConnectionGate::Ticket ticket) {
         return session(std::move(socket), std::move(peer), banner, std::move(ticket));
       };
-      asio::co_spawn(io_,
-                     honeypot::accept_loop(honeypot::listen_on(io_, settings_.address, port), *gate_, logger(),
-                                           refusal_log_, std::move(handler)),
-                     asio::detached);
+      listeners.emplace_back(honeypot::listen_on(io(), settings_.address, port), std::move(handler));
       port_list += (port_list.empty() ? "" : ", ") + std::to_string(port);
     }
-    signal_ready();
-    logger().info("Starting Banner service on ports: " + port_list);
-    io_.run();
-    logger().info("Banner service stopped");
+    serve(std::move(listeners), settings_.limits, "Starting Banner service on ports: " + port_list,
+          "Banner service stopped");
   }
-
-  void on_server_shutdown() override { io_.stop(); }
 
   std::optional<std::vector<std::string>> test() override {
     const auto settings = read_settings(service_args());
@@ -108,10 +99,6 @@ class BannerService final : public Service {
   }
 
  private:
-  void emit(const char* type, const Peer& peer, Alert&& alert) {
-    add_alert_to_queue(std::move(honeypot::stamp(alert, type, peer)));
-  }
-
   void emit_data(const Peer& peer, std::string& first) {
     Alert alert;
     alert.set("data", honeypot::to_printable(first))
@@ -196,11 +183,6 @@ class BannerService final : public Service {
   }
 
   Settings settings_;
-  std::unique_ptr<ConnectionGate> gate_;
-  log::RateLimiter refusal_log_{1};
-  // Last: destroyed first, so that the connections still pending in it
-  // (their tickets, settings) go before the members they use.
-  asio::io_context io_{1};
 };
 
 }  // namespace

@@ -63,13 +63,13 @@ std::string crlf(std::string_view text) {
   return out;
 }
 
-class TelnetService final : public Service {
+class TelnetService final : public honeypot::TcpHoneypot {
  public:
   void on_server_start() override {
     const auto& args = service_args();
     const auto seed = honeypot::install_seed(service_name());
     settings_.address = args.get("address", "0.0.0.0");
-    settings_.port = static_cast<std::uint16_t>(honeypot::int_arg(args, "port", 23, 1, 65535));
+    settings_.port = static_cast<std::uint16_t>(honeypot::int_arg(args, "port", 23, 0, 65535));
     settings_.hostname = args.get("hostname", "");
     if (settings_.hostname.empty()) {
       settings_.hostname = honeypot::fake_hostname(seed);
@@ -90,23 +90,11 @@ class TelnetService final : public Service {
       throw std::invalid_argument("credentials: " + error);
     }
     seed_ = seed;
-    gate_ = std::make_unique<ConnectionGate>(settings_.limits);
-    honeypot::make_room_for(settings_.limits.max_connections, logger());
-
     auto handler = [this](tcp::socket socket, Peer peer, ConnectionGate::Ticket ticket) {
       return session(std::move(socket), std::move(peer), std::move(ticket));
     };
-    auto acceptor = honeypot::listen_on(io_, settings_.address, settings_.port);
-    const auto port = acceptor.local_endpoint().port();
-    asio::co_spawn(io_, honeypot::accept_loop(std::move(acceptor), *gate_, logger(), refusal_log_, std::move(handler)),
-                   asio::detached);
-    signal_ready();
-    logger().info("Starting Telnet service on port: " + std::to_string(port));
-    io_.run();
-    logger().info("Telnet service stopped");
+    serve_port(settings_.address, settings_.port, std::move(handler), settings_.limits, "Telnet");
   }
-
-  void on_server_shutdown() override { io_.stop(); }
 
   std::optional<std::vector<std::string>> test() override {
     honeypot::converse_once(static_cast<std::uint16_t>(service_args().get<std::int64_t>("port", 23)),
@@ -115,10 +103,6 @@ class TelnetService final : public Service {
   }
 
  private:
-  void emit(const char* type, const Peer& peer, Alert&& alert) {
-    add_alert_to_queue(std::move(honeypot::stamp(alert, type, peer)));
-  }
-
   void emit_anomaly(const Peer& peer, const char* reason, std::uint64_t bytes_in) {
     Alert alert;
     alert.set("reason", reason).set("bytes_in", static_cast<std::int64_t>(bytes_in));
@@ -290,11 +274,6 @@ class TelnetService final : public Service {
   Settings settings_;
   std::uint64_t seed_ = 0;
   std::optional<honeypot::LoginPolicy> policy_;
-  std::unique_ptr<ConnectionGate> gate_;
-  log::RateLimiter refusal_log_{1};
-  // Last: destroyed first, so that the connections still pending in it
-  // (their tickets, settings) go before the members they use.
-  asio::io_context io_{1};
 };
 
 }  // namespace

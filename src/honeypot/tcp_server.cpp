@@ -111,4 +111,45 @@ tcp::acceptor listen_on(asio::io_context& io, const std::string& address, std::u
   return acceptor;
 }
 
+void TcpHoneypot::on_server_shutdown() {
+  std::lock_guard lock(mutex_);
+  if (io_) {
+    io_->stop();
+  }
+}
+
+void TcpHoneypot::serve(std::vector<Listener>&& listeners, ConnectionGate::Limits limits, const std::string& started,
+                        const std::string& stopped) {
+  gate_ = std::make_unique<ConnectionGate>(limits);
+  make_room_for(limits.max_connections * 2, logger());  // a data connection each (ftp)
+  for (auto& [acceptor, handler] : listeners) {
+    asio::co_spawn(*io_, accept_loop(std::move(acceptor), *gate_, logger(), refusal_log_, std::move(handler)),
+                   asio::detached);
+  }
+  signal_ready();
+  logger().info(started);
+  io_->run();
+  {
+    // Destroys the connections still pending, now, while the derived
+    // service's members they use are alive.
+    std::lock_guard lock(mutex_);
+    io_.reset();
+  }
+  logger().info(stopped);
+}
+
+void TcpHoneypot::serve_port(const std::string& address, std::uint16_t port, SessionHandler handler,
+                             ConnectionGate::Limits limits, const std::string& label) {
+  auto acceptor = listen_on(*io_, address, port);
+  const auto bound = acceptor.local_endpoint().port();
+  std::vector<Listener> listeners;
+  listeners.emplace_back(std::move(acceptor), std::move(handler));
+  serve(std::move(listeners), limits, "Starting " + label + " service on port: " + std::to_string(bound),
+        label + " service stopped");
+}
+
+void TcpHoneypot::emit(const char* event_type, const Peer& peer, Alert&& alert) {
+  add_alert_to_queue(std::move(stamp(alert, event_type, peer)));
+}
+
 }  // namespace honeycomb::honeypot

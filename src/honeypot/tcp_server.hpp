@@ -10,12 +10,17 @@
 #include <honeycomb/service.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace honeycomb::honeypot {
 
@@ -56,5 +61,38 @@ void converse_once(std::uint16_t port, std::string_view bytes);
 
 /// Opens a listener on address:port; std::runtime_error with the reason.
 boost::asio::ip::tcp::acceptor listen_on(boost::asio::io_context& io, const std::string& address, std::uint16_t port);
+
+/// The base of the built-in TCP honeypots: owns the io_context (one thread),
+/// the ConnectionGate and the refusal log, and runs the accept loops.
+class TcpHoneypot : public Service {
+ public:
+  void on_server_shutdown() override;
+
+ protected:
+  using Listener = std::pair<boost::asio::ip::tcp::acceptor, SessionHandler>;
+
+  boost::asio::io_context& io() { return *io_; }
+
+  /// Accepts on every listener, each with its handler, under `limits`;
+  /// signals ready, logs `started`, and runs until the service stops. When
+  /// it returns, every connection is gone (so none outlives the members of
+  /// the derived service it uses), and `stopped` is logged.
+  void serve(std::vector<Listener>&& listeners, ConnectionGate::Limits limits, const std::string& started,
+             const std::string& stopped);
+
+  /// serve() on one port: logs "Starting <label> service on port: N" (the
+  /// port bound, for port 0 too) and "<label> service stopped".
+  void serve_port(const std::string& address, std::uint16_t port, SessionHandler handler, ConnectionGate::Limits limits,
+                  const std::string& label);
+
+  /// Stamps the peer fields on `alert` and queues it.
+  void emit(const char* event_type, const Peer& peer, Alert&& alert);
+
+ private:
+  std::mutex mutex_;
+  std::unique_ptr<boost::asio::io_context> io_ = std::make_unique<boost::asio::io_context>(1);
+  std::unique_ptr<ConnectionGate> gate_;
+  log::RateLimiter refusal_log_{1};
+};
 
 }  // namespace honeycomb::honeypot

@@ -109,3 +109,27 @@ def nmap_service(port):
     service = ET.fromstring(r.stdout).find(".//port/service")
     assert service is not None, r.stdout
     return service.get("name"), service.get("product", "")
+
+
+def hydra_attack(hc, tmp_path, start, url_scheme, users, passwords, tries=3):
+    """Runs hydra (4 tasks) with `users` x `passwords` against a fresh
+    service from `start()` -> (proc, port), its alerts in a fresh json_file
+    output each try; returns (hydra's result, the alerts file), the service
+    stopped. hydra 9.4 sometimes loses a worker on a loaded machine ("could
+    not be connected", exit 255): only that failure of the tool is retried."""
+    assert shutil.which("hydra"), "hydra is installed by scripts/install-deps.sh"
+    (tmp_path / "users").write_text("\n".join(users) + "\n")
+    (tmp_path / "passwords").write_text("\n".join(passwords) + "\n")
+    for attempt in range(tries):
+        alerts = tmp_path / f"hydra-alerts-{attempt}.json"
+        hc.run("integration", "configure", "json_file", f"filepath={alerts}", check=True)
+        proc, port = start()
+        r = subprocess.run(["hydra", "-L", str(tmp_path / "users"), "-P", str(tmp_path / "passwords"), "-t", "4",
+                            "-I", "-s", str(port), f"{url_scheme}://127.0.0.1"],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode == 0:
+            return r, alerts, proc
+        proc.send_signal(2)
+        proc.wait(timeout=30)
+        assert "could not be connected" in r.stderr and attempt + 1 < tries, r.stdout + r.stderr
+    raise AssertionError("unreachable")
