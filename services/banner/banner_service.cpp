@@ -42,10 +42,7 @@ struct Settings {
   std::vector<std::uint16_t> ports;
   std::optional<std::string> banner;  ///< nullopt: the port's usual banner
   std::size_t read_bytes = 1024;
-  std::uint64_t max_bytes = 1 << 20;
-  std::chrono::seconds idle_timeout{30};
-  std::chrono::seconds session_timeout{300};
-  ConnectionGate::Limits limits;
+  honeypot::SessionLimits limits;
 };
 
 Settings read_settings(const ServiceArgs& args) {
@@ -64,11 +61,9 @@ Settings read_settings(const ServiceArgs& args) {
     }
   }
   s.read_bytes = static_cast<std::size_t>(honeypot::int_arg(args, "read_bytes", 1024, 1, 65536));
-  s.max_bytes = static_cast<std::uint64_t>(honeypot::int_arg(args, "max_bytes", 1 << 20, 1, std::int64_t{1} << 40));
-  s.idle_timeout = std::chrono::seconds(honeypot::int_arg(args, "idle_timeout", 30, 1, 86400));
-  s.session_timeout = std::chrono::seconds(honeypot::int_arg(args, "session_timeout", 300, 1, 86400));
-  s.limits.max_connections = static_cast<std::size_t>(honeypot::int_arg(args, "max_connections", 1000, 1, 1'000'000));
-  s.limits.max_per_source = static_cast<std::size_t>(honeypot::int_arg(args, "max_per_ip", 32, 1, 1'000'000));
+  s.limits = honeypot::read_session_limits(args, {.idle_timeout = std::chrono::seconds(30),
+                                                  .session_timeout = std::chrono::seconds(300),
+                                                  .gate = {.max_connections = 1000, .max_per_source = 32}});
   return s;
 }
 
@@ -88,7 +83,7 @@ class BannerService final : public honeypot::TcpHoneypot {
       listeners.emplace_back(honeypot::listen_on(io(), settings_.address, port), std::move(handler));
       port_list += (port_list.empty() ? "" : ", ") + std::to_string(port);
     }
-    serve(std::move(listeners), settings_.limits, "Starting Banner service on ports: " + port_list,
+    serve(std::move(listeners), settings_.limits.gate, "Starting Banner service on ports: " + port_list,
           "Banner service stopped");
   }
 
@@ -117,11 +112,12 @@ class BannerService final : public honeypot::TcpHoneypot {
     emit("banner.connect", peer, {});
 
     const auto started = Clock::now();
-    const auto deadline = started + settings_.session_timeout;
+    const auto deadline = started + settings_.limits.session_timeout;
     const char* reason = nullptr;  // set when the connection is over
     std::uint64_t bytes_in = 0;
     socket.non_blocking(true, ec);
-    if (!banner->empty() && !co_await honeypot::write_all(socket, asio::buffer(*banner), settings_.idle_timeout)) {
+    if (!banner->empty() &&
+        !co_await honeypot::write_all(socket, asio::buffer(*banner), settings_.limits.idle_timeout)) {
       reason = "closed by client";  // or it would not read: either way it is gone
     }
     std::string first;
@@ -135,7 +131,7 @@ class BannerService final : public honeypot::TcpHoneypot {
         reason = "session timeout";
         break;
       }
-      Clock::duration wait = settings_.idle_timeout;
+      Clock::duration wait = settings_.limits.idle_timeout;
       if (collecting && !first.empty()) {
         wait = std::min<Clock::duration>(wait, kQuietEndsData);
       }
@@ -164,7 +160,7 @@ class BannerService final : public honeypot::TcpHoneypot {
           collecting = false;
         }
       }
-      if (bytes_in > settings_.max_bytes) {
+      if (bytes_in > settings_.limits.max_bytes) {
         Alert alert;
         alert.set("reason", "byte cap").set("bytes_in", static_cast<std::int64_t>(bytes_in));
         emit("banner.anomaly", peer, std::move(alert));

@@ -47,11 +47,8 @@ struct Settings {
   std::uint64_t quarantine_max = std::uint64_t{256} << 20;
   std::uint64_t max_upload = std::uint64_t{10} << 20;
   std::size_t max_line = 1024;
-  std::uint64_t max_bytes = 1 << 20;
-  std::chrono::seconds idle_timeout{120};
-  std::chrono::seconds session_timeout{900};
   std::chrono::seconds data_timeout{15};
-  ConnectionGate::Limits limits;
+  honeypot::SessionLimits limits;
 };
 
 /// The fake tree: a few folders and one file, as an anonymous-style archive.
@@ -127,24 +124,17 @@ class FtpService final : public honeypot::TcpHoneypot {
                                << 20;
     settings_.max_upload = static_cast<std::uint64_t>(honeypot::int_arg(args, "max_upload_mb", 10, 1, 1 << 14)) << 20;
     settings_.max_line = static_cast<std::size_t>(honeypot::int_arg(args, "max_line", 1024, 64, 65536));
-    settings_.idle_timeout = std::chrono::seconds(honeypot::int_arg(args, "idle_timeout", 120, 1, 86400));
-    settings_.session_timeout = std::chrono::seconds(honeypot::int_arg(args, "session_timeout", 900, 1, 86400));
     settings_.data_timeout = std::chrono::seconds(honeypot::int_arg(args, "data_timeout", 15, 1, 3600));
-    settings_.limits.max_connections =
-        static_cast<std::size_t>(honeypot::int_arg(args, "max_connections", 1000, 1, 1'000'000));
-    settings_.limits.max_per_source = static_cast<std::size_t>(honeypot::int_arg(args, "max_per_ip", 16, 1, 1'000'000));
-    std::string error;
-    policy_ = honeypot::LoginPolicy::make(honeypot::int_arg(args, "accept_after", 3, 0, 1'000'000),
-                                          args.get("credentials", ""), error);
-    if (!policy_) {
-      throw std::invalid_argument("credentials: " + error);
-    }
+    settings_.limits = honeypot::read_session_limits(args, {.idle_timeout = std::chrono::seconds(120),
+                                                            .session_timeout = std::chrono::seconds(900),
+                                                            .gate = {.max_connections = 1000, .max_per_source = 16}});
+    policy_ = honeypot::LoginPolicy::from_args(args);
     tree_.readme = "Welcome to the " + honeypot::fake_hostname(seed) + " FTP archive.\nUploads go to /upload.\n";
     quarantine_ = std::make_unique<honeypot::Quarantine>(settings_.quarantine, settings_.quarantine_max);
     auto handler = [this](tcp::socket socket, Peer peer, ConnectionGate::Ticket ticket) {
       return session(std::move(socket), std::move(peer), std::move(ticket));
     };
-    serve_port(settings_.address, settings_.port, std::move(handler), settings_.limits, "FTP");
+    serve_port(settings_.address, settings_.port, std::move(handler), settings_.limits.gate, "FTP");
   }
 
   std::optional<std::vector<std::string>> test() override {
@@ -187,7 +177,7 @@ class FtpService final : public honeypot::TcpHoneypot {
       co_return false;
     }
     const auto remote = socket.remote_endpoint(ec);
-    if (ec || remote.address().to_string() != c.peer.src_ip) {
+    if (ec || remote.address() != c.peer.src_address) {
       socket.close(ec);
       co_return false;
     }
@@ -206,7 +196,7 @@ class FtpService final : public honeypot::TcpHoneypot {
       co_return;
     }
     out += opening;
-    co_await honeypot::write_all(control, asio::buffer(out), settings_.idle_timeout);
+    co_await honeypot::write_all(control, asio::buffer(out), settings_.limits.idle_timeout);
     out.clear();
     tcp::socket data(io());
     if (!co_await data_connection(c, data)) {
@@ -228,7 +218,7 @@ class FtpService final : public honeypot::TcpHoneypot {
       co_return;
     }
     out += "150 Ok to send data.\r\n";
-    co_await honeypot::write_all(control, asio::buffer(out), settings_.idle_timeout);
+    co_await honeypot::write_all(control, asio::buffer(out), settings_.limits.idle_timeout);
     out.clear();
     tcp::socket data(io());
     if (!co_await data_connection(c, data)) {
@@ -339,10 +329,8 @@ class FtpService final : public honeypot::TcpHoneypot {
                        [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
         return u;
       }();
-      boost::system::error_code ec;
       const bool anonymous = settings_.anonymous && (lower_user == "anonymous" || lower_user == "ftp");
-      const bool accepted =
-          anonymous || policy_->attempt(honeypot::source_key(asio::ip::make_address(c.peer.src_ip, ec)), c.user, arg);
+      const bool accepted = anonymous || policy_->attempt(honeypot::source_key(c.peer.src_address), c.user, arg);
       Alert alert;
       alert.set("username", c.user)
           .set("password", arg)
@@ -494,7 +482,7 @@ class FtpService final : public honeypot::TcpHoneypot {
                                 [[maybe_unused]] ConnectionGate::Ticket ticket /* holds the slot till the end */) {
     emit("ftp.connect", peer, {});
     const auto started = Clock::now();
-    const auto deadline = started + settings_.session_timeout;
+    const auto deadline = started + settings_.limits.session_timeout;
     boost::system::error_code ec;
     socket.non_blocking(true, ec);
     Conversation c;
@@ -508,7 +496,7 @@ class FtpService final : public honeypot::TcpHoneypot {
     thread_local std::array<char, kReadChunk> chunk{};
     while (c.reason == nullptr) {
       if (!out.empty()) {
-        if (!co_await honeypot::write_all(socket, asio::buffer(out), settings_.idle_timeout)) {
+        if (!co_await honeypot::write_all(socket, asio::buffer(out), settings_.limits.idle_timeout)) {
           c.reason = "closed by client";
           break;
         }
@@ -520,7 +508,7 @@ class FtpService final : public honeypot::TcpHoneypot {
         break;
       }
       if (!co_await honeypot::wait_readable(socket,
-                                            std::min<Clock::duration>(settings_.idle_timeout, deadline - now))) {
+                                            std::min<Clock::duration>(settings_.limits.idle_timeout, deadline - now))) {
         c.reason = Clock::now() >= deadline ? "session timeout" : "idle timeout";
         out += "421 Timeout.\r\n";
         break;
@@ -534,7 +522,7 @@ class FtpService final : public honeypot::TcpHoneypot {
         break;
       }
       bytes_in += n;
-      if (bytes_in > settings_.max_bytes) {
+      if (bytes_in > settings_.limits.max_bytes) {
         Alert alert;
         alert.set("reason", "byte cap").set("bytes_in", static_cast<std::int64_t>(bytes_in));
         emit("ftp.anomaly", c.peer, std::move(alert));

@@ -43,10 +43,7 @@ struct Settings {
   std::string banner;
   std::int64_t max_attempts = 3;
   std::size_t max_line = 4096;
-  std::uint64_t max_bytes = 1 << 20;
-  std::chrono::seconds idle_timeout{120};
-  std::chrono::seconds session_timeout{900};
-  ConnectionGate::Limits limits;
+  honeypot::SessionLimits limits;
 };
 
 /// "\n" -> "\r\n": a telnet terminal needs both.
@@ -77,23 +74,15 @@ class TelnetService final : public honeypot::TcpHoneypot {
     settings_.banner = args.get("banner", "Debian GNU/Linux 12");
     settings_.max_attempts = honeypot::int_arg(args, "max_attempts", 3, 1, 100);
     settings_.max_line = static_cast<std::size_t>(honeypot::int_arg(args, "max_line", 4096, 64, 65536));
-    settings_.max_bytes = static_cast<std::uint64_t>(honeypot::int_arg(args, "max_bytes", 1 << 20, 1, 1LL << 40));
-    settings_.idle_timeout = std::chrono::seconds(honeypot::int_arg(args, "idle_timeout", 120, 1, 86400));
-    settings_.session_timeout = std::chrono::seconds(honeypot::int_arg(args, "session_timeout", 900, 1, 86400));
-    settings_.limits.max_connections =
-        static_cast<std::size_t>(honeypot::int_arg(args, "max_connections", 1000, 1, 1'000'000));
-    settings_.limits.max_per_source = static_cast<std::size_t>(honeypot::int_arg(args, "max_per_ip", 16, 1, 1'000'000));
-    std::string error;
-    policy_ = honeypot::LoginPolicy::make(honeypot::int_arg(args, "accept_after", 3, 0, 1'000'000),
-                                          args.get("credentials", ""), error);
-    if (!policy_) {
-      throw std::invalid_argument("credentials: " + error);
-    }
+    settings_.limits = honeypot::read_session_limits(args, {.idle_timeout = std::chrono::seconds(120),
+                                                            .session_timeout = std::chrono::seconds(900),
+                                                            .gate = {.max_connections = 1000, .max_per_source = 16}});
+    policy_ = honeypot::LoginPolicy::from_args(args);
     seed_ = seed;
     auto handler = [this](tcp::socket socket, Peer peer, ConnectionGate::Ticket ticket) {
       return session(std::move(socket), std::move(peer), std::move(ticket));
     };
-    serve_port(settings_.address, settings_.port, std::move(handler), settings_.limits, "Telnet");
+    serve_port(settings_.address, settings_.port, std::move(handler), settings_.limits.gate, "Telnet");
   }
 
   std::optional<std::vector<std::string>> test() override {
@@ -115,9 +104,9 @@ class TelnetService final : public honeypot::TcpHoneypot {
                                 [[maybe_unused]] ConnectionGate::Ticket ticket /* holds the slot till the end */) {
     emit("telnet.connect", peer, {});
     const auto started = Clock::now();
-    const auto deadline = started + settings_.session_timeout;
+    const auto deadline = started + settings_.limits.session_timeout;
     boost::system::error_code ec;
-    const auto source = honeypot::source_key(asio::ip::make_address(peer.src_ip, ec));
+    const auto source = honeypot::source_key(peer.src_address);
     socket.non_blocking(true, ec);
 
     enum class Stage { username, password, shell };
@@ -151,7 +140,7 @@ class TelnetService final : public honeypot::TcpHoneypot {
     std::vector<std::string> lines;
     while (reason == nullptr) {
       if (!out.empty()) {
-        if (!co_await honeypot::write_all(socket, asio::buffer(out), settings_.idle_timeout)) {
+        if (!co_await honeypot::write_all(socket, asio::buffer(out), settings_.limits.idle_timeout)) {
           reason = "closed by client";
           break;
         }
@@ -162,7 +151,7 @@ class TelnetService final : public honeypot::TcpHoneypot {
         reason = "session timeout";
         break;
       }
-      const Clock::duration wait = prompted ? Clock::duration(settings_.idle_timeout) : kNegotiationWait;
+      const Clock::duration wait = prompted ? Clock::duration(settings_.limits.idle_timeout) : kNegotiationWait;
       if (!co_await honeypot::wait_readable(socket, std::min<Clock::duration>(wait, deadline - now))) {
         if (!prompted) {
           prompt_once();
@@ -180,7 +169,7 @@ class TelnetService final : public honeypot::TcpHoneypot {
         break;
       }
       bytes_in += n;
-      if (bytes_in > settings_.max_bytes) {
+      if (bytes_in > settings_.limits.max_bytes) {
         emit_anomaly(peer, "byte cap", bytes_in);
         reason = "byte cap";
         break;

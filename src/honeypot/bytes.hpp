@@ -10,6 +10,9 @@
 
 namespace honeycomb::honeypot {
 
+/// The value of hex digit `c` (either case), or -1.
+int hex_digit(char c);
+
 /// Lower-case hex, two digits per byte.
 std::string to_hex(std::string_view bytes);
 

@@ -1,5 +1,6 @@
 #include "honeypot/fake_shell.hpp"
 
+#include "honeypot/bytes.hpp"
 #include "honeypot/install.hpp"
 
 #include <algorithm>
@@ -67,16 +68,8 @@ std::string interpret_escapes(std::string_view s) {
       int value = 0;
       std::size_t used = 0;
       while (used < max && i + 1 < s.size()) {
-        const char c = s[i + 1];
-        int d = -1;
-        if (c >= '0' && c <= '9' && c - '0' < base) {
-          d = c - '0';
-        } else if (base == 16 && c >= 'a' && c <= 'f') {
-          d = c - 'a' + 10;
-        } else if (base == 16 && c >= 'A' && c <= 'F') {
-          d = c - 'A' + 10;
-        }
-        if (d < 0) {
+        const int d = hex_digit(s[i + 1]);
+        if (d < 0 || d >= base) {
           break;
         }
         value = value * base + d;

@@ -1,5 +1,9 @@
 #include "honeypot/login_policy.hpp"
 
+#include "honeypot/tcp_server.hpp"
+
+#include <stdexcept>
+
 namespace honeycomb::honeypot {
 
 std::optional<LoginPolicy> LoginPolicy::make(std::int64_t accept_after, std::string_view credentials,
@@ -22,6 +26,15 @@ std::optional<LoginPolicy> LoginPolicy::make(std::int64_t accept_after, std::str
     credentials.remove_prefix(comma == std::string_view::npos ? credentials.size() : comma + 1);
   }
   return policy;
+}
+
+LoginPolicy LoginPolicy::from_args(const ServiceArgs& args) {
+  std::string error;
+  auto policy = make(int_arg(args, "accept_after", 3, 0, 1'000'000), args.get("credentials", ""), error);
+  if (!policy) {
+    throw std::invalid_argument("credentials: " + error);
+  }
+  return std::move(*policy);
 }
 
 std::size_t LoginPolicy::KeyHash::operator()(const ConnectionGate::SourceKey& key) const noexcept {

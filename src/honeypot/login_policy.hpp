@@ -7,6 +7,8 @@
 
 #include "honeypot/connection_gate.hpp"
 
+#include <honeycomb/alert.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -28,6 +30,10 @@ class LoginPolicy {
   /// `credentials`: "user:password,user:*" always accepted ('*': any
   /// password). nullopt, with `error` set, when `credentials` is malformed.
   static std::optional<LoginPolicy> make(std::int64_t accept_after, std::string_view credentials, std::string& error);
+
+  /// From the parameters accept_after (default 3) and credentials;
+  /// std::invalid_argument naming the parameter when one is wrong.
+  static LoginPolicy from_args(const ServiceArgs& args);
 
   /// Decides (and counts) one attempt. Thread-safe.
   bool attempt(const ConnectionGate::SourceKey& source, std::string_view user, std::string_view password);

@@ -68,9 +68,25 @@ asio::awaitable<void> accept_loop(tcp::acceptor acceptor, ConnectionGate& gate, 
       }
       continue;
     }
-    Peer peer{new_session_id(), remote.address().to_string(), remote.port(), local.address().to_string(), local.port()};
+    Peer peer{
+        new_session_id(), remote.address(), remote.address().to_string(), remote.port(), local.address().to_string(),
+        local.port()};
     asio::co_spawn(executor, handler(std::move(socket), std::move(peer), std::move(ticket)), asio::detached);
   }
+}
+
+SessionLimits read_session_limits(const ServiceArgs& args, const SessionLimits& defaults) {
+  SessionLimits limits;
+  limits.idle_timeout = std::chrono::seconds(int_arg(args, "idle_timeout", defaults.idle_timeout.count(), 1, 86400));
+  limits.session_timeout =
+      std::chrono::seconds(int_arg(args, "session_timeout", defaults.session_timeout.count(), 1, 86400));
+  limits.max_bytes = static_cast<std::uint64_t>(
+      int_arg(args, "max_bytes", static_cast<std::int64_t>(defaults.max_bytes), 1, std::int64_t{1} << 40));
+  limits.gate.max_connections = static_cast<std::size_t>(
+      int_arg(args, "max_connections", static_cast<std::int64_t>(defaults.gate.max_connections), 1, 1'000'000));
+  limits.gate.max_per_source = static_cast<std::size_t>(
+      int_arg(args, "max_per_ip", static_cast<std::int64_t>(defaults.gate.max_per_source), 1, 1'000'000));
+  return limits;
 }
 
 std::int64_t int_arg(const ServiceArgs& args, const char* name, std::int64_t fallback, std::int64_t min,

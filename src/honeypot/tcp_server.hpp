@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,8 +27,9 @@ namespace honeycomb::honeypot {
 
 /// Who is talking to whom; every event of a connection carries it.
 struct Peer {
-  std::string session;  ///< 12 hex digits, new per connection
-  std::string src_ip;
+  std::string session;                   ///< 12 hex digits, new per connection
+  boost::asio::ip::address src_address;  ///< for comparisons and per-address state
+  std::string src_ip;                    ///< src_address as text, for events
   std::int64_t src_port = 0;
   std::string dst_ip;
   std::int64_t dst_port = 0;
@@ -44,6 +46,19 @@ using SessionHandler =
 /// `handler` as a coroutine of its own for each admitted connection.
 boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor acceptor, ConnectionGate& gate, Logger& logger,
                                          log::RateLimiter& refusal_log, SessionHandler handler);
+
+/// The bounds every connection of a built-in honeypot has; the parameters
+/// idle_timeout, session_timeout, max_bytes, max_connections, max_per_ip.
+struct SessionLimits {
+  std::chrono::seconds idle_timeout{120};
+  std::chrono::seconds session_timeout{900};
+  std::uint64_t max_bytes = std::uint64_t{1} << 20;
+  ConnectionGate::Limits gate;
+};
+
+/// SessionLimits from `args`, each parameter checked; `defaults` for those
+/// not given (or not declared by the service).
+SessionLimits read_session_limits(const ServiceArgs& args, const SessionLimits& defaults);
 
 /// Integer parameter `name`, checked against [min, max]; std::invalid_argument
 /// naming the parameter and the range otherwise.
