@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev
   # the node's event port: JSON validation at a million lines a second
   libsimdjson-dev
+  # the ssh honeypot's SSH server (linked statically; zlib with it)
+  libssh-dev zlib1g-dev
   # runtime helpers and real peers used by tests and benchmarks
   python3 python3-pytest curl openssl zip unzip procps iproute2
   # Python plugins: pip for their requirements.txt; PyYAML is what the e2e
@@ -24,7 +26,7 @@ packages=(
   php-cli
   rsyslog rsyslog-gnutls wrk nginx-light
   # the attackers' own tools against the built-in honeypots
-  nmap hydra lftp
+  nmap hydra lftp openssh-client sshpass
 )
 
 missing=()

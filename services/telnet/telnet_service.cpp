@@ -4,6 +4,7 @@
 // download attempt is recorded. One coroutine per connection on one I/O
 // thread; connections are capped in count (in all and per source address),
 // in idle and total time, in bytes and in line length.
+#include "honeypot/bytes.hpp"
 #include "honeypot/connection_gate.hpp"
 #include "honeypot/deadline_io.hpp"
 #include "honeypot/fake_shell.hpp"
@@ -45,20 +46,6 @@ struct Settings {
   std::size_t max_line = 4096;
   honeypot::SessionLimits limits;
 };
-
-/// "\n" -> "\r\n": a telnet terminal needs both.
-std::string crlf(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 16);
-  for (const char c : text) {
-    if (c == '\n') {
-      out += "\r\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 class TelnetService final : public honeypot::TcpHoneypot {
  public:
@@ -211,7 +198,7 @@ class TelnetService final : public honeypot::TcpHoneypot {
             emit("telnet.login", peer, std::move(alert));
             if (accepted) {
               shell.emplace(honeypot::ShellIdentity{username, settings_.hostname, seed_});
-              out += crlf(shell->motd()) + shell->prompt();
+              out += honeypot::to_crlf(shell->motd()) + shell->prompt();
               stage = Stage::shell;
             } else if (attempts >= settings_.max_attempts) {
               out += "\r\nLogin incorrect\r\n";
@@ -234,7 +221,7 @@ class TelnetService final : public honeypot::TcpHoneypot {
               alert.set("url", std::move(url)).set("cmd", line).set("username", username);
               emit("telnet.download", peer, std::move(alert));
             }
-            out += crlf(result.output);
+            out += honeypot::to_crlf(result.output);
             if (result.exit) {
               out += "logout\r\n";
               reason = "logout";

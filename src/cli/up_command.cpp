@@ -78,6 +78,7 @@ void UpCommand::add(CLI::App& app) {
                            "Run a core, a node and the default honeypots on this machine (Ctrl-C stops everything)");
   up_->add_option("--http-port", http_port_, "Port of the simple_http honeypot")->capture_default_str();
   up_->add_option("--telnet-port", telnet_port_, "Port of the telnet honeypot")->capture_default_str();
+  up_->add_option("--ssh-port", ssh_port_, "Port of the ssh honeypot")->capture_default_str();
   up_->add_option("--node-listen", node_listen_, "Core's node port")->capture_default_str();
   up_->add_option("--api-listen", api_listen_, "Core's REST API (and dashboard)")->capture_default_str();
   up_->add_option("--ws-listen", ws_listen_, "Core's WebSocket stream")->capture_default_str();
@@ -148,8 +149,9 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
     if (!no_honeypots_) {
       pots = fmt::format(
           "pots:\n  - id: web-01\n    type: simple_http\n    config: {{port: \"{}\"}}\n"
-          "  - id: telnet-01\n    type: telnet\n    config: {{port: \"{}\"}}\n",
-          http_port_, telnet_port_);
+          "  - id: telnet-01\n    type: telnet\n    config: {{port: \"{}\"}}\n"
+          "  - id: ssh-01\n    type: ssh\n    config: {{port: \"{}\"}}\n",
+          http_port_, telnet_port_, ssh_port_);
     }
     const auto node_config = home.root / "up-node.yml";
     std::string write_error;
@@ -176,9 +178,10 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
                                             (home.root / "node" / "spool").string()),
                      no_honeypots_ || no_node_
                          ? std::string(no_node_ ? "none (--no-node: the node runs them)" : "none (--no-honeypots)")
-                         : fmt::format("simple_http on port {} (pot web-01), telnet on port {} (pot telnet-01); "
+                         : fmt::format("simple_http on port {} (pot web-01), telnet on port {} (pot telnet-01), "
+                                       "ssh on port {} (pot ssh-01); "
                                        "their events: http://{}/api/v1/events?pot=web-01",
-                                       http_port_, telnet_port_, api_listen_))
+                                       http_port_, telnet_port_, ssh_port_, api_listen_))
               << std::flush;
   }
 

@@ -21,6 +21,7 @@ class UpCommand {
   CLI::App* up_ = nullptr;
   unsigned http_port_ = 8080;
   unsigned telnet_port_ = 2323;
+  unsigned ssh_port_ = 2222;
   std::string api_listen_ = "127.0.0.1:9002";
   std::string node_listen_ = "127.0.0.1:9001";
   std::string ws_listen_ = "127.0.0.1:9003";

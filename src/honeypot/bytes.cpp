@@ -84,6 +84,19 @@ std::string to_printable(std::string_view bytes) {
   return out;
 }
 
+std::string to_crlf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 16);
+  for (const char c : text) {
+    if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::optional<std::string> unescape(std::string_view text, std::string& error) {
   std::string out;
   out.reserve(text.size());

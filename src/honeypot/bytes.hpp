@@ -20,6 +20,10 @@ std::string to_hex(std::string_view bytes);
 /// every other byte as `\xNN`. Always valid UTF-8, reversible by unescape().
 std::string to_printable(std::string_view bytes);
 
+/// "\n" -> "\r\n": what a terminal (telnet, an SSH pty) needs to start a
+/// new line at the left margin.
+std::string to_crlf(std::string_view text);
+
 /// Undoes the C-style escapes a banner parameter may hold: `\r \n \t \0 \\`
 /// and `\xNN`. nullopt, with `error` set, on a malformed escape.
 std::optional<std::string> unescape(std::string_view text, std::string& error);

@@ -11,11 +11,23 @@ namespace honeycomb::honeypot {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 
-asio::awaitable<bool> wait_readable(asio::ip::tcp::socket& socket, std::chrono::steady_clock::duration timeout) {
+namespace {
+template <typename Socket>
+asio::awaitable<bool> race_readable(Socket& socket, std::chrono::steady_clock::duration timeout) {
   asio::steady_timer timer(socket.get_executor(), timeout);
-  auto winner = co_await (socket.async_wait(asio::ip::tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable)) ||
+  auto winner = co_await (socket.async_wait(Socket::wait_read, asio::as_tuple(asio::use_awaitable)) ||
                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
   co_return winner.index() == 0;
+}
+}  // namespace
+
+asio::awaitable<bool> wait_readable(asio::ip::tcp::socket& socket, std::chrono::steady_clock::duration timeout) {
+  return race_readable(socket, timeout);
+}
+
+asio::awaitable<bool> wait_readable(asio::local::stream_protocol::socket& socket,
+                                    std::chrono::steady_clock::duration timeout) {
+  return race_readable(socket, timeout);
 }
 
 asio::awaitable<bool> write_all(asio::ip::tcp::socket& socket, asio::const_buffer data,

@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 
 #include <chrono>
 
@@ -17,6 +18,10 @@ namespace honeycomb::honeypot {
 /// True once `socket` has bytes (or EOF, or an error) to read; false when
 /// `timeout` passed first. Nothing is consumed.
 boost::asio::awaitable<bool> wait_readable(boost::asio::ip::tcp::socket& socket,
+                                           std::chrono::steady_clock::duration timeout);
+
+/// The same for one end of a local socket pair (the ssh honeypot's engine).
+boost::asio::awaitable<bool> wait_readable(boost::asio::local::stream_protocol::socket& socket,
                                            std::chrono::steady_clock::duration timeout);
 
 /// Writes all of `data`; false on an error or when `timeout` passed first.

@@ -12,9 +12,10 @@ from conftest import BIN, child_pids, free_port, port_closed, port_open, wait_fo
 
 def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
     home = tmp_path / "home"
-    http, node, api, ws, event_port, telnet = (free_port() for _ in range(6))
+    http, node, api, ws, event_port, telnet, ssh = (free_port() for _ in range(7))
     argv = [BIN, "--home", str(home)] + (["--iamroot"] if os.geteuid() == 0 else []) + [
-        "up", "--http-port", str(http), "--telnet-port", str(telnet), "--node-listen", f"127.0.0.1:{node}", "--api-listen", f"127.0.0.1:{api}",
+        "up", "--http-port", str(http), "--telnet-port", str(telnet), "--ssh-port", str(ssh),
+        "--node-listen", f"127.0.0.1:{node}", "--api-listen", f"127.0.0.1:{api}",
         "--ws-listen", f"127.0.0.1:{ws}", "--event-listen", f"127.0.0.1:{event_port}"]
     out_path = tmp_path / "up.out"
     with open(out_path, "w") as out:
@@ -55,6 +56,16 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
             s.sendall(b"up-test-user\r\nup-test-password\r\n")
             wait_for(lambda: [e for e in api_get("/api/v1/events?pot=telnet-01")["events"]
                               if e.get("username") == "up-test-user"], 30, what="the telnet login in the core")
+        # ...and the ssh honeypot's, with the client's fingerprint.
+        wait_for(lambda: port_open(ssh), 60, what="the ssh honeypot's port")
+        r = subprocess.run(["sshpass", "-p", "up-test-password", "ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
+                            "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no",
+                            "-o", "PreferredAuthentications=password", "-p", str(ssh), "up-ssh-user@127.0.0.1", "id"],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 5, r.stderr  # sshpass: the password was refused
+        [login] = wait_for(lambda: [e for e in api_get("/api/v1/events?pot=ssh-01")["events"]
+                                    if e.get("username") == "up-ssh-user"], 30, what="the ssh login in the core")
+        assert len(json.dumps(login).split('"hassh": "')[1].split('"')[0]) == 32, login
         # ...and the node registered with it.
         wait_for(lambda: [n for n in nodes() if n["status"] == "Running"], 20, what="the node Running")
         assert len(nodes()) == 1
@@ -62,7 +73,7 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=40)
     assert rc == 0, out_path.read_text()
-    for port in (http, node, api, ws, event_port, telnet):
+    for port in (http, node, api, ws, event_port, telnet, ssh):
         assert port_closed(port), port
     for pid in children:
         wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
