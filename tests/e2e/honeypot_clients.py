@@ -111,12 +111,14 @@ def nmap_service(port):
     return service.get("name"), service.get("product", "")
 
 
-def hydra_attack(hc, tmp_path, start, url_scheme, users, passwords, tries=3):
+def hydra_attack(hc, tmp_path, start, url_scheme, users, passwords, tries=3, module_options=None):
     """Runs hydra (4 tasks) with `users` x `passwords` against a fresh
     service from `start()` -> (proc, port), its alerts in a fresh json_file
     output each try; returns (hydra's result, the alerts file), the service
     stopped. hydra 9.4 sometimes loses a worker on a loaded machine ("could
-    not be connected", exit 255): only that failure of the tool is retried."""
+    not be connected", exit 255): only that failure of the tool is retried.
+    `module_options`: the module's own argument (http-post-form's
+    "path:form:condition"), after the target."""
     assert shutil.which("hydra"), "hydra is installed by scripts/install-deps.sh"
     (tmp_path / "users").write_text("\n".join(users) + "\n")
     (tmp_path / "passwords").write_text("\n".join(passwords) + "\n")
@@ -124,8 +126,9 @@ def hydra_attack(hc, tmp_path, start, url_scheme, users, passwords, tries=3):
         alerts = tmp_path / f"hydra-alerts-{attempt}.json"
         hc.run("integration", "configure", "json_file", f"filepath={alerts}", check=True)
         proc, port = start()
+        target = [f"{url_scheme}://127.0.0.1"] if module_options is None else ["127.0.0.1", url_scheme, module_options]
         r = subprocess.run(["hydra", "-L", str(tmp_path / "users"), "-P", str(tmp_path / "passwords"), "-t", "4",
-                            "-I", "-s", str(port), f"{url_scheme}://127.0.0.1"],
+                            "-I", "-s", str(port), *target],
                            capture_output=True, text=True, timeout=300)
         if r.returncode == 0:
             return r, alerts, proc

@@ -171,8 +171,10 @@ def test_flood_from_many_sources_is_capped_while_a_client_is_served(hc, alerts_f
 
 
 def test_service_test_against_a_daemon(hc, alerts_file):
+    # On 127.0.0.1, not 0.0.0.0: the flood tests' closing client sockets
+    # (bound to 127.0.1.x) may still hold the port free_port() returns.
     port = free_port()
-    r = hc.run("service", "run", "banner", f"ports={port}", "-d", "-i", "json_file", timeout=60)
+    r = hc.run("service", "run", "banner", f"ports={port}", "address=127.0.0.1", "-d", "-i", "json_file", timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     try:
         r = hc.run("service", "test", "banner", timeout=30)

@@ -213,8 +213,10 @@ def test_flood_is_capped_while_a_client_logs_in(hc, alerts_file, tmp_path):
 
 
 def test_service_test_against_a_daemon(hc, alerts_file, tmp_path):
+    # On 127.0.0.1, not 0.0.0.0: the flood tests' closing client sockets
+    # (bound to 127.0.1.x) may still hold the port free_port() returns.
     port = free_port()
-    r = hc.run("service", "run", "ftp", f"port={port}", f"quarantine={tmp_path / 'q'}", "-d", "-i", "json_file",
+    r = hc.run("service", "run", "ftp", f"port={port}", "address=127.0.0.1", f"quarantine={tmp_path / 'q'}", "-d", "-i", "json_file",
                timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     try:
