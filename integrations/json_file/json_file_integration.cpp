@@ -30,6 +30,10 @@ class JsonFileIntegration final : public pipeline::Integration {
       throw std::invalid_argument("filepath must be an absolute path (got '" + path_.string() + "')");
     }
     buffer_.reserve(write_buffer_size + 4096);
+    // Opened now, while the process may still be root: a built-in honeypot
+    // drops root once its ports are bound (the file stays writable through
+    // this descriptor). A failure here is retried at the first write.
+    open();
   }
   ~JsonFileIntegration() override {
     write_out();

@@ -131,6 +131,9 @@ class FtpService final : public honeypot::TcpHoneypot {
     policy_ = honeypot::LoginPolicy::from_args(args);
     tree_.readme = "Welcome to the " + honeypot::fake_hostname(seed) + " FTP archive.\nUploads go to /upload.\n";
     quarantine_ = std::make_unique<honeypot::Quarantine>(settings_.quarantine, settings_.quarantine_max);
+    if (const auto account = run_as()) {
+      quarantine_->hand_to(account->uid, account->gid);  // it writes there once root is dropped
+    }
     auto handler = [this](tcp::socket socket, Peer peer, ConnectionGate::Ticket ticket) {
       return session(std::move(socket), std::move(peer), std::move(ticket));
     };

@@ -702,8 +702,15 @@ void Engine::start() {
   }
   bool process_config = false;  // /etc/ssh/libssh_server_config must not change the honeypot
   ssh_bind_options_set(core.bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &process_config);
+  // Read now, not at the first connection as libssh would: by then the
+  // process no longer runs as root and the key files are root's, mode 0600.
   for (const auto& path : core.settings.host_keys) {
-    if (ssh_bind_options_set(core.bind, SSH_BIND_OPTIONS_HOSTKEY, path.c_str()) != SSH_OK) {
+    ssh_key key = nullptr;
+    if (ssh_pki_import_privkey_file(path.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK) {
+      throw std::runtime_error(path.string() + " is not an unencrypted SSH private key");
+    }
+    if (ssh_bind_options_set(core.bind, SSH_BIND_OPTIONS_IMPORT_KEY, key) != SSH_OK) {  // the bind owns it now
+      ssh_key_free(key);
       throw std::runtime_error("libssh refused the host key " + path.string() + ": " + ssh_get_error(core.bind));
     }
   }

@@ -38,18 +38,49 @@ std::string Sha256::hex() {
   return out;
 }
 
-Quarantine::Quarantine(fs::path folder, std::uint64_t max_bytes) : folder_(std::move(folder)), max_bytes_(max_bytes) {}
+Quarantine::Quarantine(fs::path folder, std::uint64_t max_bytes) : folder_(std::move(folder)), max_bytes_(max_bytes) {
+  if (folder_.empty()) {
+    return;
+  }
+  std::error_code ec;
+  fs::create_directories(folder_, ec);
+  dir_fd_ = ::open(folder_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ < 0) {
+    return;  // uploads are hashed; finish() says why none is kept
+  }
+  ::fchmod(dir_fd_, 0700);
+  for (const auto& entry : fs::directory_iterator(folder_, ec)) {
+    if (entry.is_regular_file(ec)) {
+      used_ += entry.file_size(ec);
+    }
+  }
+}
+
+Quarantine::~Quarantine() {
+  if (dir_fd_ >= 0) {
+    ::close(dir_fd_);
+  }
+}
+
+void Quarantine::hand_to(uid_t uid, gid_t gid) {
+  if (dir_fd_ >= 0) {
+    [[maybe_unused]] const int rc = ::fchown(dir_fd_, uid, gid);
+  }
+}
 
 Quarantine::Upload::Upload(Upload&& other) noexcept
-    : hash_(std::move(other.hash_)), size_(other.size_), fd_(other.fd_), temp_(std::move(other.temp_)) {
+    : hash_(std::move(other.hash_)),
+      size_(other.size_),
+      fd_(other.fd_),
+      dir_fd_(other.dir_fd_),
+      temp_(std::move(other.temp_)) {
   other.fd_ = -1;
 }
 
 Quarantine::Upload::~Upload() {
   if (fd_ >= 0) {
     ::close(fd_);
-    std::error_code ec;
-    fs::remove(temp_, ec);
+    ::unlinkat(dir_fd_, temp_.c_str(), 0);
   }
 }
 
@@ -64,8 +95,7 @@ void Quarantine::Upload::write(std::string_view bytes) {
     if (n <= 0) {
       ::close(fd_);  // disk full or the like: hash on, keep nothing
       fd_ = -1;
-      std::error_code ec;
-      fs::remove(temp_, ec);
+      ::unlinkat(dir_fd_, temp_.c_str(), 0);
       break;
     }
     bytes.remove_prefix(static_cast<std::size_t>(n));
@@ -74,25 +104,12 @@ void Quarantine::Upload::write(std::string_view bytes) {
 
 Quarantine::Upload Quarantine::begin(std::string_view hint) {
   Upload upload;
-  if (folder_.empty()) {
+  if (dir_fd_ < 0 || used_ >= max_bytes_) {
     return upload;
   }
-  std::error_code ec;
-  if (!scanned_) {
-    scanned_ = true;
-    fs::create_directories(folder_, ec);
-    ::chmod(folder_.c_str(), 0700);
-    for (const auto& entry : fs::directory_iterator(folder_, ec)) {
-      if (entry.is_regular_file(ec)) {
-        used_ += entry.file_size(ec);
-      }
-    }
-  }
-  if (used_ >= max_bytes_) {
-    return upload;
-  }
-  upload.temp_ = folder_ / (".upload-" + std::string(hint) + "-" + std::to_string(++counter_));
-  upload.fd_ = ::open(upload.temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  upload.dir_fd_ = dir_fd_;
+  upload.temp_ = ".upload-" + std::string(hint) + "-" + std::to_string(++counter_);
+  upload.fd_ = ::openat(dir_fd_, upload.temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   return upload;
 }
 
@@ -106,26 +123,24 @@ Quarantine::Stored Quarantine::finish(Upload& upload) {
   }
   ::close(upload.fd_);
   upload.fd_ = -1;
-  std::error_code ec;
-  const fs::path target = folder_ / stored.sha256;
   if (used_ + upload.size_ > max_bytes_) {
-    fs::remove(upload.temp_, ec);
+    ::unlinkat(dir_fd_, upload.temp_.c_str(), 0);
     stored.reason = "quarantine full";
     return stored;
   }
-  if (fs::exists(target, ec)) {
-    fs::remove(upload.temp_, ec);  // the same content is already kept
+  struct stat existing {};
+  if (::fstatat(dir_fd_, stored.sha256.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+    ::unlinkat(dir_fd_, upload.temp_.c_str(), 0);  // the same content is already kept
   } else {
-    fs::rename(upload.temp_, target, ec);
-    if (ec) {
-      fs::remove(upload.temp_, ec);
-      stored.reason = "cannot store: " + ec.message();
+    if (::renameat(dir_fd_, upload.temp_.c_str(), dir_fd_, stored.sha256.c_str()) != 0) {
+      stored.reason = std::string("cannot store: ") + std::strerror(errno);
+      ::unlinkat(dir_fd_, upload.temp_.c_str(), 0);
       return stored;
     }
-    ::chmod(target.c_str(), 0400);
+    ::fchmodat(dir_fd_, stored.sha256.c_str(), 0400, 0);
     used_ += upload.size_;
   }
-  stored.path = target.string();
+  stored.path = (folder_ / stored.sha256).string();
   return stored;
 }
 

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 namespace honeycomb::honeypot {
 
@@ -30,8 +31,17 @@ class Sha256 {
 class Quarantine {
  public:
   /// `folder` empty: uploads are hashed, not stored. The folder is created
-  /// (mode 0700) on first use; the size of what it already holds counts.
+  /// (mode 0700) and opened now, and the size of what it already holds
+  /// counts. Everything later goes through that open folder, so that it
+  /// keeps working after the process dropped root (see privileges.hpp),
+  /// whatever the permissions of the folders above it.
   Quarantine(std::filesystem::path folder, std::uint64_t max_bytes);
+  ~Quarantine();
+  Quarantine(const Quarantine&) = delete;
+  Quarantine& operator=(const Quarantine&) = delete;
+
+  /// Gives the folder to the account the process is about to become.
+  void hand_to(uid_t uid, gid_t gid);
 
   /// One upload being received.
   class Upload {
@@ -51,7 +61,8 @@ class Quarantine {
     Sha256 hash_;
     std::uint64_t size_ = 0;
     int fd_ = -1;
-    std::filesystem::path temp_;
+    int dir_fd_ = -1;   ///< the quarantine's, not owned
+    std::string temp_;  ///< name in the folder
   };
 
   struct Stored {
@@ -68,9 +79,9 @@ class Quarantine {
 
  private:
   std::filesystem::path folder_;
+  int dir_fd_ = -1;
   std::uint64_t max_bytes_;
   std::uint64_t used_ = 0;
-  bool scanned_ = false;
   std::uint64_t counter_ = 0;
 };
 

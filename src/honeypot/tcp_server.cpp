@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace honeycomb::honeypot {
 
@@ -138,6 +139,15 @@ void TcpHoneypot::serve(std::vector<Listener>&& listeners, ConnectionGate::Limit
                         const std::string& stopped) {
   gate_ = std::make_unique<ConnectionGate>(limits);
   make_room_for(limits.max_connections * 2, logger());  // a data connection each (ftp)
+  // Root was needed to bind (and to raise the open-file limit); nothing
+  // after this point needs it, and no attacker byte has been read yet.
+  if (const auto account = run_as()) {
+    drop_privileges(*account);
+    logger().info("running as " + account->name + " (uid " + std::to_string(account->uid) +
+                  ") from now on; root only bound the ports");
+  } else if (::geteuid() == 0) {
+    logger().warning("still running as root (run_as=root): whoever exploits this process owns the machine");
+  }
   for (auto& [acceptor, handler] : listeners) {
     asio::co_spawn(*io_, accept_loop(std::move(acceptor), *gate_, logger(), refusal_log_, std::move(handler)),
                    asio::detached);
@@ -162,6 +172,10 @@ void TcpHoneypot::serve_port(const std::string& address, std::uint16_t port, Ses
   listeners.emplace_back(std::move(acceptor), std::move(handler));
   serve(std::move(listeners), limits, "Starting " + label + " service on port: " + std::to_string(bound),
         label + " service stopped");
+}
+
+std::optional<Account> TcpHoneypot::run_as() const {
+  return account_to_run_as(service_args().get("run_as", "nobody"));
 }
 
 void TcpHoneypot::emit(const char* event_type, const Peer& peer, Alert&& alert) {

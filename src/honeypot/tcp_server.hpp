@@ -6,6 +6,7 @@
 
 #include "common/log.hpp"
 #include "honeypot/connection_gate.hpp"
+#include "honeypot/privileges.hpp"
 
 #include <honeycomb/service.hpp>
 
@@ -18,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,7 +91,8 @@ class TcpHoneypot : public Service {
   boost::asio::io_context& io() { return *io_; }
 
   /// Accepts on every listener, each with its handler, under `limits`;
-  /// signals ready, logs `started`, and runs until the service stops. When
+  /// drops root (run_as()), signals ready, logs `started`, and runs until
+  /// the service stops. When
   /// it returns, every connection is gone (so none outlives the members of
   /// the derived service it uses), and `stopped` is logged.
   void serve(std::vector<Listener>&& listeners, ConnectionGate::Limits limits, const std::string& started,
@@ -102,6 +105,11 @@ class TcpHoneypot : public Service {
 
   /// Stamps the peer fields on `alert` and queues it.
   void emit(const char* event_type, const Peer& peer, Alert&& alert);
+
+  /// The account the process becomes after binding when started as root
+  /// (parameter run_as, default nobody); nullopt when there is none to
+  /// become. For what must be handed over before (ftp's quarantine).
+  [[nodiscard]] std::optional<Account> run_as() const;
 
  private:
   std::mutex mutex_;

@@ -6,6 +6,7 @@ fixed sleep.
 """
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,7 +31,32 @@ def wait_for(predicate, timeout=15.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def _ephemeral_range():
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_PORTS = random.Random(os.getpid())
+
+
 def free_port(kind=socket.SOCK_STREAM):
+    """A port nothing listens on, below the kernel's ephemeral range: the
+    source ports of the clients the tests (and the tests running beside
+    them) open come from that range, and one of them holding the port a
+    service is about to bind on 0.0.0.0 made it fail with EADDRINUSE."""
+    low, _ = _ephemeral_range()
+    first = 10000 if low > 12000 else 1024
+    for _ in range(200):
+        port = _PORTS.randrange(first, low)
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
