@@ -6,8 +6,9 @@ the core's store.
 
 Pots used: `example-python-pot` (an external honeypot from a folder, and from
 a git repository made here), `simple_http` (a built-in Honeycomb service run
-with the honeybee integration), `py_http` (a Python Honeycomb plugin, from a
-plugin library made here)."""
+with the honeybee integration), `banner`, `telnet`, `ftp`, `ssh` and `http`
+(the built-in honeypots, each reporting a login to the core), `py_http` (a
+Python Honeycomb plugin, from a plugin library made here)."""
 import json
 import os
 import shutil
@@ -291,6 +292,63 @@ def test_service_pot_sends_alerts_through_the_event_port(core, node):
     assert event["pot_type"] == "simple_http"
     assert "/admin/login.php" in json.dumps(event)
     assert pot_json(core, node, "GetPotMetrics", "web-01")["events"] >= 1
+
+
+def _telnet_login(port, user):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.settimeout(10)
+        seen = b""
+        while b"login: " not in seen:
+            chunk = s.recv(4096)
+            assert chunk, seen
+            seen += chunk
+        s.sendall(user.encode() + b"\r\nsecret\r\n")
+        while b"Login incorrect" not in seen and b"$ " not in seen and b"# " not in seen:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            seen += chunk
+
+
+def _ftp_login(port, user):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.settimeout(10)
+        seen = b""
+        while b"220" not in seen:
+            seen += s.recv(4096)
+        s.sendall(b"USER " + user.encode() + b"\r\nPASS secret\r\n")
+        while b"230" not in seen and b"530" not in seen:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            seen += chunk
+
+
+def _ssh_login(port, user):
+    subprocess.run(["sshpass", "-p", "secret", "ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
+                    "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no",
+                    "-o", "PreferredAuthentications=password", "-p", str(port), f"{user}@127.0.0.1", "id"],
+                   capture_output=True, timeout=60)
+
+
+def _http_login(port, user):
+    data = f"log={user}&pwd=secret&wp-submit=Log+In".encode()
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/wp-login.php", data=data),
+                           timeout=10).read()
+
+
+@pytest.mark.parametrize("pot_type,login", [("telnet", _telnet_login), ("ftp", _ftp_login), ("ssh", _ssh_login),
+                                            ("http", _http_login)])
+def test_login_honeypot_pots_report_logins_to_the_core(core, node, pot_type, login):
+    port = free_port()
+    pot_id = f"{pot_type}-pot"
+    install(core, node, pot_id, pot_type, {"port": str(port)}, auto_start=True)
+    wait_status(core, node, pot_id, "Running", timeout=90)
+    wait_for(lambda: port_open(port), 60, what=f"{pot_type}'s port")
+    login(port, "pot-user")
+    [event] = wait_for(lambda: [e for e in all_events(core, f"pot={pot_id}") if e.get("username") == "pot-user"],
+                       30, what=f"{pot_type}'s login in the core")
+    assert event["pot_type"] == pot_type and f"{pot_type}.login" in json.dumps(event)
 
 
 def test_banner_pot_reports_connections_to_the_core(core, node):
