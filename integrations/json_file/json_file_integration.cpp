@@ -50,7 +50,8 @@ class JsonFileIntegration final : public pipeline::Integration {
       if (buffer_.size() + r->json.size() + 1 > write_buffer_size && !write_out()) {
         return {done, error_};
       }
-      if (max_bytes_ > 0 && size_ + buffer_.size() + r->json.size() + 1 > max_bytes_ && size_ + buffer_.size() > 0) {
+      if (max_bytes_ > 0 && !rotation_failed_ && size_ + buffer_.size() + r->json.size() + 1 > max_bytes_ &&
+          size_ + buffer_.size() > 0) {
         if (!write_out() || !rotate()) {
           return {done, error_};
         }
@@ -117,11 +118,9 @@ class JsonFileIntegration final : public pipeline::Integration {
     return true;
   }
 
+  // The live file is moved away while still open, and closed only once a
+  // new one can take its place.
   bool rotate() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
     std::error_code ec;
     if (backups_ <= 0) {
       fs::remove(path_, ec);
@@ -134,10 +133,20 @@ class JsonFileIntegration final : public pipeline::Integration {
         }
       }
       fs::rename(path_, path_.string() + ".1", ec);
-      if (ec) {
-        error_ = "cannot rotate " + path_.string() + ": " + ec.message();
-        return false;
+    }
+    if (ec) {
+      // Write on into the same file rather than hold the alerts back: the
+      // folder may not let this process rename (a honeypot that dropped
+      // root and writes into a root-owned folder).
+      rotation_failed_ = true;
+      if (logger_) {
+        logger_->error("cannot rotate {}: {}; writing on without rotation", path_.string(), ec.message());
       }
+      return open();  // the descriptor is still open: nothing to reopen
+    }
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
     }
     size_ = 0;
     return open();
@@ -146,6 +155,7 @@ class JsonFileIntegration final : public pipeline::Integration {
   fs::path path_;
   std::uint64_t max_bytes_;
   int backups_;
+  bool rotation_failed_ = false;  ///< once, for good: the file grows past max_size_mb
   std::shared_ptr<spdlog::logger> logger_;
   int fd_ = -1;
   std::uint64_t size_ = 0;

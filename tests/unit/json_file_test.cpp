@@ -100,5 +100,20 @@ TEST_F(JsonFileTest, RotatesBySizeAndKeepsBackups) {
   EXPECT_LT(kept, 4200U);
 }
 
+TEST_F(JsonFileTest, ARotationThatFailsLeavesAlertsFlowingIntoTheSameFile) {
+  const auto file = dir_ / "alerts.json";
+  // filepath.1 is a folder with something in it: the rename fails (as a
+  // folder that does not let the process rename would, also for root).
+  fs::create_directories(file.string() + ".1/keep");
+  auto out = make({{"filepath", Value{file.string()}},
+                   {"max_size_mb", Value{std::int64_t{1}}},
+                   {"backup_count", Value{std::int64_t{1}}}});
+  const auto batch = records(2100, 1000);
+  ASSERT_EQ(out->send(batch).delivered, batch.size());
+  out->flush();
+  EXPECT_EQ(count_lines(file), 2100U);  // every alert, none held back
+  EXPECT_TRUE(fs::is_directory(file.string() + ".1"));
+}
+
 }  // namespace
 }  // namespace honeycomb::pipeline
