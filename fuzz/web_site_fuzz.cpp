@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -37,14 +38,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   request.content_type = take(input);
   request.cookie = take(input);
   request.body = input;
-  std::optional<WebLogin> login;
+  std::vector<WebLogin> logins;
   const auto response = site->answer(
-      request, [](std::string_view user, std::string_view) { return user.size() % 7 == 3; }, login);
+      request, [](std::string_view user, std::string_view) { return user.size() % 7 == 3; }, logins);
   require(response.status == 200 || response.status == 302 || response.status == 404 || response.status == 405);
   // Pages are templates plus escaped credentials (6 bytes per byte at most).
   require(response.body.size() <= 4096 + 12 * WebSite::kMaxCredential);
-  if (login) {
-    require(login->username.size() <= WebSite::kMaxCredential && login->password.size() <= WebSite::kMaxCredential);
+  require(logins.size() <= WebSite::kMaxXmlRpcLogins);
+  for (const auto& login : logins) {
+    require(login.username.size() <= WebSite::kMaxCredential && login.password.size() <= WebSite::kMaxCredential);
+  }
+  for (const auto& [user, password] : xmlrpc_credentials(input)) {
+    require(user.size() <= WebSite::kMaxCredential && password.size() <= WebSite::kMaxCredential);
   }
   for (const auto& [key, value] : parse_form(input)) {
     require(key.size() <= input.size() && value.size() <= input.size());

@@ -142,12 +142,12 @@ class HttpService final : public honeypot::TcpHoneypot {
       const auto& request = parser.get();
       const honeypot::WebRequest web{request.method_string(), request.target(), request.body(),
                                      request[http::field::content_type], request[http::field::cookie]};
-      std::optional<honeypot::WebLogin> login;
+      std::vector<honeypot::WebLogin> logins;
       auto answer = site_->answer(
           web,
           [&](std::string_view user, std::string_view password) { return policy_->attempt(source, user, password); },
-          login);
-      record(peer, request, answer.status, login);
+          logins);
+      record(peer, request, answer.status, logins);
 
       http::response<http::string_body> response{static_cast<http::status>(answer.status), request.version()};
       response.set(http::field::server, site_->server());
@@ -209,7 +209,7 @@ class HttpService final : public honeypot::TcpHoneypot {
   }
 
   void record(const Peer& peer, const http::request<http::string_body>& request, int status,
-              const std::optional<honeypot::WebLogin>& login) {
+              const std::vector<honeypot::WebLogin>& logins) {
     const auto user_agent = honeypot::to_printable(request[http::field::user_agent]);
     Alert alert;
     alert.set("method", honeypot::to_printable(request.method_string()))
@@ -217,17 +217,17 @@ class HttpService final : public honeypot::TcpHoneypot {
         .set("user_agent", user_agent)
         .set("host", honeypot::to_printable(request[http::field::host]))
         .set("http_status", static_cast<std::int64_t>(status));
-    if (!request.body().empty() && !login) {
+    if (!request.body().empty() && logins.empty()) {
       alert.set("body", honeypot::to_printable(std::string_view(request.body()).substr(0, kBodyRecorded)));
     }
     emit("http.request", peer, std::move(alert));
-    if (login) {
+    for (const auto& login : logins) {
       Alert attempt;
-      attempt.set("username", login->username)
-          .set("password", login->password)
-          .set("page", login->page)
+      attempt.set("username", login.username)
+          .set("password", login.password)
+          .set("page", login.page)
           .set("path", honeypot::to_printable(request.target()))
-          .set("outcome", login->accepted ? "success" : "failure")
+          .set("outcome", login.accepted ? "success" : "failure")
           .set("user_agent", user_agent);
       emit("http.login", peer, std::move(attempt));
     }

@@ -122,6 +122,85 @@ WebResponse redirect(std::string location) {
 
 }  // namespace
 
+namespace {
+/// &lt; &gt; &amp; &quot; &apos; and numeric references undone; others kept.
+std::string xml_unescape(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, char>, 5> kEntities{
+      {{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&apos;", '\''}}};
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    bool replaced = false;
+    if (text.front() == '&') {
+      for (const auto& [entity, c] : kEntities) {
+        if (text.starts_with(entity)) {
+          out.push_back(c);
+          text.remove_prefix(entity.size());
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) {
+      out.push_back(text.front());
+      text.remove_prefix(1);
+    }
+  }
+  return out;
+}
+
+/// The text of every <methodName>, <string>, <int>/<i4> and untyped
+/// <value> in order: a call's method name and then its parameters.
+std::vector<std::string> xmlrpc_texts(std::string_view body, std::size_t max) {
+  std::vector<std::string> texts;
+  std::size_t at = 0;
+  while (texts.size() < max) {
+    const auto open = body.find('<', at);
+    if (open == std::string_view::npos) {
+      break;
+    }
+    const auto close = body.find('>', open);
+    if (close == std::string_view::npos) {
+      break;
+    }
+    const auto tag = body.substr(open + 1, close - open - 1);
+    at = close + 1;
+    if (tag != "methodName" && tag != "string" && tag != "value" && tag != "int" && tag != "i4") {
+      continue;
+    }
+    const auto end = body.find('<', at);
+    if (end == std::string_view::npos || (tag == "value" && end == at)) {
+      continue;  // a typed <value><string>...: the inner tag is read next
+    }
+    texts.push_back(xml_unescape(body.substr(at, end - at)).substr(0, WebSite::kMaxCredential));
+    at = end;
+  }
+  return texts;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> xmlrpc_credentials(std::string_view body) {
+  // Every call's method name is followed by its parameters, in a plain call
+  // as in each struct of a system.multicall.
+  const auto texts = xmlrpc_texts(body, WebSite::kMaxXmlRpcLogins * 4);
+  std::vector<std::pair<std::string, std::string>> found;
+  for (std::size_t i = 0; i < texts.size() && found.size() < WebSite::kMaxXmlRpcLogins; ++i) {
+    const auto& method = texts[i];
+    if (!method.starts_with("wp.") && !method.starts_with("metaWeblog.") && !method.starts_with("blogger.") &&
+        !method.starts_with("mt.")) {
+      continue;
+    }
+    // wp.getUsersBlogs(user, password); the others take a blog id or app
+    // key first: wp.getPosts(blog, user, password), blogger.*(appkey, ...).
+    const std::size_t skip = method == "wp.getUsersBlogs" ? 0 : 1;
+    if (i + skip + 2 < texts.size()) {
+      found.emplace_back(texts[i + skip + 1], texts[i + skip + 2]);
+      i += skip + 2;
+    }
+  }
+  return found;
+}
+
 std::string html_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -215,15 +294,15 @@ std::optional<WebSite> WebSite::make(std::string_view pages, std::string server,
   return site;
 }
 
-WebResponse WebSite::answer(const WebRequest& request, const Decide& decide, std::optional<WebLogin>& login) const {
+WebResponse WebSite::answer(const WebRequest& request, const Decide& decide, std::vector<WebLogin>& logins) const {
   const auto path = path_of(request.target);
   if (wordpress_) {
-    if (auto response = wordpress(request, path, decide, login); response.status != 404) {
+    if (auto response = wordpress(request, path, decide, logins); response.status != 404) {
       return response;
     }
   }
   if (admin_) {
-    if (auto response = admin(request, path, decide, login); response.status != 404) {
+    if (auto response = admin(request, path, decide, logins); response.status != 404) {
       return response;
     }
     if (!wordpress_ && path == "/") {
@@ -234,7 +313,7 @@ WebResponse WebSite::answer(const WebRequest& request, const Decide& decide, std
 }
 
 WebResponse WebSite::wordpress(const WebRequest& request, std::string_view path, const Decide& decide,
-                               std::optional<WebLogin>& login) const {
+                               std::vector<WebLogin>& logins) const {
   WebResponse response;
   if (path == "/" || path == "/index.php") {
     response.body = wordpress_home(title_);
@@ -271,7 +350,7 @@ WebResponse WebSite::wordpress(const WebRequest& request, std::string_view path,
               "</div>\n",
           attempt.username);
     }
-    login = std::move(attempt);
+    logins.push_back(std::move(attempt));
     return response;
   }
   if (path == "/wp-admin" || path.substr(0, 10) == "/wp-admin/") {
@@ -288,6 +367,10 @@ WebResponse WebSite::wordpress(const WebRequest& request, std::string_view path,
       response.body = "XML-RPC server accepts POST requests only.";
       return response;
     }
+    for (auto& [user, password] : xmlrpc_credentials(request.body)) {
+      const bool accepted = decide(user, password);
+      logins.push_back({"wordpress-xmlrpc", std::move(user), std::move(password), accepted});
+    }
     response.content_type = "text/xml; charset=UTF-8";
     response.body =
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse>\n  <fault>\n    <value>\n      <struct>\n"
@@ -302,7 +385,7 @@ WebResponse WebSite::wordpress(const WebRequest& request, std::string_view path,
 }
 
 WebResponse WebSite::admin(const WebRequest& request, std::string_view path, const Decide& decide,
-                           std::optional<WebLogin>& login) const {
+                           std::vector<WebLogin>& logins) const {
   static constexpr std::array<std::string_view, 6> kLoginPaths{"/admin",       "/admin/",          "/login",
                                                                "/admin/login", "/admin/login.php", "/administrator/"};
   WebResponse response;
@@ -326,7 +409,7 @@ WebResponse WebSite::admin(const WebRequest& request, std::string_view path, con
       response.body =
           admin_login_page("<div class=\"alert alert-danger\">Invalid username or password.</div>\n", attempt.username);
     }
-    login = std::move(attempt);
+    logins.push_back(std::move(attempt));
     return response;
   }
   if (path == "/admin/dashboard") {

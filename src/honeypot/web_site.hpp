@@ -44,6 +44,8 @@ class WebSite {
  public:
   /// Longest user name or password recorded (and echoed); the rest is cut.
   static constexpr std::size_t kMaxCredential = 256;
+  /// Login attempts read from one XML-RPC request at most.
+  static constexpr std::size_t kMaxXmlRpcLogins = 64;
 
   /// `pages`: "wordpress,admin" (the page sets served, comma-separated);
   /// `server`: the Server header, which also picks the 404 page's style
@@ -54,25 +56,33 @@ class WebSite {
   /// Decides a login attempt (user, password) -> accepted.
   using Decide = std::function<bool(std::string_view user, std::string_view password)>;
 
-  /// Answers `request`. When it is a login attempt, `decide` is asked and
-  /// `login` is set.
+  /// Answers `request`. For each login attempt it carries (a form posts
+  /// one, an XML-RPC multicall up to kMaxXmlRpcLogins), `decide` is asked
+  /// and the attempt appended to `logins`.
   [[nodiscard]] WebResponse answer(const WebRequest& request, const Decide& decide,
-                                   std::optional<WebLogin>& login) const;
+                                   std::vector<WebLogin>& logins) const;
 
   [[nodiscard]] const std::string& server() const { return server_; }
 
  private:
   [[nodiscard]] WebResponse not_found() const;
   [[nodiscard]] WebResponse wordpress(const WebRequest& request, std::string_view path, const Decide& decide,
-                                      std::optional<WebLogin>& login) const;
+                                      std::vector<WebLogin>& logins) const;
   [[nodiscard]] WebResponse admin(const WebRequest& request, std::string_view path, const Decide& decide,
-                                  std::optional<WebLogin>& login) const;
+                                  std::vector<WebLogin>& logins) const;
 
   bool wordpress_ = false;
   bool admin_ = false;
   std::string server_;
   std::string title_;
 };
+
+/// The (user, password) pairs of the XML-RPC calls in `body` that log in
+/// first (wp.getUsersBlogs, wp.getProfile, metaWeblog.*, blogger.* after
+/// its app key...), also inside system.multicall: how WPScan and bots
+/// brute-force WordPress. At most WebSite::kMaxXmlRpcLogins, each cut to
+/// WebSite::kMaxCredential.
+std::vector<std::pair<std::string, std::string>> xmlrpc_credentials(std::string_view body);
 
 /// `text` with & < > " ' escaped for HTML.
 std::string html_escape(std::string_view text);

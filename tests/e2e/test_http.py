@@ -75,6 +75,24 @@ def test_wordpress_login_attempts_are_recorded(hc, alerts_file):
     assert requests[0]["originating_ip"] == "127.0.0.1" and requests[0]["dest_port"] == port
 
 
+def test_xmlrpc_multicall_brute_force_is_one_login_per_call(hc, alerts_file):
+    proc, port = start(hc)
+    calls = "".join(
+        "<value><struct><member><name>methodName</name><value><string>wp.getUsersBlogs</string></value></member>"
+        "<member><name>params</name><value><array><data><value><string>admin</string></value>"
+        f"<value><string>{password}</string></value></data></array></value></member></struct></value>"
+        for password in ("123456", "qwerty", "admin&amp;1"))
+    body = ("<?xml version=\"1.0\"?><methodCall><methodName>system.multicall</methodName><params><param><value>"
+            f"<array><data>{calls}</data></array></value></param></params></methodCall>")
+    status, headers, answer = curl(port, "/xmlrpc.php", "-H", "Content-Type: text/xml", "--data-binary", body)
+    assert status == 200 and "Incorrect username or password." in answer
+    wait_for(lambda: len(events(alerts_file, "http.login")) == 3, what="three logins")
+    stop_process(proc, signal.SIGINT)
+    assert [(a["username"], a["password"], a["page"]) for a in events(alerts_file, "http.login")] == [
+        ("admin", "123456", "wordpress-xmlrpc"), ("admin", "qwerty", "wordpress-xmlrpc"),
+        ("admin", "admin&1", "wordpress-xmlrpc")]
+
+
 def test_admin_panel_lets_listed_credentials_in(hc, alerts_file):
     proc, port = start(hc, "pages=admin", "credentials=admin:admin123", "server=Apache/2.4.62 (Debian)")
     status, headers, _ = curl(port, "/")
