@@ -231,6 +231,8 @@ struct Core {
 
   bool login(Session& session, const char* method, std::string_view user, std::string_view password);
   void record_publickey(Session& session, std::string_view user, ssh_key key);
+  /// One ssh.login event; closes the session at max_attempts failures.
+  void record_attempt(Session& session, const char* method, std::string_view user, bool accepted, Alert&& details);
   void run_line(Channel& channel, const std::string& line, bool exec);
   void queue(Channel& channel) {
     if (!channel.queued) {
@@ -463,45 +465,36 @@ int on_message(ssh_session session_handle, ssh_message message, void* userdata) 
 // ---- Core ----
 
 bool Core::login(Session& session, const char* method, std::string_view user, std::string_view password) {
-  ++session.attempts;
-  ++session.connection->login_attempts;
   const bool accepted = policy.attempt(session.connection->source, user, password);
-  const auto hello = session.connection->client_hello();
-  Alert alert;
-  alert.set("username", std::string(user))
-      .set("password", std::string(password))
-      .set("method", method)
-      .set("outcome", accepted ? "success" : "failure")
-      .set("attempt", session.attempts)
-      .set("client_version", hello.version)
-      .set("hassh", hello.hassh);
-  emit("ssh.login", session.connection->peer, std::move(alert));
+  Alert details;
+  details.set("password", std::string(password));
+  record_attempt(session, method, user, accepted, std::move(details));
   if (accepted) {
     session.authenticated = true;
     session.username = std::string(user);
-  } else if (session.attempts >= settings.max_attempts) {
-    end_reason(session, "too many login attempts");
-    session.closing = true;
-    closing_requested = true;
   }
   return accepted;
 }
 
 void Core::record_publickey(Session& session, std::string_view user, ssh_key key) {
+  Alert details;
+  details.set("key_type", key != nullptr ? ssh_key_type_to_char(ssh_key_type(key)) : "")
+      .set("key_fingerprint", key != nullptr ? sha256_fingerprint(key) : std::string());
+  record_attempt(session, "publickey", user, false, std::move(details));
+}
+
+void Core::record_attempt(Session& session, const char* method, std::string_view user, bool accepted, Alert&& details) {
   ++session.attempts;
   ++session.connection->login_attempts;
   const auto hello = session.connection->client_hello();
-  Alert alert;
-  alert.set("username", std::string(user))
-      .set("method", "publickey")
-      .set("outcome", "failure")
+  details.set("username", std::string(user))
+      .set("method", method)
+      .set("outcome", accepted ? "success" : "failure")
       .set("attempt", session.attempts)
-      .set("key_type", key != nullptr ? ssh_key_type_to_char(ssh_key_type(key)) : "")
-      .set("key_fingerprint", key != nullptr ? sha256_fingerprint(key) : std::string())
       .set("client_version", hello.version)
       .set("hassh", hello.hassh);
-  emit("ssh.login", session.connection->peer, std::move(alert));
-  if (session.attempts >= settings.max_attempts) {
+  emit("ssh.login", session.connection->peer, std::move(details));
+  if (!accepted && session.attempts >= settings.max_attempts) {
     end_reason(session, "too many login attempts");
     session.closing = true;
     closing_requested = true;

@@ -57,23 +57,14 @@ struct Settings {
 /// "publickey,password,keyboard-interactive" as SSH_AUTH_METHOD_* bits.
 int parse_auth_methods(std::string_view text) {
   int methods = 0;
-  while (!text.empty()) {
-    const auto comma = text.find(',');
-    auto name = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    while (!name.empty() && name.front() == ' ') {
-      name.remove_prefix(1);
-    }
-    while (!name.empty() && name.back() == ' ') {
-      name.remove_suffix(1);
-    }
+  for (const auto name : honeypot::split_list(text)) {
     if (name == "publickey") {
       methods |= SSH_AUTH_METHOD_PUBLICKEY;
     } else if (name == "password") {
       methods |= SSH_AUTH_METHOD_PASSWORD;
     } else if (name == "keyboard-interactive") {
       methods |= SSH_AUTH_METHOD_INTERACTIVE;
-    } else if (!name.empty()) {
+    } else {
       throw std::invalid_argument("auth_methods: unknown method '" + std::string(name) +
                                   "' (use publickey, password, keyboard-interactive)");
     }
@@ -88,8 +79,9 @@ int parse_auth_methods(std::string_view text) {
 /// release drawn per install.
 std::string software_version(const std::string& configured, std::uint64_t seed) {
   if (!configured.empty()) {
-    if (configured.size() > 200 || configured.find_first_of("\r\n ") == 0) {
-      throw std::invalid_argument("version must be at most 200 characters and not start with a space");
+    // It goes on the identification line: a line break would end it.
+    if (configured.size() > 200 || configured.front() == ' ' || configured.find_first_of("\r\n") != std::string::npos) {
+      throw std::invalid_argument("version must be one line of at most 200 characters, not starting with a space");
     }
     return configured;
   }

@@ -146,6 +146,18 @@ std::optional<std::string> unescape(std::string_view text, std::string& error) {
   return out;
 }
 
+std::vector<std::string_view> split_list(std::string_view text) {
+  std::vector<std::string_view> items;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    if (const auto item = trim(text.substr(0, comma)); !item.empty()) {
+      items.push_back(item);
+    }
+    text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
+  }
+  return items;
+}
+
 std::optional<std::vector<std::uint16_t>> parse_port_list(std::string_view text, std::size_t max_ports,
                                                           std::string& error) {
   std::vector<std::uint16_t> ports;

@@ -28,6 +28,10 @@ std::string to_crlf(std::string_view text);
 /// and `\xNN`. nullopt, with `error` set, on a malformed escape.
 std::optional<std::string> unescape(std::string_view text, std::string& error);
 
+/// The names of a comma-separated list ("publickey, password"), spaces
+/// around each trimmed, empty items skipped.
+std::vector<std::string_view> split_list(std::string_view text);
+
 /// "21,23,8000-8003" as a list of ports (1..65535), in the given order,
 /// without duplicates. At most `max_ports`. nullopt, with `error` set, on
 /// anything else.

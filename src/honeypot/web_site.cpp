@@ -272,21 +272,12 @@ std::optional<WebSite> WebSite::make(std::string_view pages, std::string server,
   WebSite site;
   site.server_ = std::move(server);
   site.title_ = std::move(title);
-  while (!pages.empty()) {
-    const auto comma = pages.find(',');
-    auto name = pages.substr(0, comma);
-    pages = comma == std::string_view::npos ? std::string_view() : pages.substr(comma + 1);
-    while (!name.empty() && name.front() == ' ') {
-      name.remove_prefix(1);
-    }
-    while (!name.empty() && name.back() == ' ') {
-      name.remove_suffix(1);
-    }
+  for (const auto name : split_list(pages)) {
     if (name == "wordpress") {
       site.wordpress_ = true;
     } else if (name == "admin") {
       site.admin_ = true;
-    } else if (!name.empty()) {
+    } else {
       error = "pages: unknown page set '" + std::string(name) + "' (use wordpress, admin)";
       return std::nullopt;
     }

@@ -136,3 +136,16 @@ def hydra_attack(hc, tmp_path, start, url_scheme, users, passwords, tries=3, mod
         proc.wait(timeout=30)
         assert "could not be connected" in r.stderr and attempt + 1 < tries, r.stdout + r.stderr
     raise AssertionError("unreachable")
+
+
+def run_on_port_zero(hc, service, label, *args, timeout=60):
+    """Runs `service` with port=0 (the kernel picks: no race with other
+    tests for a free port) and the json_file output; returns the process
+    and the port from its "Starting <label> service on port: N" record."""
+    from conftest import wait_log_while_running
+    proc = hc.spawn("service", "run", service, "port=0", *args, "-i", "json_file")
+    record = wait_log_while_running(hc, proc, lambda r: r.get("process") == proc.pid and
+                                    r.get("message", "").startswith(f"Starting {label} service on port: "),
+                                    timeout=timeout, what=f"the Starting {label} record")
+    return proc, int(record["message"].rsplit(" ", 1)[1])
+

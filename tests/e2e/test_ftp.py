@@ -14,7 +14,7 @@ import pytest
 
 from conftest import free_port, read_json_lines, stop_process, wait_for, wait_log_while_running
 from honeypot_clients import (Flood, connect, hydra_attack, memory_bound_kb, nmap_service, recv_until,
-                              recv_until_closed, rss_kb)
+                              recv_until_closed, rss_kb, run_on_port_zero)
 
 
 @pytest.fixture
@@ -27,13 +27,7 @@ def alerts_file(hc, tmp_path):
 
 
 def start(hc, tmp_path, *extra):
-    """Runs ftp on a port the kernel picks (no race with other tests for a
-    free port); returns the process and the port from its start-up record."""
-    proc = hc.spawn("service", "run", "ftp", "port=0", f"quarantine={tmp_path / 'q'}", "-i", "json_file", *extra)
-    record = wait_log_while_running(hc, proc, lambda r: r.get("process") == proc.pid and
-                                    r.get("message", "").startswith("Starting FTP service on port: "),
-                                    what="the Starting FTP record")
-    return proc, int(record["message"].rsplit(" ", 1)[1])
+    return run_on_port_zero(hc, "ftp", "FTP", f"quarantine={tmp_path / 'q'}", *extra)
 
 
 def events(path, event_type=None):

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import free_port, read_json_lines, stop_process, wait_for, wait_log_while_running
 from honeypot_clients import (Flood, connect, hydra_attack, memory_bound_kb, nmap_service, recv_until,
-                              recv_until_closed, rss_kb)
+                              recv_until_closed, rss_kb, run_on_port_zero)
 
 
 @pytest.fixture
@@ -22,11 +22,7 @@ def alerts_file(hc, tmp_path):
 
 
 def start(hc, *extra):
-    proc = hc.spawn("service", "run", "http", "port=0", "title=Honey Blog", *extra, "-i", "json_file")
-    record = wait_log_while_running(hc, proc, lambda r: r.get("process") == proc.pid and
-                                    r.get("message", "").startswith("Starting HTTP service on port: "),
-                                    what="the Starting HTTP record")
-    return proc, int(record["message"].rsplit(" ", 1)[1])
+    return run_on_port_zero(hc, "http", "HTTP", "title=Honey Blog", *extra)
 
 
 def curl(port, path, *args, source="127.0.0.1"):

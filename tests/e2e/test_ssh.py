@@ -14,7 +14,7 @@ import pytest
 
 from conftest import free_port, read_json_lines, stop_process, wait_for, wait_log_while_running
 from honeypot_clients import (Flood, connect, hydra_attack, memory_bound_kb, nmap_service, recv_until,
-                              recv_until_closed, rss_kb)
+                              recv_until_closed, rss_kb, run_on_port_zero)
 
 NO_CONFIG = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
              "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20"]
@@ -31,14 +31,8 @@ def alerts_file(hc, tmp_path):
 
 
 def start(hc, tmp_path, *extra):
-    """Runs ssh on a port the kernel picks, host keys under `tmp_path`;
-    returns the process and the port from its start-up record."""
-    proc = hc.spawn("service", "run", "ssh", "port=0", "hostname=honey01", f"host_keys={tmp_path / 'keys'}",
-                    "-i", "json_file", *extra)
-    record = wait_log_while_running(hc, proc, lambda r: r.get("process") == proc.pid and
-                                    r.get("message", "").startswith("Starting SSH service on port: "),
-                                    timeout=60, what="the Starting SSH record")
-    return proc, int(record["message"].rsplit(" ", 1)[1])
+    """ssh with its host keys under `tmp_path`."""
+    return run_on_port_zero(hc, "ssh", "SSH", "hostname=honey01", f"host_keys={tmp_path / 'keys'}", *extra)
 
 
 def ssh(port, user, password, *args, method="password", options=(), input=None, timeout=60):

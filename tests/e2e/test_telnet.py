@@ -8,7 +8,7 @@ import pytest
 
 from conftest import free_port, read_json_lines, stop_process, wait_for, wait_log_while_running
 from honeypot_clients import (Flood, connect, hydra_attack, memory_bound_kb, nmap_service, recv_until,
-                              recv_until_closed, rss_kb)
+                              recv_until_closed, rss_kb, run_on_port_zero)
 
 LINUX_TELNETD_GREETING = b"\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23\xff\xfd\x27"
 
@@ -23,13 +23,7 @@ def alerts_file(hc, tmp_path):
 
 
 def start(hc, *extra):
-    """Runs telnet on a port the kernel picks (no race with other tests for a
-    free port); returns the process and the port from its start-up record."""
-    proc = hc.spawn("service", "run", "telnet", "port=0", "hostname=honey01", "-i", "json_file", *extra)
-    record = wait_log_while_running(hc, proc, lambda r: r.get("process") == proc.pid and
-                                    r.get("message", "").startswith("Starting Telnet service on port: "),
-                                    what="the Starting Telnet record")
-    return proc, int(record["message"].rsplit(" ", 1)[1])
+    return run_on_port_zero(hc, "telnet", "Telnet", "hostname=honey01", *extra)
 
 
 def events(path, event_type=None, session=None):

@@ -55,5 +55,11 @@ TEST(HoneypotBytes, PortListRefusesWhatIsNotAPortList) {
   EXPECT_EQ(error, "more than 64 ports");
 }
 
+TEST(HoneypotBytes, SplitListTrimsAndSkipsEmptyItems) {
+  EXPECT_EQ(split_list(" publickey, password,,keyboard-interactive ,"),
+            (std::vector<std::string_view>{"publickey", "password", "keyboard-interactive"}));
+  EXPECT_TRUE(split_list(" , ").empty());
+}
+
 }  // namespace
 }  // namespace honeycomb::honeypot
