@@ -4,6 +4,7 @@
 // address), and keeps every upload in the quarantine (SHA-256 in the event,
 // size-capped, mode 0400, never run). Active mode (PORT/EPRT) is recorded
 // but never connects out: a honeypot must not be a bounce for attackers.
+#include "ftp_protocol.hpp"
 #include "honeypot/connection_gate.hpp"
 #include "honeypot/deadline_io.hpp"
 #include "honeypot/install.hpp"
@@ -51,59 +52,9 @@ struct Settings {
   honeypot::SessionLimits limits;
 };
 
-/// The fake tree: a few folders and one file, as an anonymous-style archive.
-struct FakeTree {
-  std::string readme;
-  [[nodiscard]] static bool is_dir(const std::string& path) {
-    return path == "/" || path == "/pub" || path == "/upload";
-  }
-  [[nodiscard]] const std::string* file(const std::string& path) const { return path == "/README" ? &readme : nullptr; }
-  [[nodiscard]] std::string listing(const std::string& dir) const {
-    if (dir == "/") {
-      return "drwxr-xr-x    2 ftp      ftp          4096 Nov 14 09:12 pub\r\n"
-             "-rw-r--r--    1 ftp      ftp      " +
-             std::string(8 - std::min<std::size_t>(8, std::to_string(readme.size()).size()), ' ') +
-             std::to_string(readme.size()) +
-             " Nov 14 09:12 README\r\n"
-             "drwxrwxr-x    2 ftp      ftp          4096 Nov 30 21:40 upload\r\n";
-    }
-    return {};
-  }
-};
-
-/// "/a/../b" relative to `cwd`, normalised; "" for anything odd.
-std::string resolve(const std::string& cwd, std::string_view path) {
-  std::string full = !path.empty() && path.front() == '/' ? std::string(path) : cwd + "/" + std::string(path);
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= full.size()) {
-    const auto slash = full.find('/', start);
-    const auto part = full.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part == "..") {
-      if (!parts.empty()) {
-        parts.pop_back();
-      }
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    if (slash == std::string::npos) {
-      break;
-    }
-    start = slash + 1;
-  }
-  std::string out;
-  for (const auto& p : parts) {
-    out += "/" + p;
-  }
-  return out.empty() ? "/" : out;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c); });
-  return out;
-}
+using ftp::FakeTree;
+using ftp::resolve;
+using ftp::upper;
 
 class FtpService final : public honeypot::TcpHoneypot {
  public:
@@ -304,9 +255,9 @@ class FtpService final : public honeypot::TcpHoneypot {
 
   // One command line; replies appended to `out`.
   asio::awaitable<void> command(Conversation& c, tcp::socket& control, const std::string& line, std::string& out) {
-    const auto space = line.find(' ');
-    const std::string verb = upper(line.substr(0, space));
-    const std::string arg = space == std::string::npos ? std::string() : line.substr(space + 1);
+    const ftp::CommandLine parsed = ftp::parse_command(line);
+    const std::string& verb = parsed.verb;
+    const std::string& arg = parsed.arg;
     if (verb != "PASS" && !line.empty()) {
       ++c.commands;
       Alert alert;

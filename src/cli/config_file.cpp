@@ -8,6 +8,8 @@
 //   integrations:
 //     syslog:
 //       parameters: {address: "127.0.0.1", port: 5514, protocol: tcp}
+#include "cli/config_file.hpp"
+
 #include "cli/commands.hpp"
 #include "host/runner.hpp"
 #include "plugin/parameters.hpp"
@@ -22,55 +24,6 @@
 
 namespace honeycomb::cli {
 namespace {
-
-struct PluginEntry {
-  std::string name;
-  std::vector<std::string> args;  // key=value, converted like command-line args
-};
-
-std::string where(const std::string& path, const YAML::Node& node) {
-  return path + ":" + std::to_string(node.Mark().line + 1);
-}
-
-bool read_entries(const std::string& path, const YAML::Node& section, const char* what,
-                  std::vector<PluginEntry>& out) {
-  if (!section) {
-    return true;
-  }
-  if (!section.IsMap()) {
-    std::cerr << "Error: " << where(path, section) << ": " << what << ": must be a mapping of names to settings\n";
-    return false;
-  }
-  for (const auto& item : section) {
-    PluginEntry e;
-    e.name = item.first.as<std::string>();
-    const YAML::Node& settings = item.second;
-    if (settings && !settings.IsNull()) {
-      if (!settings.IsMap()) {
-        std::cerr << "Error: " << where(path, settings) << ": " << what << "." << e.name << ": must be a mapping\n";
-        return false;
-      }
-      const YAML::Node params = settings["parameters"];
-      if (params && !params.IsNull()) {
-        if (!params.IsMap()) {
-          std::cerr << "Error: " << where(path, params) << ": " << what << "." << e.name
-                    << ".parameters: must be a mapping of key: value\n";
-          return false;
-        }
-        for (const auto& p : params) {
-          if (!p.second.IsScalar()) {
-            std::cerr << "Error: " << where(path, p.second) << ": " << what << "." << e.name << ".parameters."
-                      << p.first.as<std::string>() << ": must be a scalar value\n";
-            return false;
-          }
-          e.args.push_back(p.first.as<std::string>() + "=" + p.second.as<std::string>());
-        }
-      }
-    }
-    out.push_back(std::move(e));
-  }
-  return true;
-}
 
 bool ensure_installed(const std::string& path, const host::PluginPaths& paths, const std::string& name) {
   if (paths.is_installed(name)) {
@@ -99,31 +52,13 @@ int run_config_file(const host::Home& home, const std::string& path, bool verbos
     std::cerr << "Error: " << path << ": not valid YAML (" << e.what() << ")\n";
     return exit_code::failure;
   }
-  if (!doc.IsMap()) {
-    std::cerr << "Error: " << path << ": must be a mapping with version, services and integrations\n";
+  auto contents = parse_config_document(doc, path);
+  if (auto* error = std::get_if<std::string>(&contents)) {
+    std::cerr << "Error: " << *error << "\n";
     return exit_code::failure;
   }
-  // Checked as a scalar first: as<std::string>() throws on a list or a map.
-  const YAML::Node version = doc["version"];
-  if (!version || !version.IsScalar() || version.Scalar() != "1") {
-    std::cerr << "Error: " << path << ": version: must be 1\n";
-    return exit_code::failure;
-  }
-  std::vector<PluginEntry> services;
-  std::vector<PluginEntry> integrations;
-  try {
-    if (!read_entries(path, doc["services"], "services", services) ||
-        !read_entries(path, doc["integrations"], "integrations", integrations)) {
-      return exit_code::failure;
-    }
-  } catch (const YAML::Exception& e) {
-    std::cerr << "Error: " << path << ": " << e.what() << "\n";
-    return exit_code::failure;
-  }
-  if (services.empty()) {
-    std::cerr << "Error: " << path << ": services: lists no service to run\n";
-    return exit_code::failure;
-  }
+  const auto& services = std::get<ConfigFileContents>(contents).services;
+  const auto& integrations = std::get<ConfigFileContents>(contents).integrations;
 
   std::vector<std::string> integration_names;
   for (const auto& i : integrations) {
@@ -146,7 +81,7 @@ int run_config_file(const host::Home& home, const std::string& path, bool verbos
     }
   }
 
-  auto request_for = [&](const PluginEntry& s) {
+  auto request_for = [&](const ConfigFileEntry& s) {
     host::RunRequest req;
     req.home = home;
     req.service = s.name;

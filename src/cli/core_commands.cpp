@@ -23,13 +23,38 @@ void CoreCommands::add(CLI::App& app) {
   core_->add_option("--ws-listen", ws_listen_, "ADDRESS:PORT for the WebSocket stream (default 127.0.0.1:9003)");
   core_->footer("Example: honeycomb core --gen-config > core.yml && honeycomb core --config core.yml");
 
-  token_ = core_->add_subcommand("token", "Create, list and revoke API tokens");
+  token_ = core_->add_subcommand("token", "Create, list and revoke API tokens and node join tokens");
   token_->require_subcommand(1);
-  token_create_ = token_->add_subcommand("create", "Create an API token (printed once)");
-  token_create_->add_option("name", token_name_, "A name to recognise it by")->required();
+  token_create_ = token_->add_subcommand(
+      "create", "Create an API token, or with --node a one-time join token that enrolls a node (printed once)");
+  token_create_->add_option("name", token_name_, "A name to recognise the API token by");
+  token_create_->add_option("--scope", token_scope_,
+                            "What the API token may do: read (events, nodes, the stream; the default), manage "
+                            "(+ commands to nodes), admin (+ tokens, the audit log)");
+  token_create_->add_option("--node", join_node_, "Create a join token for the node of this name instead");
+  token_create_
+      ->add_option("--ttl-minutes", join_ttl_minutes_,
+                   "How long the join token is valid (default: the "
+                   "core's join_token_minutes, 60)")
+      ->check(CLI::Range(1, 30 * 24 * 60));
+  token_create_->footer(
+      "Examples:\n  honeycomb core token create grafana\n  honeycomb core token create --node sensor-paris-1");
   token_list_ = token_->add_subcommand("list", "List API tokens (never the tokens themselves)");
   token_revoke_ = token_->add_subcommand("revoke", "Revoke an API token by id or name");
   token_revoke_->add_option("token", token_name_, "Token id or name")->required();
+
+  node_ = core_->add_subcommand("node", "Node certificates: list, revoke");
+  node_->require_subcommand(1);
+  node_certs_ = node_->add_subcommand("certs", "List the node certificates this core issued, and the join tokens");
+  node_revoke_ = node_->add_subcommand(
+      "revoke",
+      "Revoke a node's certificates (by node id, name or certificate serial): its connection is closed "
+      "and it cannot connect again until it is enrolled anew");
+  node_revoke_->add_option("node", node_target_, "Node id, node name or certificate serial")->required();
+
+  audit_ = core_->add_subcommand("audit", "Show the audit log: token and certificate changes, enrollments, refusals");
+  audit_->add_option("--limit", audit_limit_, "How many of the newest records (default 50)")
+      ->check(CLI::Range(1, 100000));
 }
 
 int CoreCommands::run(const host::Home& home, bool verbose) {
@@ -80,7 +105,25 @@ int CoreCommands::run(const host::Home& home, bool verbose) {
   }
 
   if (token_create_->parsed()) {
-    return core::token_create(config, token_name_);
+    if (join_node_.empty() == token_name_.empty()) {
+      std::cerr << "Error: give either an API token NAME or --node NAME (see --help)\n";
+      return exit_code::usage;
+    }
+    if (!join_node_.empty()) {
+      const auto ttl = join_ttl_minutes_ > 0 ? std::chrono::seconds(std::chrono::minutes(join_ttl_minutes_))
+                                             : config.join_token_validity;
+      return core::join_token_create(config, join_node_, ttl);
+    }
+    return core::token_create(config, token_name_, token_scope_);
+  }
+  if (node_certs_->parsed()) {
+    return core::node_certificates_list(config);
+  }
+  if (node_revoke_->parsed()) {
+    return core::node_revoke(config, node_target_);
+  }
+  if (audit_->parsed()) {
+    return core::audit_list(config, audit_limit_);
   }
   if (token_list_->parsed()) {
     return core::token_list(config);
@@ -103,6 +146,9 @@ int CoreCommands::run(const host::Home& home, bool verbose) {
     } else {
       std::cout << "    API token: in " << config.token_file().string()
                 << " (or create one: honeycomb core token create NAME)\n";
+    }
+    if (!info.ca_fingerprint.empty()) {
+      std::cout << "    nodes enroll with a join token: honeycomb core token create --node NAME\n";
     }
     std::cout << std::flush;
   });

@@ -30,6 +30,15 @@ class CoreCommands {
   std::string api_listen_;
   std::string ws_listen_;
   std::string token_name_;
+  std::string join_node_;
+  std::string token_scope_ = "read";
+  int join_ttl_minutes_ = 0;
+  CLI::App* node_ = nullptr;
+  CLI::App* node_certs_ = nullptr;
+  CLI::App* node_revoke_ = nullptr;
+  std::string node_target_;
+  CLI::App* audit_ = nullptr;
+  std::size_t audit_limit_ = 50;
 };
 
 }  // namespace honeycomb::cli

@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "common/log.hpp"
 #include "node/node.hpp"
+#include "security/join_token.hpp"
 
 #include <fmt/format.h>
 
@@ -21,6 +22,9 @@ void NodeCommands::add(CLI::App& app) {
   node_->add_option("--core", core_, "The core's HOST:PORT (default 127.0.0.1:9001); 'none': standalone");
   node_->add_option("--event-listen", event_listen_, "ADDRESS:PORT of the event port (default 127.0.0.1:9100)");
   node_->add_option("--name", name_, "Node name shown by the core (default: the host name)");
+  node_->add_option("--join", join_token_,
+                    "One-time join token from `honeycomb core token create --node NAME`: enrolls this node with "
+                    "the core (used once; the certificate is kept in <data_dir>/tls)");
   node_->footer(
       "Honeypots send one JSON object per line to the event port; the node spools each on disk and forwards it\n"
       "to the core, deleting it once the core confirms storing it.\n"
@@ -62,6 +66,14 @@ int NodeCommands::run(const host::Home& home, bool verbose) {
       auto l = config_keys::parse_listen("--core", core_, "127.0.0.1");
       config.core_host = l.address;
       config.core_port = l.port;
+    }
+    if (!join_token_.empty()) {
+      if (!security::parse_join_token(join_token_)) {
+        std::cerr << "Error: --join: not a join token (hcj1.<secret>.<CA fingerprint>, as printed by "
+                     "`honeycomb core token create --node NAME`)\n";
+        return exit_code::usage;
+      }
+      config.join_token = join_token_;
     }
     if (!event_listen_.empty()) {
       config.event_listen = config_keys::parse_listen("--event-listen", event_listen_, "127.0.0.1");

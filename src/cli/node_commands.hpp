@@ -28,6 +28,7 @@ class NodeCommands {
   std::string core_;
   std::string event_listen_;
   std::string name_;
+  std::string join_token_;
 };
 
 }  // namespace honeycomb::cli

@@ -1,6 +1,8 @@
 #include "cli/up_command.hpp"
 
 #include "cli/commands.hpp"
+#include "core/core.hpp"
+#include "security/pki.hpp"
 
 #include <fmt/format.h>
 
@@ -153,12 +155,36 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
           "  - id: ssh-01\n    type: ssh\n    config: {{port: \"{}\"}}\n",
           http_port_, telnet_port_, ssh_port_);
     }
+    // The core requires node certificates: a node not enrolled yet gets a
+    // join token through its configuration file (mode 0600; never on a
+    // command line, where `ps` would show it), spent at its first connection.
+    std::string join;
+    if (!std::filesystem::exists(home.root / "node" / "tls" / "node.crt")) {
+      core::CoreConfig core_config;
+      core_config.data_dir = home.root / "core";
+      auto storage = core::open_core_storage(core_config);
+      char host[256] = {};
+      const std::string name = ::gethostname(host, sizeof host - 1) == 0 ? host : "honeycomb-node";
+      auto created = storage ? core::create_join_token(*storage, core_config, name, std::chrono::minutes(10), "up")
+                             : std::variant<std::string, std::string>(std::in_place_index<1>, "no database");
+      if (created.index() == 1) {
+        std::cerr << "Error: cannot enroll the node: " << std::get<1>(created) << "\n";
+        ok = false;
+      } else {
+        join = "join_token: " + std::get<0>(created) + "\n";
+      }
+    }
     const auto node_config = home.root / "up-node.yml";
     std::string write_error;
     std::filesystem::create_directories(home.root);
-    if (!host::write_text_file(node_config,
-                               "# Written by `honeycomb up` at every start: the node's default pots.\n" + pots,
-                               write_error)) {
+    if (ok) {
+      write_error = security::write_file(
+          node_config, "# Written by `honeycomb up` at every start: the node's default pots.\n" + join + pots, true);
+    }
+    const bool written = write_error.empty();
+    if (!ok) {
+      // already reported
+    } else if (!written) {
       std::cerr << "Error: " << write_error << "\n";
       ok = false;
     } else {

@@ -136,9 +136,32 @@ std::string Auth::hash(std::string_view token) {
   return out;
 }
 
-std::string Auth::create(const std::string& name) {
+const char* to_string(Scope scope) {
+  switch (scope) {
+    case Scope::read:
+      return "read";
+    case Scope::manage:
+      return "manage";
+    case Scope::admin:
+      return "admin";
+  }
+  return "read";
+}
+
+std::optional<Scope> scope_from(std::string_view text) {
+  for (auto scope : {Scope::read, Scope::manage, Scope::admin}) {
+    if (text == to_string(scope)) {
+      return scope;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Auth::create(const std::string& name, Scope scope) {
   std::string token = generate_token();
-  storage_.add_token(name, hash(token));
+  if (storage_.add_token(name, hash(token), to_string(scope)).id == 0) {
+    throw std::runtime_error("the token could not be stored");
+  }
   return token;
 }
 
@@ -151,7 +174,7 @@ std::string Auth::ensure_initial(const std::filesystem::path& file) {
   std::string token = generate_token();
   write_private_file(file, token + "\n");
   try {
-    storage_.add_token("initial", hash(token));
+    storage_.add_token("initial", hash(token), to_string(Scope::admin));
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(file, ignored);
@@ -160,46 +183,58 @@ std::string Auth::ensure_initial(const std::filesystem::path& file) {
   return token;
 }
 
-bool Auth::check_header(std::string_view authorization) {
-  return check_token(bearer_token(authorization));
+std::optional<Grant> Auth::grant_for_header(std::string_view authorization) {
+  return grant_for_token(bearer_token(authorization));
 }
 
-bool Auth::check_token(std::string_view token) {
+std::optional<Grant> Auth::grant_for_token(std::string_view token) {
   if (token.empty() || token.size() > kMaxTokenLength) {
-    return false;
+    return std::nullopt;
   }
   const std::string key = hash(token);
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
     if (auto it = cache_.find(key); it != cache_.end() && now - it->second.checked < kCacheLifetime) {
-      return it->second.valid;
+      return it->second.grant;
     }
   }
   // The lookup runs without the lock: concurrent misses for one token may
   // both look it up, which is harmless.
   const auto record = storage_.find_token(key);
-  const bool valid = record.has_value() && !record->revoked;
+  std::optional<Grant> grant;
+  if (record && !record->revoked) {
+    // An unknown scope (a newer core's) grants the least.
+    grant = Grant{record->name, scope_from(record->scope).value_or(Scope::read)};
+  }
   std::lock_guard lock(mutex_);
   if (cache_.size() >= kMaxCacheEntries) {
     cache_.clear();
   }
-  cache_[key] = CacheEntry{valid, now};
-  return valid;
+  cache_[key] = CacheEntry{grant, now};
+  return grant;
 }
 
-std::optional<bool> Auth::check_header_cached(std::string_view authorization) {
+Auth::Cached Auth::grant_cached(std::string_view authorization) {
   const std::string_view token = bearer_token(authorization);
   if (token.empty() || token.size() > kMaxTokenLength) {
-    return false;
+    return Cached{true, std::nullopt};
   }
   const std::string key = hash(token);
   std::lock_guard lock(mutex_);
   if (auto it = cache_.find(key);
       it != cache_.end() && std::chrono::steady_clock::now() - it->second.checked < kCacheLifetime) {
-    return it->second.valid;
+    return Cached{true, it->second.grant};
   }
-  return std::nullopt;
+  return Cached{};
+}
+
+std::optional<bool> Auth::check_header_cached(std::string_view authorization) {
+  auto cached = grant_cached(authorization);
+  if (!cached.known) {
+    return std::nullopt;
+  }
+  return cached.grant.has_value();
 }
 
 void Auth::forget_cached() {

@@ -70,6 +70,23 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
         c.max_nodes = scalar<std::size_t>(v, key, 1, 1'000'000);
       } else if (key == "command_timeout_seconds") {
         c.command_timeout = config_keys::seconds(v, key, 1, 3600);
+      } else if (key == "node_auth") {
+        const auto mode = text(v, key);
+        if (mode == "certificate") {
+          c.node_auth = NodeAuth::certificate;
+        } else if (mode == "open") {
+          c.node_auth = NodeAuth::open;
+        } else {
+          throw KeyError{fmt::format("node_auth: \"{}\" is not one of certificate, open", mode)};
+        }
+      } else if (key == "node_totp") {
+        c.node_totp = config_keys::boolean(v, key);
+      } else if (key == "node_cert_days") {
+        c.node_cert_validity = std::chrono::hours(24) * scalar<int>(v, key, 1, 3650);
+      } else if (key == "node_cert_seconds") {  // tests: certificate renewal in seconds
+        c.node_cert_validity = std::chrono::seconds(scalar<int>(v, key, 1, 3650 * 86400));
+      } else if (key == "join_token_minutes") {
+        c.join_token_validity = std::chrono::minutes(scalar<int>(v, key, 1, 30 * 24 * 60));
       } else if (key == "api_max_body_bytes") {
         c.api_max_body_bytes = scalar<std::size_t>(v, key, 1024, std::size_t{1} << 30);
       } else if (key == "api_rate_per_second") {
@@ -115,11 +132,28 @@ api_listen: "{}"
 ws_listen: "{}"
 io_threads: {}
 
-# TLS on all three ports when a certificate is given (PEM files).
+# TLS on the API and WebSocket ports when a certificate is given (PEM files);
+# on the node port too with node_auth: open (with certificate, the node port
+# always uses the core's own CA).
 # tls:
 #   cert_file: /etc/honeycomb/core.crt
 #   key_file: /etc/honeycomb/core.key
 #   client_ca_file: /etc/honeycomb/nodes-ca.crt   # require node certificates
+
+# How nodes authenticate (docs/SECURITY.md):
+#   certificate: TLS 1.3, each node with a certificate from this core's own CA
+#                (created at first start in <data_dir>/pki), obtained once with
+#                a one-time join token: honeycomb core token create --node NAME
+#   open:        any node may register (plain TCP, or the tls section above);
+#                for the public HoneyBee node. Weak: trust on first use.
+node_auth: {}
+# Require TOTP codes from nodes (RFC 6238; the secret is handed over in the
+# first registration's answer).
+node_totp: {}
+# Lifetime of node certificates; nodes renew theirs when a third is left.
+node_cert_days: {}
+# Default lifetime of a join token.
+join_token_minutes: {}
 
 # Largest Protocol v2 envelope a node may send (real events reach 300 KB).
 max_envelope_bytes: {}
@@ -149,7 +183,9 @@ retention_days: {}
 # Keep the database under this size, deleting the oldest events (0: no limit).
 retention_max_mb: {}
 )",
-                     d.node_listen.text(), d.api_listen.text(), d.ws_listen.text(), d.io_threads, d.max_envelope_bytes,
+                     d.node_listen.text(), d.api_listen.text(), d.ws_listen.text(), d.io_threads,
+                     d.node_auth == NodeAuth::certificate ? "certificate" : "open", d.node_totp ? "true" : "false",
+                     d.node_cert_validity.count() / 86400, d.join_token_validity.count() / 60, d.max_envelope_bytes,
                      d.heartbeat.count() / 1000, d.registration_timeout.count() / 1000, d.max_malformed_per_peer,
                      d.max_nodes, d.command_timeout.count() / 1000, d.api_max_body_bytes, d.api_rate_per_second,
                      d.api_max_connections, d.ws_client_queue, d.ws_max_clients, d.storage.queue_capacity,

@@ -22,6 +22,16 @@ struct TlsConfig {
   bool enabled() const { return !cert_file.empty(); }
 };
 
+/// How nodes authenticate on the Protocol v2 port (docs/SECURITY.md).
+enum class NodeAuth {
+  /// TLS 1.3 with a client certificate issued by the core's own CA to an
+  /// enrolled node (one-time join token), bound to its node id. The default.
+  certificate,
+  /// Whatever connects may register (the public Go node, plain TCP, or the
+  /// `tls` section's certificate); TOFU on the node id, TOTP optional.
+  open,
+};
+
 struct CoreConfig {
   std::filesystem::path data_dir;  ///< default <home>/core: database, token file
   Listen node_listen{"0.0.0.0", 9001};
@@ -37,6 +47,12 @@ struct CoreConfig {
   std::uint32_t max_malformed_per_peer = 20;               ///< garbage messages before a peer is disconnected
   std::size_t max_nodes = 20'000;                          ///< concurrent node connections
   std::chrono::milliseconds command_timeout{10'000};
+  NodeAuth node_auth = NodeAuth::certificate;
+  /// TOTP as a second factor (spec §2): a secret in the first
+  /// RegistrationAck, a valid code in every later registration.
+  bool node_totp = false;
+  std::chrono::seconds node_cert_validity{std::chrono::hours(24 * 90)};
+  std::chrono::seconds join_token_validity{std::chrono::hours(1)};  ///< default of `core token create --node`
 
   // API
   std::size_t api_max_body_bytes = 1024 * 1024;
@@ -54,6 +70,7 @@ struct CoreConfig {
 
   std::filesystem::path database_path() const;
   std::filesystem::path token_file() const { return data_dir / "api-token"; }
+  std::filesystem::path pki_dir() const { return data_dir / "pki"; }
 };
 
 /// Loads a YAML file over the defaults. Error text names the key.

@@ -4,9 +4,11 @@
 #include "common/json_text.hpp"
 #include "common/listen_socket.hpp"
 #include "common/log.hpp"
+#include "core/api/blocking.hpp"
 #include "core/command_router.hpp"
 #include "core/event_json.hpp"
 #include "core/metrics.hpp"
+#include "core/node_auth.hpp"
 #include "core/registry.hpp"
 #include "core/stream_hub.hpp"
 #include "events/normalize.hpp"
@@ -31,6 +33,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -56,6 +59,9 @@ Overloaded(F...) -> Overloaded<F...>;
 /// Outbound messages queued per session (acks, commands). A node that does
 /// not read them is disconnected rather than buffered without bound.
 constexpr std::size_t kOutboundQueue = 1024;
+/// How long a refused or freshly enrolled peer may take to read its answer
+/// before the connection is closed.
+constexpr auto kClosingGrace = std::chrono::seconds(5);
 /// Read buffer per session: small for the many idle nodes (10,000 idle
 /// nodes held 625 MB with a fixed 64 KiB), doubled whenever a read fills
 /// it, up to the size that keeps a busy node's reads large.
@@ -69,6 +75,9 @@ class SessionBase {
  public:
   virtual ~SessionBase() = default;
   virtual void close() = 0;
+  /// The serial of the client certificate the session was authenticated
+  /// by; empty without one. Set once, before the session reads anything.
+  virtual std::string certificate_serial() const = 0;
 };
 
 struct NodeServer::Impl : std::enable_shared_from_this<NodeServer::Impl> {
@@ -147,7 +156,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         stream_(std::move(stream)),
         outbound_(stream_.get_executor(), kOutboundQueue),
         framer_(ctx_.config.max_envelope_bytes),
-        peer_(std::move(peer)) {}
+        peer_(std::move(peer)) {
+    identity_.address = peer_;
+  }
 
   void start(std::uint64_t serial) {
     serial_ = serial;
@@ -174,16 +185,49 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
   }
 
+  std::string certificate_serial() const override {
+    std::lock_guard lock(server_->mutex);
+    return identity_.certificate ? identity_.certificate->serial : std::string();
+  }
+
  private:
   asio::awaitable<void> run() {
     ctx_.metrics.node_connections_total.fetch_add(1, std::memory_order_relaxed);
+    registration_deadline_ = std::chrono::steady_clock::now() + ctx_.config.registration_timeout;
     if constexpr (kIsTls<Stream>) {
-      beast::get_lowest_layer(stream_).expires_after(ctx_.config.registration_timeout);
+      if (ctx_.auth.certificates_required()) {
+        const auto opening = co_await first_bytes();
+        if (opening != Opening::tls) {
+          if (opening == Opening::plain) {
+            co_await refuse_plaintext();
+          }
+          finish();  // a port check, or a peer that never spoke: nothing to log
+          co_return;
+        }
+      }
+      beast::get_lowest_layer(stream_).expires_at(registration_deadline_);
       auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
       if (ec) {
-        server_->log->debug("TLS handshake with {} failed: {}", peer_, ec.message());
+        // A foreign, expired or malformed client certificate ends here.
+        std::uint64_t suppressed = 0;
+        if (server_->refused_log.allow(suppressed)) {
+          server_->log->warn("TLS handshake with {} refused: {}{}", peer_, ec.message(),
+                             suppressed ? fmt::format(" ({} similar not logged)", suppressed) : "");
+        }
+        if (ctx_.auth.certificates_required()) {
+          ctx_.auth.audit("peer:" + peer_, "node.connect", "", "TLS handshake refused: " + ec.message());
+        }
         finish();
         co_return;
+      }
+      if (ctx_.auth.certificates_required()) {
+        if (X509* cert = SSL_get1_peer_certificate(stream_.native_handle())) {
+          auto identity = security::node_identity(cert);
+          X509_free(cert);
+          std::lock_guard lock(server_->mutex);
+          identity_.certificate = std::move(identity);
+          certificate_without_id_ = !identity_.certificate;
+        }
       }
     }
     co_await (reader() || writer());
@@ -200,7 +244,18 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     // four is gone (half-open TCP) and will reconnect.
     const auto idle = 4 * ctx_.config.heartbeat;
     while (!stop_) {
-      beast::get_lowest_layer(stream_).expires_after(registered_ ? idle : ctx_.config.registration_timeout);
+      // A refused or enrolled peer gets a little time to read its answer
+      // and close; it is not served any further. Deadlines before registration (and after a refusal) run from when
+      // they started, not from the last byte: a peer trickling a byte now
+      // and then is cut like a silent one.
+      auto& socket_stream = beast::get_lowest_layer(stream_);
+      if (closing_) {
+        socket_stream.expires_at(closing_deadline_);
+      } else if (registered_) {
+        socket_stream.expires_after(idle);
+      } else {
+        socket_stream.expires_at(registration_deadline_);
+      }
       auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == beast::error::timeout) {
@@ -211,6 +266,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       framer_.feed(std::string_view(buffer.data(), n), sink);
       if (n == buffer.size() && buffer.size() < kReadBufferMax) {
         buffer.resize(buffer.size() * 2);
+      }
+      if (pending_enroll_) {
+        co_await answer_enroll();
       }
       if (!batch_.empty()) {
         count_batch_in_registry();
@@ -347,7 +405,134 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     publish(kind, pot_id, pot_type, {}, {}, text);
   }
 
+  enum class Opening { tls, plain, gone };
+  /// Whether the peer's first byte is a TLS handshake record (0x16); a node
+  /// without a certificate (an older or a public node) sends JSON instead.
+  asio::awaitable<Opening> first_bytes() {
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    std::array<char, 1> first{};
+    asio::steady_timer deadline(stream_.get_executor(), ctx_.config.registration_timeout);
+    auto peek =
+        socket.async_receive(asio::buffer(first), tcp::socket::message_peek, asio::as_tuple(asio::use_awaitable));
+    auto wait = deadline.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto got = co_await (std::move(peek) || std::move(wait));
+    if (got.index() != 0) {
+      co_return Opening::gone;  // silent for the whole registration timeout
+    }
+    auto [ec, n] = std::get<0>(got);
+    if (ec || n == 0) {
+      co_return Opening::gone;
+    }
+    co_return first[0] == 0x16 ? Opening::tls : Opening::plain;
+  }
+
+  /// A plain-TCP peer on a port that requires certificates: its
+  /// registration is answered, in plain text, with the reason, so that the
+  /// operator reads in the node's log what to do; then the connection ends.
+  asio::awaitable<void> refuse_plaintext() {
+    auto& plain = beast::get_lowest_layer(stream_);
+    protocol::Framer framer(64 * 1024);
+    std::optional<protocol::NodeRegistration> registration;
+    bool garbage = false;
+    const protocol::Framer::Sink sink{
+        [&](boost::json::value&& v) {
+          auto decoded = protocol::decode(std::move(v));
+          auto* d = std::get_if<protocol::Decoded>(&decoded);
+          if (d != nullptr && std::holds_alternative<protocol::NodeRegistration>(d->message)) {
+            registration = std::get<protocol::NodeRegistration>(std::move(d->message));
+          } else {
+            garbage = true;
+          }
+        },
+        [&](std::string_view) { garbage = true; },
+    };
+    std::array<char, 4096> buffer{};
+    std::size_t total = 0;
+    plain.expires_at(registration_deadline_);
+    while (!registration && !garbage && total < 64 * 1024) {
+      auto [ec, n] = co_await plain.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        break;
+      }
+      total += n;
+      framer.feed(std::string_view(buffer.data(), n), sink);
+    }
+    const std::string reason =
+        "this core requires TLS with a node certificate: enroll the node with a join token "
+        "(honeycomb core token create --node NAME, then honeycomb node --join TOKEN)";
+    ctx_.metrics.node_refused_total.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t suppressed = 0;
+    if (server_->refused_log.allow(suppressed)) {
+      server_->log->warn(
+          "plain-TCP connection from {}{} refused: {}{}", peer_,
+          registration ? fmt::format(" (node {} '{}')", registration->node_id, registration->node_name) : std::string(),
+          reason, suppressed ? fmt::format(" ({} similar not logged)", suppressed) : "");
+    }
+    if (!registration) {
+      co_return;
+    }
+    ctx_.auth.audit("peer:" + peer_, "node.register", std::to_string(registration->node_id), "plain TCP refused");
+    protocol::RegistrationAck ack;
+    ack.node_id = registration->node_id;
+    ack.accepted = false;
+    ack.message = reason;
+    const auto text = protocol::encode(ack);
+    plain.expires_after(std::chrono::seconds(5));
+    auto [wec, wn] = co_await asio::async_write(plain, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+    (void)wec;
+    (void)wn;
+  }
+
+  /// Enrollment (or renewal) needs the database: the reader waits for it on
+  /// the pool, so the session reads nothing else meanwhile.
+  asio::awaitable<void> answer_enroll() {
+    auto request = std::move(*pending_enroll_);
+    pending_enroll_.reset();
+    NodePeer peer;
+    {
+      std::lock_guard lock(server_->mutex);
+      peer = identity_;
+    }
+    NodeAuthority* auth = &ctx_.auth;
+    // A named function object: GCC 12 mishandles temporaries in co_await.
+    auto call = [auth, peer, request]() { return auth->enroll(peer, request); };
+    auto ack = co_await api::run_blocking(ctx_.db_pool, std::move(call));
+    if (!ack.accepted) {
+      std::uint64_t suppressed = 0;
+      if (server_->refused_log.allow(suppressed)) {
+        server_->log->warn("{} from {} (node {}) refused: {}", request.join_token.empty() ? "renewal" : "enrollment",
+                           peer_, request.node_id, ack.message.value_or(""));
+      }
+    }
+    send(protocol::encode(ack));
+    if (!registered_) {
+      // A new certificate is used on a new connection.
+      start_closing();
+    }
+  }
+
+  void refuse_registration(const protocol::NodeRegistration& reg, protocol::RegistrationAck& ack, std::string reason) {
+    ctx_.metrics.node_refused_total.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t suppressed = 0;
+    if (server_->refused_log.allow(suppressed)) {
+      server_->log->warn("registration of node {} ('{}') from {} refused: {}{}", reg.node_id, reg.node_name, peer_,
+                         reason, suppressed ? fmt::format(" ({} similar not logged)", suppressed) : "");
+    }
+    ack.accepted = false;
+    ack.message = std::move(reason);
+    send(protocol::encode(ack));
+    start_closing();
+  }
+
+  void start_closing() {
+    closing_ = true;
+    closing_deadline_ = std::chrono::steady_clock::now() + kClosingGrace;
+  }
+
   void on_value(boost::json::value&& value) {
+    if (closing_) {
+      return;
+    }
     ctx_.metrics.node_messages_total.fetch_add(1, std::memory_order_relaxed);
     auto decoded = protocol::decode(std::move(value));
     if (auto* err = std::get_if<protocol::DecodeError>(&decoded)) {
@@ -361,6 +546,18 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                          protocol::kVersion);
     }
     const auto now = unix_now_us();
+    if (auto* enroll = std::get_if<protocol::Enroll>(&d.message)) {
+      // Before registration with a join token (no certificate yet), or on a
+      // registered, certificate-authenticated connection to renew it; once
+      // per connection.
+      if (enroll_seen_ || (registered_ && !identity_.certificate)) {
+        malformed("Enroll: once per connection, and only before registering or to renew a certificate");
+        return;
+      }
+      enroll_seen_ = true;
+      pending_enroll_ = *enroll;
+      return;
+    }
     if (!registered_ && !std::holds_alternative<protocol::NodeRegistration>(d.message)) {
       malformed("a message before NodeRegistration");
       return;
@@ -394,11 +591,23 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                    [&](const protocol::RegistrationAck&) { malformed("RegistrationAck is sent by cores, not nodes"); },
                    [&](const protocol::NodeCommand&) { malformed("NodeCommand is sent by cores, not nodes"); },
                    [&](const protocol::EventAck&) { malformed("EventAck is sent by cores, not nodes"); },
+                   [&](const protocol::EnrollAck&) { malformed("EnrollAck is sent by cores, not nodes"); },
+                   [&](const protocol::Enroll&) {},
                },
                d.message);
   }
 
   void on_registration(const protocol::NodeRegistration& reg, std::int64_t now) {
+    protocol::RegistrationAck ack;
+    ack.node_id = reg.node_id;
+    if (certificate_without_id_) {
+      refuse_registration(reg, ack, "the client certificate names no node id");
+      return;
+    }
+    if (auto reason = ctx_.auth.check_registration(identity_, reg, ack); !reason.empty()) {
+      refuse_registration(reg, ack, std::move(reason));
+      return;
+    }
     if (registered_) {
       if (reg.node_id != node_id_) {
         malformed(fmt::format("registered again as node {} on a connection of node {}", reg.node_id, node_id_));
@@ -418,7 +627,6 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     registry_session_ = ctx_.registry.on_registered(reg, now);
     server_->log->info("node {} ({}, {}) registered from {}", reg.node_name, node_id_,
                        protocol::to_string(reg.node_type), peer_);
-    protocol::RegistrationAck ack;
     ack.node_id = node_id_;
     ack.accepted = true;
     ack.message = "registered";
@@ -525,6 +733,14 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::atomic<bool> ack_posted_{false};
   std::atomic<bool> acks_broken_{false};  ///< a batch failed to commit: no more acks on this connection
   bool finished_ = false;                 ///< the session ended (its executor only)
+  // Authentication (docs/SECURITY.md)
+  NodePeer identity_;  ///< address + verified certificate; written once under server_->mutex
+  bool certificate_without_id_ = false;
+  bool closing_ = false;  ///< refused or enrolled: the answer goes out, nothing more is read
+  std::chrono::steady_clock::time_point closing_deadline_;
+  std::chrono::steady_clock::time_point registration_deadline_;  ///< connected + registration_timeout
+  bool enroll_seen_ = false;
+  std::optional<protocol::Enroll> pending_enroll_;
 };
 
 }  // namespace
@@ -616,6 +832,25 @@ std::uint16_t NodeServer::port() const {
 
 std::size_t NodeServer::sessions() const {
   return impl_->count();
+}
+
+void NodeServer::close_revoked() {
+  std::vector<std::shared_ptr<SessionBase>> sessions;
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (auto& [serial, weak] : impl_->live) {
+      if (auto s = weak.lock()) {
+        sessions.push_back(std::move(s));
+      }
+    }
+  }
+  for (auto& s : sessions) {
+    const auto serial = s->certificate_serial();
+    if (!serial.empty() && !impl_->ctx.auth.certificate_current(serial)) {
+      impl_->log->warn("closing the connection authenticated by certificate {}: revoked", serial);
+      s->close();
+    }
+  }
 }
 
 }  // namespace honeycomb::core

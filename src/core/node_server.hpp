@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -23,6 +24,7 @@ namespace honeycomb::core {
 
 class Registry;
 class CommandRouter;
+class NodeAuthority;
 class StreamHub;
 struct Metrics;
 
@@ -33,6 +35,8 @@ struct NodeServerContext {
   CommandRouter& commands;
   StreamHub& stream;
   Metrics& metrics;
+  NodeAuthority& auth;
+  boost::asio::thread_pool& db_pool;  ///< blocking work (enrollment) runs here
 };
 
 class NodeServer {
@@ -46,6 +50,9 @@ class NodeServer {
   void stop();
   std::uint16_t port() const;
   std::size_t sessions() const;
+  /// Closes every session authenticated by a certificate that is no longer
+  /// current (revoked). Thread-safe.
+  void close_revoked();
 
   struct Impl;  ///< public so that the sessions (in the .cpp) can name it
 

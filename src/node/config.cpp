@@ -1,8 +1,11 @@
 #include "node/config.hpp"
 
+#include "security/join_token.hpp"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <random>
@@ -86,6 +89,46 @@ std::vector<protocol::InstallPot> parse_pots(const YAML::Node& list) {
     out.push_back(std::move(pot));
   }
   return out;
+}
+
+/// `pot_user`: an account name as useradd takes it.
+std::string account_name(const YAML::Node& v, const std::string& key) {
+  auto name = text(v, key);
+  const bool ok = !name.empty() && name.size() <= 32 &&
+                  (std::islower(static_cast<unsigned char>(name[0])) != 0 || name[0] == '_') &&
+                  name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+  if (!name.empty() && !ok) {
+    throw KeyError{
+        fmt::format("{}: '{}' is not an account name ([a-z_][a-z0-9_-]*, at most 32 characters)", key, name)};
+  }
+  return name;
+}
+
+/// The Pots part's sandbox keys for generate_node_config.
+std::string sandbox_yaml(const PotSandboxOptions& d) {
+  return fmt::format(R"(
+# Sandbox (docs/POTS.md § Sandbox). A node running as root runs each pot
+# as its own user: a dynamic uid and gid, pot_uid_base + a slot kept in the
+# pot's pot.json, named in no /etc/passwd (give two nodes on one machine
+# different bases); or pot_user, one account for every pot. Pots get no
+# capability but CAP_NET_BIND_SERVICE, and that only when their config
+# listens below 1024; no_new_privs; and a private mount view in which
+# data_dir holds only their own folder (pot_private_mounts; where the node
+# cannot make one, file modes keep them out). A node that is not root runs
+# them as its own user, with the limits below.
+# pot_user: nobody
+pot_uid_base: {}
+# Limits per pot process. Memory is address space (RLIMIT_AS): a JVM or a
+# big Python pot may need 4096 or 0 (unlimited). CPU is a total of seconds
+# per process, not a rate (a long-lived pot would be killed at it and
+# restarted): 0, unlimited, by default. Processes count threads too, per uid.
+pot_memory_mb: {}
+pot_cpu_seconds: {}
+pot_open_files: {}
+pot_processes: {}
+pot_private_mounts: {}
+)",
+                     d.uid_base, d.memory_mb, d.cpu_seconds, d.open_files, d.processes, d.private_mounts);
 }
 
 /// `outputs:` a list of {integration, args: {key: value}}.
@@ -191,6 +234,13 @@ std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::pa
         c.max_unacked_events = scalar<std::uint64_t>(v, key, 1, std::uint64_t{1} << 32);
       } else if (key == "forward_without_ack") {
         c.forward_without_ack = config_keys::boolean(v, key);
+      } else if (key == "join_token") {
+        c.join_token = text(v, key);
+        if (!security::parse_join_token(c.join_token)) {
+          throw KeyError{
+              "join_token: not a join token (hcj1.<secret>.<CA fingerprint>, as printed by "
+              "`honeycomb core token create --node NAME`)"};
+        }
       } else if (key == "stats_interval_ms") {
         c.stats_interval = config_keys::millis(v, key, 10, 3'600'000);
       } else if (key == "potstore") {
@@ -209,6 +259,25 @@ std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::pa
         c.pot_stable_after = config_keys::seconds(v, key, 1, 86'400);
       } else if (key == "pot_stop_grace_seconds") {
         c.pot_stop_grace = config_keys::seconds(v, key, 1, 3600);
+      } else if (key == "pot_user") {
+        c.pot_sandbox.user = v.IsNull() ? std::string() : account_name(v, key);
+      } else if (key == "pot_uid_base") {
+        // Above system accounts; the last slot stays below (uid_t)-1.
+        c.pot_sandbox.uid_base = scalar<std::uint32_t>(v, key, 1000, 0xFFFF'FFFEU - kPotUidSlots);
+      } else if (key == "pot_memory_mb") {
+        c.pot_sandbox.memory_mb = scalar<std::uint64_t>(v, key, 0, std::uint64_t{1} << 24);
+        if (c.pot_sandbox.memory_mb != 0 && c.pot_sandbox.memory_mb < 64) {
+          throw KeyError{
+              fmt::format("{}: {} MiB starts no program; at least 64, or 0 (unlimited)", key, c.pot_sandbox.memory_mb)};
+        }
+      } else if (key == "pot_cpu_seconds") {
+        c.pot_sandbox.cpu_seconds = scalar<std::uint64_t>(v, key, 0, std::uint64_t{1} << 32);
+      } else if (key == "pot_open_files") {
+        c.pot_sandbox.open_files = scalar<std::uint64_t>(v, key, 64, 1 << 20);
+      } else if (key == "pot_processes") {
+        c.pot_sandbox.processes = scalar<std::uint64_t>(v, key, 8, 1 << 22);
+      } else if (key == "pot_private_mounts") {
+        c.pot_sandbox.private_mounts = config_keys::boolean(v, key);
       } else if (key == "verbose") {
         c.log_verbose = config_keys::boolean(v, key);
       } else {
@@ -277,6 +346,11 @@ max_unacked_events: {}
 # gets status and command answers only; events wait in the spool. true: send
 # them anyway, deleting each once written (lost if that core fails).
 forward_without_ack: false
+# A core with node_auth: certificate (the default) accepts this node only
+# with a certificate from its CA. Get one with a one-time join token
+# (`honeycomb core token create --node NAME` on the core); the node uses it
+# once and keeps its key and certificate in <data_dir>/tls.
+# join_token: hcj1....
 
 # Pots (docs/POTS.md): honeypots the node runs as child processes, installed
 # from the potstore catalog by the core's InstallPot. Each pot's stdout and
@@ -297,7 +371,7 @@ pot_restart_min_ms: {}
 pot_restart_max_seconds: {}
 pot_stable_after_seconds: {}
 pot_stop_grace_seconds: {}
-
+{}
 # Local outputs (docs/OUTPUTS.md): integrations fed every event, beside the
 # core or instead of it (core: none). Events leave the spool once the core
 # and every output are done with them.
@@ -316,7 +390,8 @@ verbose: false
                      to_string(d.fsync), d.fsync_interval.count(), d.heartbeat.count() / 1000, d.reconnect_min.count(),
                      d.reconnect_max.count() / 1000, d.registration_timeout.count() / 1000, d.max_unacked_events,
                      d.pot_log_max_bytes / 1024, d.pot_restart_min.count(), d.pot_restart_max.count() / 1000,
-                     d.pot_stable_after.count() / 1000, d.pot_stop_grace.count() / 1000, d.stats_interval.count());
+                     d.pot_stable_after.count() / 1000, d.pot_stop_grace.count() / 1000, sandbox_yaml(d.pot_sandbox),
+                     d.stats_interval.count());
 }
 
 std::optional<std::uint64_t> load_or_create_node_id(const std::filesystem::path& file, std::string& error) {

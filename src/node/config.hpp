@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/config_keys.hpp"
+#include "node/pot_sandbox.hpp"
 #include "protocol/messages.hpp"
 #include "spool/spool.hpp"
 
@@ -58,6 +59,10 @@ struct NodeConfig {
   /// written. Off: they wait in the spool (the public Rust core drops a
   /// node that sends a PotEvent).
   bool forward_without_ack = false;
+  /// A one-time join token from `honeycomb core token create --node NAME`:
+  /// used once, when the node has no certificate yet, to enroll with a
+  /// core that requires node certificates (docs/SECURITY.md).
+  std::string join_token;
   std::chrono::milliseconds stats_interval{1000};  ///< how often stats.json is rewritten (when it changed)
 
   // Pots (docs/POTS.md)
@@ -72,6 +77,9 @@ struct NodeConfig {
   std::chrono::milliseconds pot_restart_max{60'000};         ///< longest restart delay
   std::chrono::milliseconds pot_stable_after{60'000};  ///< a pot up this long restarts at the shortest delay again
   std::chrono::milliseconds pot_stop_grace{5'000};     ///< SIGTERM, then SIGKILL after this long
+  /// Who pots run as and their limits: pot_user, pot_uid_base, pot_memory_mb,
+  /// pot_cpu_seconds, pot_open_files, pot_processes, pot_private_mounts.
+  PotSandboxOptions pot_sandbox;
   bool log_verbose = false;
 
   bool standalone() const { return core_host.empty(); }
@@ -79,6 +87,9 @@ struct NodeConfig {
   std::filesystem::path node_id_file() const { return data_dir / "node_id"; }
   std::filesystem::path stats_file() const { return data_dir / "stats.json"; }
   std::filesystem::path pots_dir() const { return data_dir / "pots"; }
+  /// The node's key, its certificate and the core's CA (enrollment), and
+  /// the TOTP secret a core handed out; mode 0700.
+  std::filesystem::path tls_dir() const { return data_dir / "tls"; }
   /// The seq up to which the local outputs delivered everything.
   std::filesystem::path outputs_position_file() const { return data_dir / "outputs.position"; }
 };

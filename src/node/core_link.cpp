@@ -4,8 +4,12 @@
 #include "common/log.hpp"
 #include "events/normalize.hpp"
 #include "node/ack_gate.hpp"
+#include "node/credentials.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/framer.hpp"
+#include "security/join_token.hpp"
+#include "security/pki.hpp"
+#include "security/totp.hpp"
 #include "spool/spool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,6 +19,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -40,6 +45,20 @@ constexpr std::size_t kBatchBytes = 1024 * 1024;
 constexpr std::size_t kOutboxBytes = 4 * 1024 * 1024;
 constexpr auto kNever = std::chrono::steady_clock::time_point::max();
 
+/// TLS over the connection's socket (which the link keeps owning, so that
+/// stop() can close it whatever runs on top).
+using TlsStream = asio::ssl::stream<tcp::socket&>;
+tcp::socket& lowest(tcp::socket& s) {
+  return s;
+}
+tcp::socket& lowest(TlsStream& s) {
+  return s.next_layer();
+}
+
+std::int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
@@ -56,12 +75,24 @@ struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
         writer_wake(io_context, kNever),
         backoff_timer(io_context),
         log(log::get("node.link")),
-        rng(std::random_device{}()) {}
+        rng(std::random_device{}()),
+        credentials(cfg.tls_dir()) {}
 
   asio::awaitable<void> run();
-  asio::awaitable<bool> session(tcp::socket& socket);
-  asio::awaitable<void> reader(tcp::socket& socket, protocol::Framer& framer);
-  asio::awaitable<void> writer(tcp::socket& socket);
+  /// TLS handshake within the registration timeout; false (logged) on failure.
+  asio::awaitable<bool> handshake(TlsStream& tls);
+  /// Enrollment with the join token on a fresh connection; true when the
+  /// node now has a certificate.
+  asio::awaitable<bool> enroll(tcp::socket& socket);
+  template <class Stream>
+  asio::awaitable<bool> session(Stream& stream);
+  template <class Stream>
+  asio::awaitable<void> reader(Stream& stream, protocol::Framer& framer);
+  template <class Stream>
+  asio::awaitable<void> writer(Stream& stream);
+  /// Asks the core for a new certificate when the current one is two
+  /// thirds through its life (on a certificate-authenticated connection).
+  void maybe_renew();
   asio::awaitable<void> sender();
   asio::awaitable<void> heartbeat();
   void on_message(protocol::Message&& message);
@@ -102,7 +133,27 @@ struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
   log::RateLimiter connect_log{1};
   std::int64_t warned_version = protocol::kVersion;  ///< the last mismatching version logged
   void check_version(std::int64_t version);
+  // Authentication (docs/SECURITY.md)
+  NodeCredentials credentials;
+  bool tls_session = false;    ///< this connection is certificate-authenticated
+  std::string renewal_key;     ///< the key of a renewal in flight ("" when none)
+  bool renewal_asked = false;  ///< once per connection
 };
+
+void CoreLink::Impl::maybe_renew() {
+  if (!tls_session || renewal_asked || !credentials.renewal_due()) {
+    return;
+  }
+  auto request = security::make_node_key_and_csr(config.node_name);
+  if (request.key_pem.empty()) {
+    log->warn("cannot make a certificate request for the renewal");
+    return;
+  }
+  renewal_asked = true;
+  renewal_key = std::move(request.key_pem);
+  log->info("asking the core for a new certificate (two thirds of the current one's lifetime are over)");
+  queue(protocol::encode(protocol::Enroll{node_id, config.node_name, {}, std::move(request.csr_pem)}));
+}
 
 void CoreLink::Impl::check_version(std::int64_t version) {
   // The spec: log a mismatch, and the peer may be refused. The public Rust
@@ -143,10 +194,26 @@ void CoreLink::Impl::on_message(protocol::Message&& message) {
   if (std::holds_alternative<protocol::RegistrationAck>(message)) {
     return;  // a repeated ack changes nothing
   }
+  if (auto* renewed = std::get_if<protocol::EnrollAck>(&message)) {
+    if (renewal_key.empty()) {
+      return;
+    }
+    if (!renewed->accepted) {
+      log->warn("the core refused to renew this node's certificate: {}", renewed->message.value_or("no reason given"));
+    } else if (auto error = credentials.save(renewal_key, renewed->certificate, renewed->ca_certificate);
+               !error.empty()) {
+      log->error("cannot save the renewed certificate: {}", error);
+    } else {
+      log->info("certificate renewed ({}); the next connection uses it", credentials.certificate_serial());
+    }
+    renewal_key.clear();
+    return;
+  }
   log->debug("ignoring a {} message from the core", message.index());
 }
 
-asio::awaitable<void> CoreLink::Impl::reader(tcp::socket& socket, protocol::Framer& framer) {
+template <class Stream>
+asio::awaitable<void> CoreLink::Impl::reader(Stream& socket, protocol::Framer& framer) {
   std::vector<char> buffer(64 * 1024);
   const protocol::Framer::Sink sink{
       [this](boost::json::value&& v) {
@@ -172,7 +239,8 @@ asio::awaitable<void> CoreLink::Impl::reader(tcp::socket& socket, protocol::Fram
   }
 }
 
-asio::awaitable<void> CoreLink::Impl::writer(tcp::socket& socket) {
+template <class Stream>
+asio::awaitable<void> CoreLink::Impl::writer(Stream& socket) {
   for (;;) {
     while (outbox.empty() && !stopping) {
       if (session_over) {
@@ -189,7 +257,7 @@ asio::awaitable<void> CoreLink::Impl::writer(tcp::socket& socket) {
       co_await (asio::async_write(socket, asio::buffer(drop), asio::as_tuple(asio::use_awaitable)) ||
                 deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
       boost::system::error_code ec;
-      socket.shutdown(tcp::socket::shutdown_both, ec);
+      lowest(socket).shutdown(tcp::socket::shutdown_both, ec);
       co_return;
     }
     // Several queued envelopes in one write, except to a core that did not
@@ -262,6 +330,7 @@ asio::awaitable<void> CoreLink::Impl::heartbeat() {
   asio::steady_timer timer(io);
   for (;;) {
     queue(protocol::encode(protocol::NodeStatusUpdate{node_id, protocol::NodeStatus::running}));
+    maybe_renew();
     timer.expires_after(config.heartbeat);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) {
@@ -272,12 +341,16 @@ asio::awaitable<void> CoreLink::Impl::heartbeat() {
 
 /// One connection: register, then run until it breaks. True when the core
 /// accepted the registration (the backoff starts over).
-asio::awaitable<bool> CoreLink::Impl::session(tcp::socket& socket) {
+template <class Stream>
+asio::awaitable<bool> CoreLink::Impl::session(Stream& socket) {
   protocol::NodeRegistration reg;
   reg.node_id = node_id;
   reg.node_name = config.node_name;
+  if (auto key = credentials.totp_key()) {
+    reg.totp_code = security::totp_code(*key, unix_seconds());
+  }
   boost::system::error_code ec;
-  const auto local = socket.local_endpoint(ec);
+  const auto local = lowest(socket).local_endpoint(ec);
   reg.address = ec ? std::string() : local.address().to_string();
   reg.port = event_port;
   reg.node_type = protocol::NodeType::full;
@@ -329,6 +402,13 @@ asio::awaitable<bool> CoreLink::Impl::session(tcp::socket& socket) {
     log->error("the core refused this node ({}): {}", node_id, ack->message.value_or("no reason given"));
     co_return false;
   }
+  if (ack->totp_key && !ack->totp_key->empty()) {
+    if (auto error = credentials.save_totp_key(*ack->totp_key); !error.empty()) {
+      log->error("cannot keep the TOTP secret the core sent: {}", error);
+    } else {
+      log->info("the core handed out a TOTP secret; kept in {}", credentials.totp_file().string());
+    }
+  }
   acks =
       std::find(ack->extensions.begin(), ack->extensions.end(), protocol::kEventAckExtension) != ack->extensions.end();
   stats.core_acks = acks;
@@ -351,7 +431,9 @@ asio::awaitable<bool> CoreLink::Impl::session(tcp::socket& socket) {
   outbox_bytes = 0;
   last_sent_seq = gate.core_position();
   session_over = false;
-  current = &socket;
+  current = &lowest(socket);
+  renewal_asked = false;
+  renewal_key.clear();
   if (first && acks) {
     // Not to a public core: right after the status, two messages could
     // reach its one read() together.
@@ -382,7 +464,30 @@ asio::awaitable<void> CoreLink::Impl::run() {
       if (!cec && !stopping) {
         socket.set_option(tcp::no_delay(true), cec);
         current = nullptr;
-        accepted = co_await session(socket);
+        tls_session = false;
+        if (!credentials.enrolled() && !config.join_token.empty()) {
+          // Enrolled now: connect again at once, with the certificate.
+          if (co_await enroll(socket)) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            socket_ptr = nullptr;
+            continue;
+          }
+        } else if (credentials.enrolled()) {
+          std::string error;
+          auto tls_context = credentials.client_tls(error);
+          if (!tls_context) {
+            log->error("the node's certificate cannot be used: {}", error);
+          } else {
+            TlsStream tls(socket, *tls_context);
+            if (co_await handshake(tls)) {
+              tls_session = true;
+              accepted = co_await session(tls);
+            }
+          }
+        } else {
+          accepted = co_await session(socket);
+        }
       } else {
         rec = cec;
       }
@@ -414,6 +519,94 @@ asio::awaitable<void> CoreLink::Impl::run() {
   if (on_stopped) {
     on_stopped();
   }
+}
+
+asio::awaitable<bool> CoreLink::Impl::handshake(TlsStream& tls) {
+  asio::steady_timer deadline(io, config.registration_timeout);
+  auto done = co_await (tls.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable)) ||
+                        deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (done.index() == 1) {
+    log->warn("TLS handshake with the core timed out");
+    co_return false;
+  }
+  auto [ec] = std::get<0>(done);
+  if (ec) {
+    if (!stopping) {
+      log->warn("TLS handshake with the core {}:{} failed: {}", config.core_host, config.core_port, ec.message());
+    }
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> CoreLink::Impl::enroll(tcp::socket& socket) {
+  const auto token = security::parse_join_token(config.join_token);
+  if (!token) {
+    log->error("join_token is not a join token");
+    co_return false;
+  }
+  // No trust anchor yet: the handshake accepts any certificate, then the
+  // chain must contain the CA the token pins, and the core's certificate
+  // must verify against it, before a byte of the token is sent.
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_3_VERSION);
+  context.set_verify_mode(asio::ssl::verify_none);
+  TlsStream tls(socket, context);
+  if (!co_await handshake(tls)) {
+    co_return false;
+  }
+  if (auto error = security::verify_pinned_server(tls.native_handle(), token->ca_fingerprint); !error.empty()) {
+    log->error("not enrolling: the core at {}:{} is not the one the join token is for: {}", config.core_host,
+               config.core_port, error);
+    co_return false;
+  }
+  auto request = security::make_node_key_and_csr(config.node_name);
+  const auto text = protocol::encode(protocol::Enroll{node_id, config.node_name, token->secret, request.csr_pem});
+  auto [wec, wn] = co_await asio::async_write(tls, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+  if (wec) {
+    log->warn("cannot enroll with the core: {}", wec.message());
+    co_return false;
+  }
+  protocol::Framer framer(1024 * 1024);
+  std::optional<protocol::EnrollAck> ack;
+  std::vector<char> buffer(16 * 1024);
+  asio::steady_timer deadline(io, config.registration_timeout);
+  const protocol::Framer::Sink sink{
+      [&](boost::json::value&& v) {
+        auto decoded = protocol::decode(std::move(v));
+        if (auto* d = std::get_if<protocol::Decoded>(&decoded)) {
+          if (auto* a = std::get_if<protocol::EnrollAck>(&d->message); a != nullptr && !ack) {
+            ack = std::move(*a);
+          }
+        }
+      },
+      [](std::string_view) {},
+  };
+  while (!ack) {
+    auto got = co_await (tls.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable)) ||
+                         deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (got.index() == 1) {
+      log->warn("the core did not answer the enrollment within {} s", config.registration_timeout.count() / 1000);
+      co_return false;
+    }
+    auto [rec, n] = std::get<0>(got);
+    if (rec) {
+      log->warn("the core closed the connection before answering the enrollment: {}", rec.message());
+      co_return false;
+    }
+    framer.feed(std::string_view(buffer.data(), n), sink);
+  }
+  if (!ack->accepted) {
+    log->error("the core refused to enroll this node ({}): {}", node_id, ack->message.value_or("no reason given"));
+    co_return false;
+  }
+  if (auto error = credentials.save(request.key_pem, ack->certificate, ack->ca_certificate); !error.empty()) {
+    log->error("cannot save the node's certificate: {}", error);
+    co_return false;
+  }
+  log->info("enrolled with the core {}:{}: certificate {} kept in {}", config.core_host, config.core_port,
+            credentials.certificate_serial(), credentials.certificate_file().parent_path().string());
+  co_return true;
 }
 
 CoreLink::CoreLink(asio::io_context& io, const NodeConfig& config, std::uint64_t node_id, spool::Spool& spool,

@@ -164,6 +164,7 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
   pot_options.install.honeycomb_exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec);
   pot_options.install.pots_dir = config.pots_dir();
   pot_options.declared = config.pots;
+  pot_options.sandbox = config.pot_sandbox;
   pot_options.install.iamroot = ::geteuid() == 0;  // the node runs as root only with --iamroot
   pots = std::make_unique<PotManager>(pot_io, pot_options, [&link](protocol::Message message) {
     if (link) {

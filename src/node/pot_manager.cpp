@@ -7,6 +7,7 @@
 #include "host/home.hpp"
 #include "node/child_process.hpp"
 #include "node/peer_process.hpp"
+#include "node/pot_sandbox.hpp"
 #include "node/pot_spec.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -26,6 +27,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -208,17 +210,26 @@ struct Pot {
   CappedLog out;
   CappedLog err;
   std::vector<std::function<void()>> on_exit;  ///< run once the process is gone
+  std::string sandbox_json;                    ///< what its last start ran with (GetPotInfo)
+  /// The node wrote into its home or app (copy, clone, plugin install):
+  /// they become the pot's before it runs anything.
+  bool needs_hand_over = false;
 };
 using PotPtr = std::shared_ptr<Pot>;
 
 struct PotManager::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_context, PotManagerOptions o, Notify n)
-      : io(io_context), options(std::move(o)), notify(std::move(n)), sigchld(io_context, SIGCHLD) {}
+      : io(io_context),
+        options(std::move(o)),
+        notify(std::move(n)),
+        sigchld(io_context, SIGCHLD),
+        sandbox(options.sandbox, options.pots_dir) {}
 
   asio::io_context& io;
   PotManagerOptions options;
   Notify notify;
   asio::signal_set sigchld;
+  PotSandbox sandbox;
   std::shared_ptr<spdlog::logger> log = log::get("pots");
   std::optional<Potstore> potstore;
   std::string potstore_error;
@@ -370,26 +381,62 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
     env.emplace_back("PYTHONUNBUFFERED", "1");  // Python pots' output reaches the logs as it is written
     return env;
   }
+  /// How the pot's own command (`as_pot`) or one of its install steps runs:
+  /// its environment on top of the sandbox's, in the sandbox.
+  std::variant<ChildCommand, std::string> sandboxed(const PotSpec& spec, std::vector<std::string> argv,
+                                                    std::vector<std::pair<std::string, std::string>> env,
+                                                    const fs::path& workdir, bool as_pot, std::string* summary,
+                                                    std::string* json) {
+    auto planned = sandbox.plan(spec, argv, workdir, as_pot);
+    if (auto* error = std::get_if<std::string>(&planned)) {
+      return *error;
+    }
+    auto& plan = std::get<PotSandbox::Plan>(planned);
+    env.insert(env.end(), plan.env.begin(), plan.env.end());
+    ChildCommand command{std::move(argv), std::move(env), plan.workdir, -1, -1};
+    command.unset_env = std::move(plan.unset_env);
+    command.sandbox = std::move(plan.child);
+    if (summary != nullptr) {
+      *summary = std::move(plan.summary);
+    }
+    if (json != nullptr) {
+      *json = std::move(plan.json);
+    }
+    return command;
+  }
   /// Starts the pot's process; false (status Failed, reason in message) when it cannot.
   bool start_process(const PotPtr& pot) {
-    ChildCommand command{pot->spec.argv, pot_environment(pot->spec), pot->spec.workdir, -1, -1};
+    auto fail = [this, &pot](const std::string& error) {
+      note(*pot, "cannot start: " + error);
+      set_status(*pot, PotStatus::failed, "cannot start: " + error);
+      log->warn("pot {}: cannot start: {}", pot->spec.pot_id, error);
+      return false;
+    };
+    if (auto error = sandbox.prepare_files(pot->spec); !error.empty()) {
+      return fail(error);
+    }
+    std::string summary;
+    std::string json;
+    auto command = sandboxed(pot->spec, pot->spec.argv, pot_environment(pot->spec), sandbox.workdir_of(pot->spec), true,
+                             &summary, &json);
+    if (auto* error = std::get_if<std::string>(&command)) {
+      return fail(*error);
+    }
     std::weak_ptr<Pot> weak = pot;
-    auto spawned = launch(pot, command, [self = shared_from_this(), weak](int status) {
+    auto spawned = launch(pot, std::get<ChildCommand>(command), [self = shared_from_this(), weak](int status) {
       if (auto p = weak.lock()) {
         self->on_pot_exit(p, status);
       }
     });
     if (auto* error = std::get_if<std::string>(&spawned)) {
-      note(*pot, "cannot start: " + *error);
-      set_status(*pot, PotStatus::failed, "cannot start: " + *error);
-      log->warn("pot {}: cannot start: {}", pot->spec.pot_id, *error);
-      return false;
+      return fail(*error);
     }
     pot->pid = std::get<pid_t>(spawned);
     pot->started = Clock::now();
-    note(*pot, fmt::format("started, pid {}", pot->pid));
+    pot->sandbox_json = std::move(json);
+    note(*pot, fmt::format("started, pid {}: {}", pot->pid, summary));
     set_status(*pot, PotStatus::running, {});
-    log->info("pot {} ({}) started, pid {}", pot->spec.pot_id, pot->spec.honeypot_type, pot->pid);
+    log->info("pot {} ({}) started, pid {}: {}", pot->spec.pot_id, pot->spec.honeypot_type, pot->pid, summary);
     return true;
   }
   void on_pot_exit(const PotPtr& pot, int status) {
@@ -479,8 +526,28 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& a : step.argv) {
       shown += (shown.empty() ? "" : " ") + a;
     }
-    note(*pot, fmt::format("install step {}/{} ({}): {}", index + 1, plan->steps.size(), step.what, shown));
+    note(*pot, fmt::format("install step {}/{} ({}, as {}): {}", index + 1, plan->steps.size(), step.what,
+                           step.as_pot ? "the pot" : "the node", shown));
     ChildCommand command{step.argv, step.env, step.workdir, -1, -1};
+    if (step.as_pot) {
+      // The catalog's install commands run the pot's code: in its sandbox,
+      // on files that are its own.
+      if (pot->needs_hand_over) {
+        if (auto error = sandbox.hand_over(pot->spec); !error.empty()) {
+          install_done(pot, error);
+          return;
+        }
+        pot->needs_hand_over = false;
+      }
+      auto in_sandbox = sandboxed(pot->spec, step.argv, step.env, step.workdir, false, nullptr, nullptr);
+      if (auto* error = std::get_if<std::string>(&in_sandbox)) {
+        install_done(pot, fmt::format("install step '{}': {}", step.what, *error));
+        return;
+      }
+      command = std::move(std::get<ChildCommand>(in_sandbox));
+    } else {
+      pot->needs_hand_over = true;
+    }
     auto spawned = launch(pot, command, [self = shared_from_this(), pot, plan, index](int status) {
       const auto& s = plan->steps[index];
       const bool ok = WIFEXITED(status) && std::find(s.ok_exit_codes.begin(), s.ok_exit_codes.end(),
@@ -495,7 +562,11 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
       install_done(pot, fmt::format("install step '{}': {}", step.what, *error));
     }
   }
-  void install_done(const PotPtr& pot, const std::string& error) {
+  void install_done(const PotPtr& pot, std::string error) {
+    if (error.empty() && pot->needs_hand_over) {
+      error = sandbox.hand_over(pot->spec);
+      pot->needs_hand_over = false;
+    }
     if (!error.empty()) {
       note(*pot, "install failed: " + error);
       log->warn("pot {}: install failed: {}", pot->spec.pot_id, error);
@@ -530,6 +601,16 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
     }
     auto plan = std::make_shared<InstallPlan>(std::move(std::get<InstallPlan>(planned)));
     const auto& id = plan->spec.pot_id;
+    // Its uid (pot_uid_base + a slot of its own) and the ports its config
+    // listens on (CAP_NET_BIND_SERVICE below the unprivileged start).
+    plan->spec.uid_slot = free_uid_slot(options.sandbox.uid_base, used_slots());
+    if (!plan->spec.uid_slot) {
+      reply(failure(
+          id, request.honeypot_type,
+          fmt::format("no free pot uid from pot_uid_base {} ({} slots)", options.sandbox.uid_base, kPotUidSlots)));
+      return;
+    }
+    plan->spec.ports = pot_ports(potstore->find(plan->spec.honeypot_type), plan->spec.config);
     if (auto it = pots.find(id); it != pots.end()) {
       const auto& old = *it->second;
       if (old.wanted != Wanted::install_failed) {
@@ -560,6 +641,11 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
     save_wanted(*pot);
     pots[id] = pot;
     set_status(*pot, PotStatus::installing, {});
+    if (auto error = sandbox.prepare_files(pot->spec); !error.empty()) {
+      reply(status_of(*pot));
+      install_done(pot, error);
+      return;
+    }
     reply(status_of(*pot));
     if (plan->copy_from) {
       // A local folder: copied on this thread (pots are small; the event
@@ -571,6 +657,7 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
         install_done(pot, fmt::format("cannot copy {}: {}", plan->copy_from->string(), ec.message()));
         return;
       }
+      pot->needs_hand_over = true;
       note(*pot, "copied " + plan->copy_from->string());
     }
     run_steps(pot, plan, 0);
@@ -581,6 +668,15 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
     auto it = pots.find(id);
     return it == pots.end() ? nullptr : it->second;
   }
+  std::set<std::uint32_t> used_slots() const {
+    std::set<std::uint32_t> used;
+    for (const auto& [id, pot] : pots) {
+      if (pot->spec.uid_slot) {
+        used.insert(*pot->spec.uid_slot);
+      }
+    }
+    return used;
+  }
   std::string info_json(const Pot& pot) const {
     std::string out = "{\"pot_id\":";
     json_text::append_string(out, pot.spec.pot_id);
@@ -589,7 +685,7 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
     out += ",\"source\":";
     json_text::append_string(out, pot.spec.source);
     out += ",\"workdir\":";
-    json_text::append_string(out, pot.spec.workdir.string());
+    json_text::append_string(out, sandbox.workdir_of(pot.spec).string());
     out += ",\"argv\":[";
     for (std::size_t i = 0; i < pot.spec.argv.size(); ++i) {
       out += i == 0 ? "" : ",";
@@ -606,6 +702,20 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
     }
     out += fmt::format(R"(}},"auto_start":{},"wanted":"{}","pid":{})", pot.spec.auto_start, to_string(pot.wanted),
                        pot.pid);
+    // What its last start ran with; before any, what it would.
+    out += ",\"sandbox\":";
+    if (!pot.sandbox_json.empty()) {
+      out += pot.sandbox_json;
+    } else {
+      auto preview = sandbox.plan(pot.spec, pot.spec.argv, sandbox.workdir_of(pot.spec), true);
+      if (auto* plan = std::get_if<PotSandbox::Plan>(&preview)) {
+        out += plan->json;
+      } else {
+        out += "{\"error\":";
+        json_text::append_string(out, std::get<std::string>(preview));
+        out += '}';
+      }
+    }
     if (!pot.message.empty()) {
       out += ",\"message\":";
       json_text::append_string(out, pot.message);
@@ -796,6 +906,38 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
     }
     return false;
   }
+  /// A pot.json written before uid slots and ports were recorded, or one
+  /// whose slot another pot holds, gets them now (and is saved).
+  void complete_specs() {
+    std::set<std::uint32_t> used;
+    for (const auto& [id, pot] : pots) {
+      if (pot->spec.uid_slot && !used.contains(*pot->spec.uid_slot)) {
+        used.insert(*pot->spec.uid_slot);
+      } else {
+        pot->spec.uid_slot.reset();
+      }
+    }
+    for (const auto& [id, pot] : pots) {
+      bool change = false;
+      if (!pot->spec.uid_slot) {
+        pot->spec.uid_slot = free_uid_slot(options.sandbox.uid_base, used);
+        if (pot->spec.uid_slot) {
+          used.insert(*pot->spec.uid_slot);
+          change = true;
+        }
+      }
+      if (!pot->spec.ports) {
+        if (!potstore && potstore_error.empty()) {
+          load_potstore();
+        }
+        pot->spec.ports = pot_ports(potstore ? potstore->find(pot->spec.honeypot_type) : nullptr, pot->spec.config);
+        change = true;
+      }
+      if (change && !write_file(pot_dir(id) / "pot.json", to_json(pot->spec))) {
+        log->warn("pot {}: cannot update {}", id, (pot_dir(id) / "pot.json").string());
+      }
+    }
+  }
   void load_pots() {
     std::error_code ec;
     fs::create_directories(options.pots_dir, ec);
@@ -846,11 +988,16 @@ struct PotManager::Impl : std::enable_shared_from_this<Impl> {
           break;
         }
         case Wanted::running:
-          start_process(pot);
-          break;
+          break;  // started below, once every pot has its uid
         case Wanted::stopped:
           set_status(*pot, PotStatus::stopped, {});
           break;
+      }
+    }
+    complete_specs();
+    for (const auto& [id, pot] : pots) {
+      if (pot->wanted == Wanted::running) {
+        start_process(pot);
       }
     }
     refresh_counts();
@@ -894,6 +1041,10 @@ std::string PotManager::start() {
   // Runs before the manager's thread does: nothing else touches impl_ yet.
   // The catalog is read when an install needs it (here for declared pots).
   impl_->watch_children();
+  for (const auto& warning : impl_->sandbox.start()) {
+    impl_->log->warn("pots: {}", warning);
+  }
+  impl_->log->info("pots run {}", impl_->sandbox.describe());
   impl_->load_pots();
   for (const auto& pot : impl_->options.declared) {
     if (impl_->pots.contains(pot.pot_id)) {

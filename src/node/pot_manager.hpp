@@ -8,6 +8,11 @@
 // - A running pot gets HONEYBEE_EVENT_PORT, HONEYBEE_POT_ID and
 //   HONEYBEE_HONEYPOT_TYPE and sends its events to the event port like any
 //   honeypot: one event path.
+// - Each pot runs sandboxed (node/pot_sandbox.hpp): as root, under its own
+//   uid, with resource limits and CAP_NET_BIND_SERVICE at most, in a mount
+//   view without the node's files; install commands of the catalog run the
+//   same way, the node's own fetching (copy, clone, plugin install) as the
+//   node, whose result is then given to the pot.
 // - A pot that exits on its own is restarted with exponential backoff
 //   (reported as Failed with the reason and the delay, then Running again).
 // - stdout and stderr go to <pots_dir>/<id>/logs/{stdout,stderr}.log, each
@@ -21,6 +26,7 @@
 #pragma once
 
 #include "node/core_link.hpp"
+#include "node/pot_sandbox.hpp"
 #include "node/potstore.hpp"
 #include "protocol/messages.hpp"
 
@@ -52,6 +58,8 @@ struct PotManagerOptions {
   InstallPaths install;
   /// The node config's `pots:`: installed at start when not installed yet.
   std::vector<protocol::InstallPot> declared;
+  /// Who pots run as, their limits (node.yml pot_user, pot_memory_mb, ...).
+  PotSandboxOptions sandbox;
 };
 
 class PotManager final : public CommandHandler {

@@ -44,6 +44,16 @@ std::string to_json(const PotSpec& spec) {
   o["config"] = std::move(config);
   o["source"] = spec.source;
   o["auto_start"] = spec.auto_start;
+  if (spec.uid_slot) {
+    o["uid_slot"] = *spec.uid_slot;
+  }
+  if (spec.ports) {
+    json::array ports;
+    for (const auto p : *spec.ports) {
+      ports.emplace_back(p);
+    }
+    o["ports"] = std::move(ports);
+  }
   return json::serialize(o) + "\n";
 }
 
@@ -111,6 +121,31 @@ std::variant<PotSpec, std::string> pot_spec_from_json(std::string_view text) {
   }
   if (const auto* start = o.if_contains("auto_start"); start != nullptr && start->is_bool()) {
     spec.auto_start = start->as_bool();
+  }
+  if (const auto* slot = o.if_contains("uid_slot"); slot != nullptr) {
+    const std::int64_t n = slot->is_uint64()  ? static_cast<std::int64_t>(slot->as_uint64())
+                           : slot->is_int64() ? slot->as_int64()
+                                              : -1;
+    if (n < 0 || n > 0xFFFF'FFFF) {
+      return std::string("\"uid_slot\" must be an unsigned 32-bit number");
+    }
+    spec.uid_slot = static_cast<std::uint32_t>(n);
+  }
+  if (const auto* ports = o.if_contains("ports"); ports != nullptr) {
+    if (!ports->is_array()) {
+      return std::string("\"ports\" must be an array of port numbers");
+    }
+    std::vector<std::uint16_t> list;
+    for (const auto& p : ports->as_array()) {
+      const std::int64_t n = p.is_uint64()  ? static_cast<std::int64_t>(p.as_uint64())
+                             : p.is_int64() ? p.as_int64()
+                                            : -1;
+      if (n < 1 || n > 65535) {
+        return std::string("\"ports\" must be an array of port numbers");
+      }
+      list.push_back(static_cast<std::uint16_t>(n));
+    }
+    spec.ports = std::move(list);
   }
   return spec;
 }

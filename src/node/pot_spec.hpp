@@ -6,6 +6,7 @@
 // argv elements or environment values.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -28,6 +29,14 @@ struct PotSpec {
   std::map<std::string, std::string> config;  ///< InstallPot's config, as given (shown by GetPotInfo)
   std::string source;                         ///< where it was installed from, for people
   bool auto_start = false;                    ///< start once installed
+  /// The pot's dynamic uid and gid are pot_uid_base + this slot (docs/POTS.md
+  /// § Sandbox); given at install, unique on the node. nullopt: not given yet
+  /// (a pot.json written before slots were).
+  std::optional<std::uint32_t> uid_slot;
+  /// The ports its config makes it listen on (the catalog's port keys, with
+  /// their defaults), lowest first: a port below the unprivileged start gets
+  /// the pot CAP_NET_BIND_SERVICE. nullopt: not recorded (older pot.json).
+  std::optional<std::vector<std::uint16_t>> ports;
 
   bool operator==(const PotSpec&) const = default;
 };

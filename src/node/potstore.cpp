@@ -108,6 +108,66 @@ bool no_nul(std::string_view s) {
   return s.find('\0') == std::string_view::npos;
 }
 
+/// Well-formed UTF-8 (no overlong forms, surrogates or code points past
+/// U+10FFFF). A value ends up in pot.json, which must read back: JSON
+/// holds text only (node.yml's values come through yaml-cpp unchecked).
+bool is_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1FU;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0FU;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0U) != 0x80U) {
+        return false;
+      }
+      cp = (cp << 6) | (cc & 0x3FU);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+/// Digits in a row a catalog pattern may hold. libstdc++'s regex compiler
+/// reads a repetition count ({n,m}) or a back-reference (\1) with a signed
+/// overflow past LONG_MAX (undefined behaviour), and counts past its state
+/// limit (100,000) fail anyway.
+constexpr std::size_t kMaxPatternDigits = 5;
+
+bool numbers_fit(std::string_view pattern) {
+  std::size_t run = 0;
+  for (const char c : pattern) {
+    run = c >= '0' && c <= '9' ? run + 1 : 0;
+    if (run > kMaxPatternDigits) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // ---- value rules (catalog defaults and InstallPot values alike) ---------------
 
 /// Checks `value` against `key`'s type, range and pattern. On success, `out`
@@ -120,6 +180,9 @@ std::optional<std::string> normalize_value(const CatalogEntry::ConfigKey& key, s
   }
   if (!no_nul(value)) {
     return std::string("contains a NUL byte");
+  }
+  if (!is_utf8(value)) {
+    return std::string("is not UTF-8 text");
   }
   switch (key.type) {
     case Type::integer: {
@@ -186,6 +249,9 @@ std::optional<std::string> check_git_url(std::string_view url) {
   }
   if (std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
     return std::string("may not contain spaces or control characters");
+  }
+  if (!is_utf8(url)) {
+    return std::string("is not UTF-8 text");
   }
   return std::nullopt;
 }
@@ -343,6 +409,11 @@ CatalogEntry::ConfigKey parse_config_key(const json::value& v, const Where& at, 
       at.fail(p + ".pattern", "only string keys have a pattern");
     }
     k.pattern = string_at(*pat, at, p + ".pattern");
+    if (!numbers_fit(k.pattern)) {
+      at.fail(p + ".pattern", fmt::format("holds a number of more than {} digits (a repetition count or a "
+                                          "back-reference that large is not supported)",
+                                          kMaxPatternDigits));
+    }
     try {
       k.pattern_regex = std::make_shared<const std::regex>(k.pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
@@ -821,6 +892,7 @@ std::variant<InstallPlan, std::string> plan_install(const Potstore& store, const
     s.what = "install: " + join(argv, " ");
     s.workdir = workdir;
     s.env = entry->env;
+    s.as_pot = true;
     plan.steps.push_back(std::move(s));
   }
 

@@ -141,6 +141,11 @@ struct InstallStep {
   std::filesystem::path workdir;
   std::vector<std::pair<std::string, std::string>> env;  ///< besides the node's own environment
   std::vector<int> ok_exit_codes{0};                     ///< exit codes that mean success
+  /// Run as the pot (its uid, limits, mount view: docs/POTS.md § Sandbox):
+  /// the catalog's install commands, which run the pot's code. false: the
+  /// node's own fetching (clone, plugin install), whose result the pot
+  /// manager then gives to the pot.
+  bool as_pot = false;
 
   bool operator==(const InstallStep&) const = default;
 };

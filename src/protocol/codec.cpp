@@ -579,6 +579,32 @@ Result decode_event_ack(const json::object& o) {
   return DecodeError{f.take_error()};
 }
 
+Result decode_enroll(const json::object& o) {
+  Fields f("Enroll", o);
+  Enroll m;
+  std::optional<std::string> token;
+  if (f.node_id(m.node_id) && f.string("node_name", m.node_name) && f.optional_string("join_token", token) &&
+      f.string("csr", m.csr)) {
+    m.join_token = token.value_or(std::string());
+    return m;
+  }
+  return DecodeError{f.take_error()};
+}
+
+Result decode_enroll_ack(const json::object& o) {
+  Fields f("EnrollAck", o);
+  EnrollAck m;
+  std::optional<std::string> certificate;
+  std::optional<std::string> ca;
+  if (f.node_id(m.node_id) && f.boolean("accepted", m.accepted, true) && f.optional_string("message", m.message) &&
+      f.optional_string("certificate", certificate) && f.optional_string("ca_certificate", ca)) {
+    m.certificate = certificate.value_or(std::string());
+    m.ca_certificate = ca.value_or(std::string());
+    return m;
+  }
+  return DecodeError{f.take_error()};
+}
+
 std::optional<DecodeError> decode_install(const json::value& payload, InstallPot& out) {
   const auto* o = payload.if_object();
   if (o == nullptr) {
@@ -689,7 +715,9 @@ enum class Variant {
   pot_event,
   registration_ack,
   node_command,
-  event_ack
+  event_ack,
+  enroll,
+  enroll_ack
 };
 
 constexpr std::pair<std::string_view, Variant> kVariants[] = {
@@ -702,6 +730,8 @@ constexpr std::pair<std::string_view, Variant> kVariants[] = {
     {"RegistrationAck", Variant::registration_ack},
     {"NodeCommand", Variant::node_command},
     {"EventAck", Variant::event_ack},
+    {"Enroll", Variant::enroll},
+    {"EnrollAck", Variant::enroll_ack},
 };
 
 std::optional<Variant> variant_from(std::string_view name) {
@@ -778,6 +808,10 @@ Result decode_message(const json::value& message) {
       return decode_node_command(*o);
     case Variant::event_ack:
       return decode_event_ack(*o);
+    case Variant::enroll:
+      return decode_enroll(*o);
+    case Variant::enroll_ack:
+      return decode_enroll_ack(*o);
     case Variant::node_event:
     case Variant::node_drop:
       break;
@@ -944,6 +978,21 @@ struct EncodeVisitor {
   }
   void operator()(const EventAck& m) const {
     w.raw(R"({"EventAck":{"node_id":)").u64(m.node_id).raw(R"(,"seq":)").u64(m.seq).raw("}}");
+  }
+  void operator()(const Enroll& m) const {
+    w.raw(R"({"Enroll":{"node_id":)").u64(m.node_id).raw(R"(,"node_name":)").str(m.node_name);
+    if (!m.join_token.empty()) {
+      w.raw(R"(,"join_token":)").str(m.join_token);
+    }
+    w.raw(R"(,"csr":)").str(m.csr).raw("}}");
+  }
+  void operator()(const EnrollAck& m) const {
+    w.raw(R"({"EnrollAck":{"node_id":)").u64(m.node_id).raw(R"(,"accepted":)").boolean(m.accepted);
+    w.opt(R"(,"message":)", m.message);
+    if (m.accepted) {
+      w.raw(R"(,"certificate":)").str(m.certificate).raw(R"(,"ca_certificate":)").str(m.ca_certificate);
+    }
+    w.raw("}}");
   }
   void operator()(const NodeCommand& m) const {
     w.raw(R"({"NodeCommand":{"node_id":)").u64(m.node_id).raw(R"(,"command":)");

@@ -24,6 +24,11 @@ using NodeId = std::uint64_t;
 /// `event_ack`: the node numbers its PotEvents (`seq`) and deletes them from
 /// its spool once the core confirms they are stored (EventAck).
 inline constexpr std::string_view kEventAckExtension = "event_ack";
+/// `enroll`: a node without a certificate presents a one-time join token
+/// and a certificate request (Enroll) and gets a client certificate signed
+/// by the core's CA (EnrollAck); on a connection already authenticated by
+/// a certificate, Enroll without a token renews it. docs/SECURITY.md.
+inline constexpr std::string_view kEnrollExtension = "enroll";
 
 enum class NodeType { full, agent };
 enum class NodeStatus { connected, deploying, running, stopped, failed, unknown };
@@ -102,6 +107,18 @@ struct PotEvent {
   bool operator==(const PotEvent&) const = default;
 };
 
+/// Extension `enroll`, node -> core: sent as the first message of a
+/// TLS connection without a client certificate (with `join_token`), or on
+/// a registered certificate-authenticated connection (renewal, no token).
+struct Enroll {
+  NodeId node_id = 0;
+  std::string node_name;
+  std::string join_token;  ///< the token's secret part (never its CA pin); empty: renewal
+  std::string csr;         ///< PEM certificate request; its subject is ignored
+
+  bool operator==(const Enroll&) const = default;
+};
+
 // ---- core -> node ----
 
 struct RegistrationAck {
@@ -124,6 +141,17 @@ struct EventAck {
   std::uint64_t seq = 0;
 
   bool operator==(const EventAck&) const = default;
+};
+
+/// Extension `enroll`, core -> node: the answer to Enroll.
+struct EnrollAck {
+  NodeId node_id = 0;
+  bool accepted = false;
+  std::optional<std::string> message;  ///< why not, when refused
+  std::string certificate;             ///< PEM, when accepted
+  std::string ca_certificate;          ///< PEM of the core's CA, when accepted
+
+  bool operator==(const EnrollAck&) const = default;
 };
 
 struct InstallPot {
@@ -166,7 +194,7 @@ struct NodeCommand {
 };
 
 using Message = std::variant<NodeRegistration, NodeStatusUpdate, NodeEvent, NodeDrop, PotStatusUpdate, PotEvent,
-                             RegistrationAck, NodeCommand, EventAck>;
+                             RegistrationAck, NodeCommand, EventAck, Enroll, EnrollAck>;
 
 /// Wire names ("Running", "GetPotStatus", ...).
 const char* to_string(NodeType t);

@@ -34,7 +34,8 @@ namespace {
 using sqlite::Db;
 using sqlite::Stmt;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
+constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;          ///< events deleted per retention transaction
 constexpr int kCheckpointFrames = 256;         ///< WAL pages (64 KiB) that wake the checkpointer (16 MiB)
@@ -108,6 +109,41 @@ CREATE TABLE api_tokens(
 CREATE INDEX events_pot_type_time ON events(pot_type, event_us);
 CREATE INDEX events_node_time ON events(node_id, event_us);
 CREATE INDEX events_block_src ON events(id >> 16, src_ip_bin, event_us);
+)sql",
+    // 2 -> 3: node enrollment (join tokens, issued certificates, TOTP
+    // secrets) and the audit log (docs/SECURITY.md).
+    R"sql(
+CREATE TABLE join_tokens(
+  id INTEGER PRIMARY KEY,
+  node_name TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_us INTEGER NOT NULL,
+  expires_us INTEGER NOT NULL,
+  used_us INTEGER NOT NULL DEFAULT 0,
+  used_by INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE node_certificates(
+  serial TEXT PRIMARY KEY,
+  node_id INTEGER NOT NULL,
+  node_name TEXT NOT NULL,
+  issued_us INTEGER NOT NULL,
+  not_after_us INTEGER NOT NULL,
+  revoked_us INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX node_certificates_node ON node_certificates(node_id);
+CREATE TABLE node_totp(
+  node_id INTEGER PRIMARY KEY,
+  secret TEXT NOT NULL
+);
+ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin';
+CREATE TABLE audit_log(
+  id INTEGER PRIMARY KEY,
+  time_us INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL
+);
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
@@ -971,18 +1007,20 @@ class SqliteStorage final : public Storage {
 
   // ---- tokens ----
 
-  TokenRecord add_token(const std::string& name, const std::string& hash) override {
+  TokenRecord add_token(const std::string& name, const std::string& hash, const std::string& scope) override {
     std::lock_guard lk(misc_mu_);
     sqlite3* db = misc_db_.get();
     TokenRecord t;
     t.name = name;
     t.hash = hash;
     t.created_us = unix_now_us();
+    t.scope = scope;
     Stmt s;
-    if (s.prepare(db, "INSERT INTO api_tokens(name, hash, created_us, revoked) VALUES(?,?,?,0)")) {
+    if (s.prepare(db, "INSERT INTO api_tokens(name, hash, created_us, revoked, scope) VALUES(?,?,?,0,?)")) {
       s.bind(1, name);
       s.bind(2, hash);
       s.bind(3, t.created_us);
+      s.bind(4, scope);
       if (s.step() == SQLITE_DONE) {
         t.id = sqlite3_last_insert_rowid(db);
         return t;
@@ -1008,10 +1046,10 @@ class SqliteStorage final : public Storage {
     std::int64_t id = 0;
     auto [ptr, ec] = std::from_chars(id_or_name.data(), id_or_name.data() + id_or_name.size(), id);
     if (!id_or_name.empty() && ec == std::errc{} && ptr == id_or_name.data() + id_or_name.size() &&
-        update("UPDATE api_tokens SET revoked = 1 WHERE id = ?", Bind{id})) {
+        update("UPDATE api_tokens SET revoked = 1 WHERE id = ? AND revoked = 0", Bind{id})) {
       return true;
     }
-    return update("UPDATE api_tokens SET revoked = 1 WHERE name = ?", Bind{id_or_name});
+    return update("UPDATE api_tokens SET revoked = 1 WHERE name = ? AND revoked = 0", Bind{id_or_name});
   }
 
   std::optional<TokenRecord> find_token(const std::string& hash) override {
@@ -1020,6 +1058,202 @@ class SqliteStorage final : public Storage {
       return std::nullopt;
     }
     return found.front();
+  }
+
+  // ---- node enrollment ----
+
+  JoinTokenRecord add_join_token(const std::string& node_name, const std::string& hash,
+                                 std::int64_t expires_us) override {
+    std::lock_guard lk(misc_mu_);
+    sqlite3* db = misc_db_.get();
+    JoinTokenRecord t;
+    t.node_name = node_name;
+    t.hash = hash;
+    t.created_us = unix_now_us();
+    t.expires_us = expires_us;
+    Stmt s;
+    if (s.prepare(db, "INSERT INTO join_tokens(node_name, hash, created_us, expires_us) VALUES(?,?,?,?)")) {
+      s.bind(1, node_name);
+      s.bind(2, hash);
+      s.bind(3, t.created_us);
+      s.bind(4, expires_us);
+      if (s.step() == SQLITE_DONE) {
+        t.id = sqlite3_last_insert_rowid(db);
+        return t;
+      }
+    }
+    spdlog::error("store: add_join_token '{}': {}", node_name, sqlite::errmsg(db));
+    return t;  // id 0: not stored
+  }
+
+  std::vector<JoinTokenRecord> join_tokens() override { return select_join_tokens("", {}); }
+
+  std::variant<JoinTokenRecord, std::string> redeem_join_token(const std::string& hash, std::uint64_t node_id,
+                                                               std::int64_t now_us) override {
+    std::lock_guard lk(misc_mu_);
+    sqlite3* db = misc_db_.get();
+    // One UPDATE decides: two nodes presenting the same token at once cannot
+    // both take it (the misc connection is serialised, and the row changes
+    // only while unused and unexpired).
+    Stmt s;
+    if (s.prepare(
+            db, "UPDATE join_tokens SET used_us = ?, used_by = ? WHERE hash = ? AND used_us = 0 AND expires_us > ?")) {
+      s.bind(1, now_us);
+      s.bind(2, static_cast<std::int64_t>(node_id));
+      s.bind(3, hash);
+      s.bind(4, now_us);
+      if (s.step() != SQLITE_DONE) {
+        return std::string("the core could not check the join token: ") + sqlite::errmsg(db);
+      }
+    }
+    const bool taken = sqlite3_changes(db) > 0;
+    auto found = select_join_tokens(" WHERE hash = ?", {Bind{hash}});
+    if (found.empty()) {
+      return std::string("unknown join token");
+    }
+    auto& t = found.front();
+    if (taken && t.used_us == now_us && t.used_by == node_id) {
+      return t;
+    }
+    if (t.used_us != 0) {
+      return fmt::format("join token already used (by node {})", t.used_by);
+    }
+    return std::string("join token expired");
+  }
+
+  bool add_node_certificate(const NodeCertificateRecord& c) override {
+    std::lock_guard lk(misc_mu_);
+    sqlite3* db = misc_db_.get();
+    Stmt s;
+    if (s.prepare(db,
+                  "INSERT INTO node_certificates(serial, node_id, node_name, issued_us, not_after_us, revoked_us) "
+                  "VALUES(?,?,?,?,?,?)")) {
+      s.bind(1, c.serial);
+      s.bind(2, static_cast<std::int64_t>(c.node_id));
+      s.bind(3, c.node_name);
+      s.bind(4, c.issued_us);
+      s.bind(5, c.not_after_us);
+      s.bind(6, c.revoked_us);
+      if (s.step() == SQLITE_DONE) {
+        return true;
+      }
+    }
+    spdlog::error("store: add_node_certificate {}: {}", c.node_id, sqlite::errmsg(db));
+    return false;
+  }
+
+  std::vector<NodeCertificateRecord> node_certificates() override {
+    std::vector<NodeCertificateRecord> out;
+    Error error;
+    auto lease = reader(error);
+    Stmt s;
+    if (!lease || !s.prepare(lease.db(),
+                             "SELECT serial, node_id, node_name, issued_us, not_after_us, revoked_us "
+                             "FROM node_certificates ORDER BY issued_us")) {
+      return out;
+    }
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(NodeCertificateRecord{s.text(0), static_cast<std::uint64_t>(s.int64(1)), s.text(2), s.int64(3),
+                                          s.int64(4), s.int64(5)});
+    }
+    return out;
+  }
+
+  int revoke_node_certificates(const std::string& node_or_serial, std::int64_t now_us) override {
+    std::lock_guard lk(misc_mu_);
+    sqlite3* db = misc_db_.get();
+    Stmt s;
+    // A node id is a u64 stored as its int64 bit pattern (like nodes.node_id).
+    std::uint64_t id = 0;
+    const auto* end = node_or_serial.data() + node_or_serial.size();
+    auto [ptr, ec] = std::from_chars(node_or_serial.data(), end, id);
+    const bool is_id = !node_or_serial.empty() && ec == std::errc{} && ptr == end;
+    if (!s.prepare(db,
+                   "UPDATE node_certificates SET revoked_us = ?1 WHERE revoked_us = 0 AND "
+                   "(serial = ?2 OR node_name = ?2 OR (?4 AND node_id = ?3))")) {
+      return 0;
+    }
+    s.bind(1, now_us);
+    s.bind(2, node_or_serial);
+    s.bind(3, static_cast<std::int64_t>(id));
+    s.bind(4, std::int64_t{is_id ? 1 : 0});
+    if (s.step() != SQLITE_DONE) {
+      spdlog::error("store: revoke_node_certificates '{}': {}", node_or_serial, sqlite::errmsg(db));
+      return 0;
+    }
+    return sqlite3_changes(db);
+  }
+
+  std::vector<std::pair<std::uint64_t, std::string>> node_totp_keys() override {
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    Error error;
+    auto lease = reader(error);
+    Stmt s;
+    if (!lease || !s.prepare(lease.db(), "SELECT node_id, secret FROM node_totp")) {
+      return out;
+    }
+    while (s.step() == SQLITE_ROW) {
+      out.emplace_back(static_cast<std::uint64_t>(s.int64(0)), s.text(1));
+    }
+    return out;
+  }
+
+  bool set_node_totp_key(std::uint64_t node_id, const std::string& key) override {
+    std::lock_guard lk(misc_mu_);
+    sqlite3* db = misc_db_.get();
+    Stmt s;
+    if (s.prepare(db, "INSERT OR REPLACE INTO node_totp(node_id, secret) VALUES(?,?)")) {
+      s.bind(1, static_cast<std::int64_t>(node_id));
+      s.bind(2, key);
+      if (s.step() == SQLITE_DONE) {
+        return true;
+      }
+    }
+    spdlog::error("store: set_node_totp_key {}: {}", node_id, sqlite::errmsg(db));
+    return false;
+  }
+
+  // ---- audit log ----
+
+  void audit(const AuditRecord& r) override {
+    std::lock_guard lk(misc_mu_);
+    sqlite3* db = misc_db_.get();
+    Stmt s;
+    if (s.prepare(db, "INSERT INTO audit_log(time_us, actor, action, target, outcome) VALUES(?,?,?,?,?)")) {
+      s.bind(1, r.time_us != 0 ? r.time_us : unix_now_us());
+      s.bind(2, r.actor);
+      s.bind(3, r.action);
+      s.bind(4, r.target);
+      s.bind(5, r.outcome);
+      if (s.step() == SQLITE_DONE) {
+        // Bounded: the newest kAuditKeep records are kept.
+        if (++audit_inserts_ % 1024 == 0) {
+          const auto trim =
+              "DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - " + std::to_string(kAuditKeep);
+          sqlite::exec(db, trim.c_str());
+        }
+        return;
+      }
+    }
+    spdlog::error("store: audit {} {}: {}", r.action, r.target, sqlite::errmsg(db));
+  }
+
+  std::vector<AuditRecord> audit_log(std::size_t limit, std::int64_t before) override {
+    std::vector<AuditRecord> out;
+    Error error;
+    auto lease = reader(error);
+    Stmt s;
+    if (!lease || !s.prepare(lease.db(),
+                             "SELECT id, time_us, actor, action, target, outcome FROM audit_log "
+                             "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2")) {
+      return out;
+    }
+    s.bind(1, before);
+    s.bind(2, static_cast<std::int64_t>(limit));
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(AuditRecord{s.int64(0), s.int64(1), s.text(2), s.text(3), s.text(4), s.text(5)});
+    }
+    return out;
   }
 
   std::int64_t used_bytes() override {
@@ -1110,12 +1344,31 @@ class SqliteStorage final : public Storage {
       return out;
     }
     Stmt s;
-    if (!s.prepare(lease.db(), "SELECT id, name, hash, created_us, revoked FROM api_tokens" + where + " ORDER BY id")) {
+    if (!s.prepare(lease.db(),
+                   "SELECT id, name, hash, created_us, revoked, scope FROM api_tokens" + where + " ORDER BY id")) {
       return out;
     }
     bind_all(s, binds);
     while (s.step() == SQLITE_ROW) {
-      out.push_back(TokenRecord{s.int64(0), s.text(1), s.text(2), s.int64(3), s.int64(4) != 0});
+      out.push_back(TokenRecord{s.int64(0), s.text(1), s.text(2), s.int64(3), s.int64(4) != 0, s.text(5)});
+    }
+    return out;
+  }
+
+  std::vector<JoinTokenRecord> select_join_tokens(const std::string& where, std::vector<Bind> binds) {
+    std::vector<JoinTokenRecord> out;
+    Error error;
+    auto lease = reader(error);
+    Stmt s;
+    if (!lease ||
+        !s.prepare(lease.db(), "SELECT id, node_name, hash, created_us, expires_us, used_us, used_by FROM join_tokens" +
+                                   where + " ORDER BY id")) {
+      return out;
+    }
+    bind_all(s, binds);
+    while (s.step() == SQLITE_ROW) {
+      out.push_back(JoinTokenRecord{s.int64(0), s.text(1), s.text(2), s.int64(3), s.int64(4), s.int64(5),
+                                    static_cast<std::uint64_t>(s.int64(6))});
     }
     return out;
   }
@@ -1445,7 +1698,8 @@ class SqliteStorage final : public Storage {
   std::mutex pool_mu_;
   std::vector<Db> pool_;
 
-  std::mutex misc_mu_;  ///< misc_db_: registry and token writes
+  std::uint64_t audit_inserts_ = 0;  ///< under misc_mu_
+  std::mutex misc_mu_;               ///< misc_db_: registry and token writes
   Db misc_db_;
 
   std::thread checkpointer_;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace honeycomb::store {
@@ -99,6 +100,40 @@ struct TokenRecord {
   std::string hash;  ///< hex SHA-256 of the token; the token itself is never stored
   std::int64_t created_us = 0;
   bool revoked = false;
+  std::string scope = "admin";  ///< "read" | "manage" | "admin" (core/auth.hpp)
+};
+
+/// A one-time node enrollment token (docs/SECURITY.md): only its hash is kept.
+struct JoinTokenRecord {
+  std::int64_t id = 0;
+  std::string node_name;  ///< the node it is for; its certificate carries this name
+  std::string hash;       ///< hex SHA-256 of the token's secret
+  std::int64_t created_us = 0;
+  std::int64_t expires_us = 0;
+  std::int64_t used_us = 0;   ///< 0: not used yet
+  std::uint64_t used_by = 0;  ///< the node id that used it
+};
+
+/// A node certificate the core's CA issued. The core accepts a node's
+/// certificate only when it is listed here and not revoked.
+struct NodeCertificateRecord {
+  std::string serial;  ///< lower-case hex
+  std::uint64_t node_id = 0;
+  std::string node_name;
+  std::int64_t issued_us = 0;
+  std::int64_t not_after_us = 0;
+  std::int64_t revoked_us = 0;  ///< 0: not revoked
+};
+
+/// One entry of the audit log: who did what to which object, and whether it
+/// was allowed.
+struct AuditRecord {
+  std::int64_t id = 0;
+  std::int64_t time_us = 0;
+  std::string actor;   ///< "cli", "api:<token name>", "node:<id>", "peer:<address>"
+  std::string action;  ///< "join_token.create", "node.enroll", "node.revoke", ...
+  std::string target;
+  std::string outcome;  ///< "ok", or why it was refused
 };
 
 struct Counters {
@@ -154,11 +189,35 @@ class Storage {
   virtual std::vector<NodeRecord> load_nodes() = 0;
 
   // ---- API tokens (blocking) ----
-  virtual TokenRecord add_token(const std::string& name, const std::string& hash) = 0;
+  virtual TokenRecord add_token(const std::string& name, const std::string& hash,
+                                const std::string& scope = "admin") = 0;
   virtual std::vector<TokenRecord> tokens() = 0;
   /// Revokes by id or name; false when none matched.
   virtual bool revoke_token(const std::string& id_or_name) = 0;
   virtual std::optional<TokenRecord> find_token(const std::string& hash) = 0;
+
+  // ---- node enrollment (blocking) ----
+  virtual JoinTokenRecord add_join_token(const std::string& node_name, const std::string& hash,
+                                         std::int64_t expires_us) = 0;
+  virtual std::vector<JoinTokenRecord> join_tokens() = 0;
+  /// Takes the token with this hash for `node_id`, once, atomically: the
+  /// record (now used), or why not ("unknown join token", "join token
+  /// already used ...", "join token expired ...").
+  virtual std::variant<JoinTokenRecord, std::string> redeem_join_token(const std::string& hash, std::uint64_t node_id,
+                                                                       std::int64_t now_us) = 0;
+  virtual bool add_node_certificate(const NodeCertificateRecord& certificate) = 0;
+  virtual std::vector<NodeCertificateRecord> node_certificates() = 0;
+  /// Revokes the certificate with this serial, or every certificate of the
+  /// node with this decimal id or name; how many were revoked.
+  virtual int revoke_node_certificates(const std::string& node_or_serial, std::int64_t now_us) = 0;
+  /// TOTP secrets (base32) by node id.
+  virtual std::vector<std::pair<std::uint64_t, std::string>> node_totp_keys() = 0;
+  virtual bool set_node_totp_key(std::uint64_t node_id, const std::string& key) = 0;
+
+  // ---- audit log (blocking) ----
+  virtual void audit(const AuditRecord& record) = 0;
+  /// Newest first; at most `limit`, ids below `before` (0: from the newest).
+  virtual std::vector<AuditRecord> audit_log(std::size_t limit, std::int64_t before = 0) = 0;
 
   // ---- maintenance (blocking) ----
   /// Bytes the database uses (pages in use x page size, free pages

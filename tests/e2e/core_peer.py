@@ -18,7 +18,12 @@ from conftest import BIN, free_port, port_open, wait_for
 class Core:
     """A running `honeycomb core` with its own home, data dir and ports."""
 
-    def __init__(self, home: Path, config: str = "", extra_args=()):
+    def __init__(self, home: Path, config: str = "", extra_args=(), node_auth="open"):
+        """`node_auth`: written to core.yml unless the config sets it; the
+        tests of the Protocol v2 wire use raw peers, so "open" by default
+        (test_node_security.py runs the default, certificates)."""
+        if node_auth and "node_auth:" not in config:
+            config = f"node_auth: {node_auth}\n" + config
         self.home = home
         self.home.mkdir(parents=True, exist_ok=True)
         self.node_port = free_port()

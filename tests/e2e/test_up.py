@@ -66,9 +66,15 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         [login] = wait_for(lambda: [e for e in api_get("/api/v1/events?pot=ssh-01")["events"]
                                     if e.get("username") == "up-ssh-user"], 30, what="the ssh login in the core")
         assert len(json.dumps(login).split('"hassh": "')[1].split('"')[0]) == 32, login
-        # ...and the node registered with it.
+        # ...and the node registered with it, enrolled: mutual TLS with a
+        # certificate from the core's CA, the join token spent.
         wait_for(lambda: [n for n in nodes() if n["status"] == "Running"], 20, what="the node Running")
         assert len(nodes()) == 1
+        assert (home / "node" / "tls" / "node.crt").exists()
+        assert oct(os.stat(home / "up-node.yml").st_mode & 0o777) == "0o600"
+        certs = subprocess.run([BIN, "--home", str(home)] + (["--iamroot"] if os.geteuid() == 0 else []) +
+                               ["core", "node", "certs"], capture_output=True, text=True, timeout=30).stdout
+        assert "valid" in certs and "used by node" in certs, certs
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=40)

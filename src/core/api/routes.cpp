@@ -11,13 +11,17 @@
 #include "events/normalize.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <charconv>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -466,7 +470,21 @@ ParsedCommand parse_command(const State& state, const std::string& body) {
   return out;
 }
 
-asio::awaitable<Reply> post_command(std::shared_ptr<State> state, protocol::NodeId id, std::string body) {
+/// An audit record, written on the database pool (the request does not
+/// wait for it).
+void audit(State& state, const Grant& grant, std::string action, std::string target, std::string outcome) {
+  store::AuditRecord record{0,
+                            unix_now_us(),
+                            grant.name.empty() ? std::string("api") : "api:" + grant.name,
+                            std::move(action),
+                            std::move(target),
+                            std::move(outcome)};
+  store::Storage* storage = &state.context.storage;
+  asio::post(state.context.db_pool, [storage, record = std::move(record)]() { storage->audit(record); });
+}
+
+asio::awaitable<Reply> post_command(std::shared_ptr<State> state, protocol::NodeId id, std::string body,
+                                    const Grant& grant) {
   auto parsed = parse_command(*state, body);
   const bool known = state->context.registry.node(id, unix_now_us()).has_value();
   const std::string name = protocol::to_string(parsed.command.kind);
@@ -490,6 +508,8 @@ asio::awaitable<Reply> post_command(std::shared_ptr<State> state, protocol::Node
       status = http::status::conflict;
       break;
   }
+  audit(*state, grant, "node.command",
+        fmt::format("{} {}{}", id, name, parsed.command.pot_id.empty() ? "" : " ", parsed.command.pot_id), outcome);
   json::array replies(result.replies.begin(), result.replies.end());
   json::object o{{"outcome", outcome}, {"node_id", id}, {"command", name}, {"replies", std::move(replies)}};
   if (status != http::status::ok) {
@@ -497,6 +517,82 @@ asio::awaitable<Reply> post_command(std::shared_ptr<State> state, protocol::Node
     o["status"] = static_cast<unsigned>(status);
   }
   co_return json_reply(o, status);
+}
+
+// ---- tokens and the audit log (admin) ----
+
+asio::awaitable<Reply> get_audit(std::shared_ptr<State> state, Params params) {
+  const auto limit = params.take_integer<std::size_t>("limit", 1, state->limits.max_audit_page).value_or(100);
+  const auto before =
+      params.take_integer<std::int64_t>("before", 1, std::numeric_limits<std::int64_t>::max()).value_or(0);
+  params.finish();
+  store::Storage* storage = &state->context.storage;
+  auto call = [storage, limit, before] { return storage->audit_log(limit, before); };
+  auto records = co_await run_blocking(state->context.db_pool, std::move(call));
+  json::array rows;
+  for (const auto& r : records) {
+    rows.push_back(json::object{{"id", r.id},
+                                {"time", events::format_time_us(r.time_us)},
+                                {"actor", r.actor},
+                                {"action", r.action},
+                                {"target", r.target},
+                                {"outcome", r.outcome}});
+  }
+  json::object o{{"records", std::move(rows)}};
+  o["next_before"] = records.size() == limit ? json::value(records.back().id) : json::value(nullptr);
+  co_return json_reply(o);
+}
+
+asio::awaitable<Reply> get_tokens(std::shared_ptr<State> state) {
+  store::Storage* storage = &state->context.storage;
+  auto call = [storage] { return storage->tokens(); };
+  auto tokens = co_await run_blocking(state->context.db_pool, std::move(call));
+  json::array rows;
+  for (const auto& t : tokens) {
+    rows.push_back(json::object{{"id", t.id},
+                                {"name", t.name},
+                                {"scope", t.scope},
+                                {"created", events::format_time_us(t.created_us)},
+                                {"revoked", t.revoked}});
+  }
+  co_return json_reply(json::object{{"tokens", std::move(rows)}});
+}
+
+asio::awaitable<Reply> post_token(std::shared_ptr<State> state, const std::string& body, const Grant& grant) {
+  boost::system::error_code ec;
+  auto parsed = json::parse(body, ec);
+  const auto* o = ec ? nullptr : parsed.if_object();
+  const auto* name = o != nullptr ? o->if_contains("name") : nullptr;
+  if (name == nullptr || !name->is_string() || name->get_string().empty() || name->get_string().size() > 64) {
+    throw BadRequest(R"(body: {"name": "<1 to 64 characters>", "scope": "read"|"manage"|"admin"})");
+  }
+  Scope scope = Scope::read;
+  if (const auto* s = o->if_contains("scope")) {
+    const auto parsed_scope = s->is_string() ? scope_from(s->get_string()) : std::nullopt;
+    if (!parsed_scope) {
+      throw BadRequest("scope: one of read, manage, admin");
+    }
+    scope = *parsed_scope;
+  }
+  Auth* auth = &state->context.auth;
+  std::string token_name(name->get_string());
+  auto call = [auth, token_name, scope] { return auth->create(token_name, scope); };
+  auto token = co_await run_blocking(state->context.db_pool, std::move(call));
+  audit(*state, grant, "api_token.create", fmt::format("{} ({})", token_name, to_string(scope)), "ok");
+  co_return json_reply(json::object{{"name", token_name}, {"scope", to_string(scope)}, {"token", token}},
+                       http::status::created);
+}
+
+asio::awaitable<Reply> delete_token(std::shared_ptr<State> state, const std::string& id_or_name, const Grant& grant) {
+  store::Storage* storage = &state->context.storage;
+  auto call = [storage, id_or_name] { return storage->revoke_token(id_or_name); };
+  const bool revoked = co_await run_blocking(state->context.db_pool, std::move(call));
+  audit(*state, grant, "api_token.revoke", id_or_name, revoked ? "ok" : "no such token");
+  if (!revoked) {
+    co_return error_reply(http::status::not_found, "no active token with this id or name");
+  }
+  state->context.auth.forget_cached();  // revoked here: refused from the next request on
+  co_return json_reply(json::object{{"revoked", id_or_name}});
 }
 
 // ---- routing ----
@@ -511,10 +607,26 @@ std::optional<protocol::NodeId> node_id_of(const std::string& text) {
   return parse_integer<protocol::NodeId>(text);
 }
 
-asio::awaitable<Reply> route(std::shared_ptr<State> state, Request req, std::vector<std::string> path, Params params) {
+/// What a request needs: tokens and the audit log are admin's, whatever
+/// changes a node (commands) manage's, the rest read's.
+Scope required_scope(http::verb method, const std::vector<std::string>& path) {
+  if (path.size() >= 3 && path[0] == "api" && path[1] == "v1" && (path[2] == "tokens" || path[2] == "audit")) {
+    return Scope::admin;
+  }
+  return method == http::verb::get || method == http::verb::head ? Scope::read : Scope::manage;
+}
+
+asio::awaitable<Reply> route(std::shared_ptr<State> state, Request req, std::vector<std::string> path, Params params,
+                             Grant grant) {
   const auto method = req.method();
   const bool get = method == http::verb::get;
   const auto n = path.size();
+  if (const auto needed = required_scope(method, path); grant.scope < needed) {
+    audit(*state, grant, "api.refused", fmt::format("{} /{}", std::string(req.method_string()), fmt::join(path, "/")),
+          fmt::format("scope {} needed", to_string(needed)));
+    co_return error_reply(http::status::forbidden, fmt::format("this token's scope is {}; this needs {}",
+                                                               to_string(grant.scope), to_string(needed)));
+  }
   if (n == 1 && path[0] == "metrics") {
     if (!get) {
       co_return method_not_allowed("GET");
@@ -550,7 +662,7 @@ asio::awaitable<Reply> route(std::shared_ptr<State> state, Request req, std::vec
       if (!id) {
         co_return error_reply(http::status::bad_request, "a node id is an unsigned 64-bit decimal integer");
       }
-      co_return co_await post_command(std::move(state), *id, std::move(req.body()));
+      co_return co_await post_command(std::move(state), *id, std::move(req.body()), grant);
     }
   } else if (resource == "honeypots" && n == 3) {
     if (!get) {
@@ -575,6 +687,26 @@ asio::awaitable<Reply> route(std::shared_ptr<State> state, Request req, std::vec
       co_return method_not_allowed("GET");
     }
     co_return co_await get_stats(std::move(state), std::move(params));
+  } else if (resource == "audit" && n == 3) {
+    if (!get) {
+      co_return method_not_allowed("GET");
+    }
+    co_return co_await get_audit(std::move(state), std::move(params));
+  } else if (resource == "tokens" && n == 3) {
+    params.finish();
+    if (get) {
+      co_return co_await get_tokens(std::move(state));
+    }
+    if (method != http::verb::post) {
+      co_return method_not_allowed("GET, POST");
+    }
+    co_return co_await post_token(std::move(state), req.body(), grant);
+  } else if (resource == "tokens" && n == 4) {
+    params.finish();
+    if (method != http::verb::delete_) {
+      co_return method_not_allowed("DELETE");
+    }
+    co_return co_await delete_token(std::move(state), path[3], grant);
   }
   co_return error_reply(http::status::not_found, "no such endpoint");
 }
@@ -583,6 +715,7 @@ bool is_rejection(http::status s) {
   switch (s) {
     case http::status::bad_request:
     case http::status::unauthorized:
+    case http::status::forbidden:
     case http::status::method_not_allowed:
     case http::status::payload_too_large:
     case http::status::too_many_requests:
@@ -620,23 +753,37 @@ asio::awaitable<Reply> handle_checked(std::shared_ptr<State> state, Request req,
   }
 
   // Everything else needs a token; checked before routing so that a client
-  // without one learns nothing about the endpoints.
+  // without one learns nothing about the endpoints. An address that failed
+  // too often is not even looked up.
+  if (const auto wait = state->login_limiter.blocked_for(client); wait != 0) {
+    Reply r = error_reply(http::status::too_many_requests, "too many failed logins from this address");
+    r.headers.emplace_back(http::field::retry_after, std::to_string(wait));
+    co_return r;
+  }
   const std::string authorization(req[http::field::authorization]);
   auto& auth = state->context.auth;
-  std::optional<bool> ok = auth.check_header_cached(authorization);
-  if (!ok) {
+  auto cached = auth.grant_cached(authorization);
+  std::optional<Grant> grant = std::move(cached.grant);
+  if (!cached.known) {
     Auth* a = &auth;
-    auto call = [a, authorization] { return a->check_header(authorization); };
-    ok = co_await run_blocking(state->context.db_pool, std::move(call));
+    auto call = [a, authorization] { return a->grant_for_header(authorization); };
+    grant = co_await run_blocking(state->context.db_pool, std::move(call));
   }
-  if (!*ok) {
+  if (!grant) {
+    if (!authorization.empty() && state->login_limiter.failed(client)) {
+      if (state->log) {
+        state->log->warn("API: {} failed logins from {} within a minute; refusing it for the rest of the minute", 10,
+                         client);
+      }
+      audit(*state, Grant{}, "api.login", client, "too many failed logins");
+    }
     Reply r = error_reply(http::status::unauthorized, authorization.empty()
                                                           ? "a bearer token is required (Authorization: Bearer <token>)"
                                                           : "invalid or revoked token");
     r.headers.emplace_back(http::field::www_authenticate, "Bearer realm=\"honeycomb\"");
     co_return r;
   }
-  co_return co_await route(std::move(state), std::move(req), std::move(path), std::move(params));
+  co_return co_await route(std::move(state), std::move(req), std::move(path), std::move(params), std::move(*grant));
 }
 
 }  // namespace

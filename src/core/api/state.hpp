@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/api/api_server.hpp"
+#include "core/api/login_limiter.hpp"
 #include "core/api/rate_limiter.hpp"
 
 #include <boost/beast/http/status.hpp>
@@ -39,6 +40,7 @@ struct Limits {
   std::int64_t min_bucket_seconds = 1;
   std::size_t max_buckets = 10'000;  ///< (until - since) / bucket, when both given
   std::size_t max_top = 1'000;
+  std::size_t max_audit_page = 1'000;  ///< GET /api/v1/audit?limit=
 };
 
 struct State {
@@ -47,6 +49,7 @@ struct State {
   ApiContext context;
   Limits limits;
   RateLimiter rate_limiter;
+  LoginLimiter login_limiter;  ///< failed logins per client address
   std::shared_ptr<spdlog::logger> log;
 
   std::atomic<std::uint64_t> connections_open{0};

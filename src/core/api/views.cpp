@@ -1,5 +1,6 @@
 #include "core/api/views.hpp"
 
+#include "common/json_text.hpp"
 #include "core/event_json.hpp"
 #include "core/metrics.hpp"
 #include "events/normalize.hpp"
@@ -92,7 +93,15 @@ json::object stats_json(const store::Stats& stats, std::int64_t bucket_seconds) 
 }
 
 std::string error_body(unsigned status, std::string_view message) {
-  return json::serialize(json::object{{"error", message}, {"status", status}});
+  // The message may quote the request (a query parameter's name, percent-
+  // decoded: any bytes); json_text makes bytes that are not UTF-8 U+FFFD,
+  // where json::serialize would copy them into the JSON unchanged.
+  std::string out = "{\"error\":";
+  json_text::append_string(out, message);
+  out += ",\"status\":";
+  out += std::to_string(status);
+  out += '}';
+  return out;
 }
 
 void append_csv_cell(std::string& out, std::string_view cell, bool text) {
@@ -193,6 +202,9 @@ std::string metrics_text(const Metrics& m, const store::Counters& c, const ApiGa
        load(m.node_malformed_total));
   emit("honeycomb_node_disconnects_garbage_total", "counter", "Node peers dropped for repeated garbage.",
        load(m.node_disconnects_garbage));
+  emit("honeycomb_node_registrations_refused_total", "counter",
+       "Node registrations refused (no or revoked certificate, wrong node id, wrong TOTP code).",
+       load(m.node_refused_total));
   emit("honeycomb_events_received_total", "counter", "PotEvents decoded.", load(m.events_received_total));
   emit("honeycomb_events_appended_total", "counter", "Events accepted by the storage queue.", c.appended);
   emit("honeycomb_events_stored_total", "counter", "Events committed to storage.", c.stored);

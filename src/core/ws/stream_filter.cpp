@@ -83,6 +83,17 @@ bool prefix_equal(const std::array<unsigned char, 16>& net, const unsigned char*
 
 }  // namespace
 
+std::string_view error_quote(std::string_view text) {
+  if (text.size() <= kMaxFilterStringLength) {
+    return text;
+  }
+  std::size_t n = kMaxFilterStringLength;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0U) == 0x80U) {
+    --n;  // text[n] continues a character: cut before that character
+  }
+  return text.substr(0, n);
+}
+
 boost::system::result<Cidr, std::string> Cidr::parse(std::string_view text) {
   const auto slash = text.find('/');
   const std::string address_text(text.substr(0, slash));
@@ -273,7 +284,7 @@ FilterResult parse_filter(const json::value& value) {
         }
       }
     } else {
-      error = "unknown filter key '" + std::string(key.substr(0, kMaxFilterStringLength)) +
+      error = "unknown filter key '" + std::string(error_quote(key)) +
               "' (known: pot_type, pot_id, event_type, node, src, kinds)";
     }
     if (error) {

@@ -40,6 +40,11 @@ class Cidr {
 /// Limits on what a client may put in a filter.
 inline constexpr std::size_t kMaxFilterStringLength = 256;
 
+/// The start of `text` (a client's, valid UTF-8) quoted in an error reply:
+/// at most kMaxFilterStringLength bytes, cut before a character rather than
+/// inside one, so the reply stays valid UTF-8 (a text frame must be).
+std::string_view error_quote(std::string_view text);
+
 struct StreamFilter {
   /// Only items of these kinds (bit per StreamItem::Kind); 0: every kind.
   unsigned kinds = 0;

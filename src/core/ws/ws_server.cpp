@@ -555,7 +555,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (key == "filter") {
         filter_value = &v;
       } else if (key != "token") {
-        invalid("unknown key '" + std::string(key.substr(0, ws::kMaxFilterStringLength)) + "' (known: filter)");
+        invalid("unknown key '" + std::string(ws::error_quote(key)) + "' (known: filter)");
         return;
       }
     }

@@ -62,7 +62,7 @@ class ApiServerTest : public ::testing::Test {
     registry_ = std::make_unique<Registry>(*storage_, std::chrono::seconds(30));
     router_ = std::make_unique<CommandRouter>(metrics_);
     auth_ = std::make_unique<Auth>(*storage_);
-    token_ = auth_->create("test");
+    token_ = auth_->create("test", Scope::admin);
     config_.api_listen = Listen{"127.0.0.1", 0};
     config_.api_rate_per_second = 0;
     config_.api_max_body_bytes = 4096;

@@ -4,6 +4,7 @@
 #include "core/api/views.hpp"
 #include "core/auth.hpp"
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -85,6 +86,18 @@ TEST(ApiRateLimiter, UnlimitedAndBounded) {
     limiter.acquire("10.0.0." + std::to_string(i), t0);
   }
   EXPECT_LE(limiter.clients(), 100U);
+}
+
+TEST(ApiErrors, BodyIsJsonWhateverTheMessageQuotes) {
+  EXPECT_EQ(api::error_body(404, "no such endpoint"), R"({"error":"no such endpoint","status":404})");
+  EXPECT_EQ(api::error_body(400, "say \"hi\"\n"), R"({"error":"say \"hi\"\n","status":400})");
+  // A query parameter's name, percent-decoded: any bytes. Not UTF-8 becomes U+FFFD.
+  const auto body = api::error_body(400, "parameter '\xff\xc3' is given more than once");
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(body, ec);
+  ASSERT_FALSE(ec) << body;
+  EXPECT_EQ(v.at("error"), "parameter '\xef\xbf\xbd\xef\xbf\xbd' is given more than once");
+  EXPECT_EQ(v.at("status"), 400);
 }
 
 TEST(ApiAuth, TokensAreRandomAndHashed) {

@@ -175,6 +175,20 @@ TEST(WsFilter, InvalidFiltersSayWhy) {
   EXPECT_FALSE(parse_filter(json::parse("\"cowrie\"")).has_value());
 }
 
+TEST(WsFilter, ErrorsQuoteKeysWithoutBreakingACharacter) {
+  // 255 ASCII bytes, then a two-byte character across the 256-byte cut.
+  const std::string key = std::string(255, 'k') + "\xc3\xa9" + "tail";
+  EXPECT_EQ(error_quote(key), std::string(255, 'k'));
+  EXPECT_EQ(error_quote("short \xe2\x82\xac"), "short \xe2\x82\xac");
+  EXPECT_EQ(error_quote(std::string(300, 'x')).size(), kMaxFilterStringLength);
+  const auto error = error_of("{\"" + key + "\":1}");
+  EXPECT_NE(error.find(std::string(255, 'k') + "'"), std::string::npos) << error;
+  // The error goes back to the client in a JSON text frame: valid UTF-8.
+  boost::system::error_code ec;
+  (void)json::parse(json::serialize(json::value(error)), ec);
+  EXPECT_FALSE(ec) << error;
+}
+
 TEST(WsClientQueue, DropsWhenFullAndReportsTheGapWhereItWas) {
   Metrics metrics;
   ClientQueue q(2, metrics);

@@ -279,6 +279,17 @@ TEST(PotstoreLoad, RejectsAnInvalidPattern) {
               HasSubstr("config.name.pattern: is not a valid ECMAScript regular expression"));
 }
 
+TEST(PotstoreLoad, RejectsHugeNumbersInAPattern) {
+  // libstdc++ reads such a repetition count or back-reference with a signed overflow.
+  EXPECT_THAT(load_error(external_entry(R"({"key":"name","type":"string","pattern":"a{1444444444444444444}",)"
+                                        R"("arg":"{value}"})")),
+              HasSubstr("config.name.pattern: holds a number of more than 5 digits"));
+  EXPECT_THAT(load_error(external_entry(R"({"key":"name","type":"string","pattern":"(a)\\123456","arg":"{value}"})")),
+              HasSubstr("config.name.pattern: holds a number of more than 5 digits"));
+  EXPECT_TRUE(std::holds_alternative<Potstore>(
+      catalog_with(external_entry(R"({"key":"name","type":"string","pattern":"[0-9]{1,10000}","arg":"{value}"})"))));
+}
+
 TEST(PotstoreLoad, RejectsAnArgTemplateWithoutValue) {
   EXPECT_THAT(load_error(external_entry(R"({"key":"name","type":"string","arg":"--name"})")),
               HasSubstr("config.name.arg: must hold {value} exactly once"));
@@ -396,6 +407,23 @@ TEST(PotstorePlan, RejectsOverlongAndNulValues) {
               HasSubstr("is longer than 4096 bytes"));
   EXPECT_THAT(p.error(store, install("p1", "tool", {{"motd", std::string("a\0b", 3)}})),
               HasSubstr("contains a NUL byte"));
+}
+
+TEST(PotstorePlan, RejectsValuesThatAreNotUtf8) {
+  // node.yml's pots reach the planner through yaml-cpp, which passes any
+  // bytes; pot.json (JSON) could not hold them and would not read back.
+  const Planner p;
+  const Potstore store = tool_store();
+  for (const char* bad : {"a\xff", "\xc3(", "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "abc\xe2\x82"}) {
+    EXPECT_THAT(p.error(store, install("p1", "tool", {{"motd", bad}})), HasSubstr("is not UTF-8 text")) << bad;
+  }
+  const auto plan = p.ok(store, install("p1", "tool", {{"motd", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x9d"}}));
+  auto back = pot_spec_from_json(to_json(plan.spec));
+  ASSERT_TRUE(std::holds_alternative<PotSpec>(back));
+  EXPECT_EQ(std::get<PotSpec>(back), plan.spec);
+  auto cmd = install("p1", "cowrie");
+  cmd.git_url = "https://example.com/\xfc.git";
+  EXPECT_THAT(p.error(shipped(), cmd), HasSubstr("is not UTF-8 text"));
 }
 
 TEST(PotstorePlan, RejectsGitUrlsWithOtherSchemes) {

@@ -209,6 +209,10 @@ std::vector<Message> every_message() {
                      std::map<std::string, std::string>{{"hostname", "srv04"}, {"ssh_port", "2222"}},
                      true};
   all.emplace_back(NodeCommand{1, Command{Command::Kind::install_pot, "cowrie-01", install}});
+  all.emplace_back(Enroll{kBigId, "sensor-1", "secret", "-----BEGIN CERTIFICATE REQUEST-----\nx\n"});
+  all.emplace_back(Enroll{kBigId, "sensor-1", "", "csr"});  // a renewal: no token
+  all.emplace_back(EnrollAck{kBigId, true, std::nullopt, "cert", "ca"});
+  all.emplace_back(EnrollAck{kBigId, false, "join token already used", "", ""});
   all.emplace_back(
       NodeCommand{1, Command{Command::Kind::install_pot, "x",
                              InstallPot{"x", "dionaea", std::nullopt, std::nullopt, std::nullopt, false}}});
@@ -235,6 +239,22 @@ TEST(ProtocolEncode, ExtensionFieldsOnlyWhenSet) {
   EXPECT_EQ(encode(EventAck{16298147445003569694ULL, 42}),
             R"({"version":2,"message":{"EventAck":{"node_id":16298147445003569694,"seq":42}}})"
             "\n");
+}
+
+// Enrollment: the token is written only when there is one; a refusal
+// carries no certificate fields.
+TEST(ProtocolEncode, EnrollMessages) {
+  EXPECT_EQ(encode(Enroll{7, "n", "", "csr"}),
+            R"({"version":2,"message":{"Enroll":{"node_id":7,"node_name":"n","csr":"csr"}}})"
+            "\n");
+  EXPECT_EQ(encode(EnrollAck{7, false, "no", "ignored", "ignored"}),
+            R"({"version":2,"message":{"EnrollAck":{"node_id":7,"accepted":false,"message":"no"}}})"
+            "\n");
+  EXPECT_NE(test::message_error(R"({"Enroll":{"node_id":1,"node_name":"n"}})").find("Enroll: csr is missing"),
+            std::string::npos);
+  EXPECT_NE(test::message_error(R"({"Enroll":{"node_id":1,"node_name":"n","csr":"x","join_token":5}})")
+                .find("Enroll: join_token is not a string"),
+            std::string::npos);
 }
 
 TEST(ProtocolEncode, RoundTripsEveryMessageInBothUnitStyles) {

@@ -484,6 +484,72 @@ TEST_F(StoreTest, Tokens) {
   EXPECT_FALSE(s->revoke_token(""));
 }
 
+TEST_F(StoreTest, JoinTokensAreTakenOnceAndNotAfterExpiry) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const auto now = std::int64_t{1'800'000'000'000'000};
+  ASSERT_GT(s->add_join_token("sensor-1", std::string(64, 'a'), now + 1000).id, 0);
+  ASSERT_GT(s->add_join_token("sensor-2", std::string(64, 'b'), now - 1).id, 0);
+  auto taken = s->redeem_join_token(std::string(64, 'a'), 18446744073709551615ULL, now);
+  ASSERT_EQ(taken.index(), 0u) << std::get<std::string>(taken);
+  EXPECT_EQ(std::get<JoinTokenRecord>(taken).node_name, "sensor-1");
+  EXPECT_EQ(std::get<JoinTokenRecord>(taken).used_by, 18446744073709551615ULL);
+  // A replay, even by the same node, a moment later.
+  auto again = s->redeem_join_token(std::string(64, 'a'), 18446744073709551615ULL, now + 1);
+  ASSERT_EQ(again.index(), 1u);
+  EXPECT_NE(std::get<std::string>(again).find("already used"), std::string::npos);
+  auto expired = s->redeem_join_token(std::string(64, 'b'), 5, now);
+  ASSERT_EQ(expired.index(), 1u);
+  EXPECT_NE(std::get<std::string>(expired).find("expired"), std::string::npos);
+  auto unknown = s->redeem_join_token(std::string(64, 'c'), 5, now);
+  EXPECT_EQ(std::get<std::string>(unknown), "unknown join token");
+  EXPECT_EQ(s->join_tokens().size(), 2u);
+}
+
+TEST_F(StoreTest, NodeCertificatesRevokedByIdNameOrSerial) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const std::uint64_t big = 18446744073709551615ULL;  // stored as a negative int64
+  ASSERT_TRUE(s->add_node_certificate({"aa01", big, "sensor-1", 1, 100, 0}));
+  ASSERT_TRUE(s->add_node_certificate({"aa02", big, "sensor-1", 2, 200, 0}));
+  ASSERT_TRUE(s->add_node_certificate({"bb01", 42, "sensor-2", 3, 300, 0}));
+  ASSERT_TRUE(s->add_node_certificate({"cc01", 43, "sensor-3", 4, 400, 0}));
+  EXPECT_FALSE(s->add_node_certificate({"cc01", 43, "sensor-3", 4, 400, 0}));  // serials are unique
+  EXPECT_EQ(s->revoke_node_certificates(std::to_string(big), 10), 2);
+  EXPECT_EQ(s->revoke_node_certificates(std::to_string(big), 11), 0);  // already revoked
+  EXPECT_EQ(s->revoke_node_certificates("sensor-2", 12), 1);
+  EXPECT_EQ(s->revoke_node_certificates("cc01", 13), 1);
+  EXPECT_EQ(s->revoke_node_certificates("nobody", 14), 0);
+  EXPECT_EQ(s->revoke_node_certificates("", 14), 0);
+  for (const auto& c : s->node_certificates()) {
+    EXPECT_NE(c.revoked_us, 0) << c.serial;
+    if (c.serial == "aa01") {
+      EXPECT_EQ(c.node_id, big);
+    }
+  }
+  EXPECT_TRUE(s->set_node_totp_key(big, "KEY1"));
+  EXPECT_TRUE(s->set_node_totp_key(big, "KEY2"));
+  const auto keys = s->node_totp_keys();
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0], (std::pair<std::uint64_t, std::string>{big, "KEY2"}));
+}
+
+TEST_F(StoreTest, AuditLogNewestFirstWithPaging) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 5; ++i) {
+    s->audit(AuditRecord{0, 0, "cli", "node.revoke", "n" + std::to_string(i), "ok"});
+  }
+  auto page = s->audit_log(2);
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].target, "n4");
+  EXPECT_EQ(page[1].target, "n3");
+  EXPECT_GT(page[0].time_us, 0);
+  auto next = s->audit_log(10, page[1].id);
+  ASSERT_EQ(next.size(), 3u);
+  EXPECT_EQ(next[0].target, "n2");
+}
+
 TEST_F(StoreTest, Stats) {
   auto s = open();
   ASSERT_TRUE(s);
@@ -926,7 +992,9 @@ TEST_F(StoreTest, MigratesSchemaOneInPlace) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP INDEX events_pot_type_time; DROP INDEX events_node_time; "
-                           "DROP INDEX events_block_src; PRAGMA user_version=1",
+                           "DROP INDEX events_block_src; DROP TABLE join_tokens; DROP TABLE node_certificates; "
+                           "DROP TABLE node_totp; DROP TABLE audit_log; ALTER TABLE api_tokens DROP COLUMN scope; "
+                           "PRAGMA user_version=1",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
@@ -950,7 +1018,7 @@ TEST_F(StoreTest, MigratesSchemaOneInPlace) {
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), 3);
-  EXPECT_EQ(sqlite3_column_int(st, 1), 2);
+  EXPECT_EQ(sqlite3_column_int(st, 1), 3);  // and on to schema 3 (enrollment, scopes, audit)
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
