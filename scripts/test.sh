@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/open-for-pots.sh
 
 flavors=("${@:-fuzz release asan}")
 # shellcheck disable=SC2206
