@@ -13,4 +13,9 @@ inline std::int64_t unix_now_us() {
       .count();
 }
 
+/// Seconds since the Unix epoch (system clock): TOTP steps.
+inline std::int64_t unix_now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace honeycomb

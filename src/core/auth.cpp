@@ -3,6 +3,9 @@
 // repeating a wrong token does not reach the database per request).
 #include "core/auth.hpp"
 
+#include "security/join_token.hpp"
+#include "security/ossl.hpp"
+
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -24,31 +27,6 @@ constexpr std::size_t kMaxTokenLength = 512;
 constexpr auto kCacheLifetime = std::chrono::seconds(2);
 /// Cache entries before the cache is cleared (a spray of random tokens).
 constexpr std::size_t kMaxCacheEntries = 10'000;
-
-std::string base64url(const unsigned char* data, std::size_t n) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((n * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  if (n - i == 1) {
-    const std::uint32_t v = std::uint32_t{data[i]} << 16;
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-  } else if (n - i == 2) {
-    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-  }
-  return out;
-}
 
 bool is_space(char c) {
   return c == ' ' || c == '\t';
@@ -117,23 +95,15 @@ std::string Auth::generate_token() {
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     throw std::runtime_error("OpenSSL RAND_bytes failed: no random token could be made");
   }
-  return std::string(kTokenPrefix) + base64url(bytes.data(), bytes.size());
+  return std::string(kTokenPrefix) + security::ossl::base64url(bytes);
 }
 
 std::string Auth::hash(std::string_view token) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(token.data(), token.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL EVP_Digest(SHA-256) failed");
+  auto digest = security::hash_secret(token);  // the same hex SHA-256 join tokens are kept as
+  if (digest.empty()) {
+    throw std::runtime_error("OpenSSL SHA-256 failed");
   }
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::size_t{length} * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return digest;
 }
 
 const char* to_string(Scope scope) {

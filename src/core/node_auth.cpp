@@ -21,10 +21,6 @@ namespace {
 /// never touches the disk); nodes trust the CA, not this certificate.
 constexpr auto kServerCertificateValidity = std::chrono::hours(24 * 397);
 
-std::int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 NodeAuthority::NodeAuthority(const CoreConfig& config, store::Storage& storage, asio::thread_pool& pool)
@@ -139,7 +135,7 @@ std::string NodeAuthority::check_totp(const protocol::NodeRegistration& registra
   if (!registration.totp_code || registration.totp_code->empty()) {
     return "a TOTP code is required (this node was given its TOTP secret at its first registration)";
   }
-  if (!security::totp_verify(state.key, *registration.totp_code, unix_seconds(), &state.last_step)) {
+  if (!security::totp_verify(state.key, *registration.totp_code, unix_now_seconds(), &state.last_step)) {
     return "wrong TOTP code";
   }
   return {};

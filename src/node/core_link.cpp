@@ -1,5 +1,6 @@
 #include "node/core_link.hpp"
 
+#include "common/clock.hpp"
 #include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "events/normalize.hpp"
@@ -53,10 +54,6 @@ tcp::socket& lowest(tcp::socket& s) {
 }
 tcp::socket& lowest(TlsStream& s) {
   return s.next_layer();
-}
-
-std::int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -347,7 +344,7 @@ asio::awaitable<bool> CoreLink::Impl::session(Stream& socket) {
   reg.node_id = node_id;
   reg.node_name = config.node_name;
   if (auto key = credentials.totp_key()) {
-    reg.totp_code = security::totp_code(*key, unix_seconds());
+    reg.totp_code = security::totp_code(*key, unix_now_seconds());
   }
   boost::system::error_code ec;
   const auto local = lowest(socket).local_endpoint(ec);
