@@ -1,7 +1,8 @@
 // The core's REST API on hostile requests: bytes parsed by Beast's
 // request_parser with the API server's limits (pipelined requests on one
 // connection), and each request handled by api::handle (auth, routing, query
-// parameters, filters, cursors, JSON command bodies, export) against a real
+// parameters, filters, cursors, JSON command bodies, export, the
+// dashboard's static files with their conditional and HEAD requests) against a real
 // SQLite storage in a temporary folder holding a few events, a registry with
 // a connected node (which answers every command at once) and an offline one.
 // Also the per-client rate limiter, with fuzzed clients and clock steps.
@@ -18,6 +19,7 @@
 // the API sends a node must be a valid Protocol v2 NodeCommand.
 // REST_FUZZ_DEBUG=1 prints every reply (status and body) when reproducing
 // an input.
+#include "core/api/dashboard.hpp"
 #include "core/api/rate_limiter.hpp"
 #include "core/api/routes.hpp"
 #include "core/api/state.hpp"
@@ -155,8 +157,15 @@ struct World {
     config.api_rate_per_second = 0;
     config.api_max_body_bytes = 8192;
     config.command_timeout = std::chrono::seconds(5);
+    // The dashboard's files, served without a token; a .gz sibling too.
+    auto dashboard = std::make_shared<const core::api::Dashboard>(core::api::Dashboard::from_files({
+        {"index.html", "<!doctype html><script type=\"module\" src=\"/assets/app-1a2b.js\"></script>"},
+        {"favicon.svg", "<svg/>"},
+        {"assets/app-1a2b.js", "console.log(1)"},
+        {"assets/app-1a2b.js.gz", "gzip bytes"},
+    }));
     state = std::make_shared<core::api::State>(
-        core::ApiContext{config, *registry, *storage, *router, *auth, metrics, pool});
+        core::ApiContext{config, *registry, *storage, *router, *auth, metrics, pool, std::move(dashboard)});
   }
 
   /// The connected node: every command the API sends must be a valid
@@ -199,6 +208,9 @@ void check_reply(const core::api::Reply& reply) {
     std::fprintf(stderr, "%u %s\n", static_cast<unsigned>(reply.status), reply.body.c_str());
   }
   require(reply.status != http::status::internal_server_error);
+  if (reply.shared_body) {  // a dashboard file: found, with its security headers
+    require(reply.status == http::status::ok && !reply.named_headers.empty());
+  }
   if (reply.exporter) {
     return;
   }

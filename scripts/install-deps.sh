@@ -27,7 +27,14 @@ packages=(
   rsyslog rsyslog-gnutls wrk nginx-light
   # the attackers' own tools against the built-in honeypots
   nmap hydra lftp openssh-client sshpass
+  # the web dashboard's browser tests (driven by playwright-core from npm)
+  chromium fonts-dejavu-core
 )
+# The dashboard is built with npm (scripts/build-web.sh); Debian's Node.js
+# when the machine has none of its own.
+if ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh release
+scripts/build-web.sh
 scripts/open-for-pots.sh
 port="${1:-8080}"
 home="$PWD/.honeycomb"

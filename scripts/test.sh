@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/open-for-pots.sh
+scripts/build-web.sh --tests
 
 flavors=("${@:-fuzz release asan}")
 # shellcheck disable=SC2206

@@ -40,52 +40,18 @@ fill_bin="$repo/$build_dir/bin/honeycomb_store_fill"
 command -v python3 >/dev/null || die "python3 not found"
 
 # --- the store ---------------------------------------------------------------------
-if [ ! -f "$store" ]; then
-  if [ ! -x "$fill_bin" ]; then
-    cmake --build "$build_dir" -j2 --target honeycomb_store_fill >&2 || die "cannot build honeycomb_store_fill"
-  fi
-  echo "bench: filling $store with $store_events events (cached for later runs)..." >&2
-  rm -f "$store.partial" "$store.partial-wal" "$store.partial-shm"
-  "$fill_bin" --db "$store.partial" --events "$store_events" --print-rare 5 >"$store.info.partial" ||
-    die "store_fill failed"
-  for s in "" -wal -shm; do if [ -f "$store.partial$s" ]; then mv "$store.partial$s" "$store$s"; fi; done
-  mv "$store.info.partial" "$store.info"
-fi
+ensure_store "$store" "$store_events" "$fill_bin" "$build_dir"
 store_bytes="$(du -cb "$store"* | tail -1 | cut -f1)"
 
 work="$(mktemp -d /tmp/honeycomb-bench-api.XXXXXX)"
-core_pid=""
 cleanup() {
-  stop_process "$core_pid" INT
-  if [ -n "${token_name:-}" ]; then
-    "${hc[@]}" core --config "$work/core.yml" token revoke "$token_name" >/dev/null 2>&1 || true
-  fi
+  stop_core
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
-
 # --- the core on the store ----------------------------------------------------------
-node_port="$(free_port)"
-api_port="$(free_port)"
-ws_port="$(free_port)"
-home="$work/home"
-cat >"$work/core.yml" <<EOF
-database: $store
-api_rate_per_second: 0
-EOF
-hc=("$honeycomb_bin" --home "$home")
-if [ "$(id -u)" -eq 0 ]; then hc+=(--iamroot); fi
-# The store keeps the tokens of earlier runs, so the core creates no first
-# token: make one for this run (revoked again at exit).
-token_name="bench-$$"
-token="$("${hc[@]}" core --config "$work/core.yml" token create "$token_name" 2>&1 | tail -1 | tr -d '[:space:]')"
-case "$token" in hc_*) ;; *) die "cannot create an API token: $token" ;; esac
-"${hc[@]}" core --config "$work/core.yml" --node-listen "127.0.0.1:$node_port" \
-  --api-listen "127.0.0.1:$api_port" --ws-listen "127.0.0.1:$ws_port" >"$work/core.log" 2>&1 &
-core_pid=$!
-# A store of an older schema is migrated before the core listens (minutes on 10 M events).
-wait_listening "$api_port" "$core_pid" "the core" "$work/core.log" 900
+start_core_on_store "$honeycomb_bin" "$store" "$work"
 
 echo "bench: core on $store ($(awk -v b="$store_bytes" 'BEGIN { printf "%.1f GB", b / 1e9 }') with WAL)," \
   "$requests sequential requests per kind (at most ${budget} s each), limit=$limit;" \

@@ -51,6 +51,8 @@ int NodeCommands::run(const host::Home& home, bool verbose) {
       return exit_code::usage;
     }
     config = std::get<node::NodeConfig>(std::move(loaded));
+    std::error_code ec;
+    config.config_file = std::filesystem::absolute(config_file_, ec);
   }
   // Command-line values override the file (handy for tests and `up`).
   try {

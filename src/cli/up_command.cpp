@@ -196,9 +196,10 @@ int UpCommand::run(const host::Home& home, bool iamroot, bool verbose) {
   }
   if (ok) {
     std::cout << fmt::format(
-                     "[*] honeycomb is up\n    API:        http://{}/  (token: {})\n"
+                     "[*] honeycomb is up\n    dashboard:  http://{}/  (log in with the token in {})\n"
+                     "    API:        http://{}/api/v1/  (same token)\n"
                      "    node:       {}\n    honeypots:  {}\n    Ctrl-C stops everything\n",
-                     api_listen_, (home.root / "core" / "api-token").string(),
+                     api_listen_, (home.root / "core" / "api-token").string(), api_listen_,
                      no_node_ ? std::string("none (--no-node)")
                               : fmt::format("event port {} (spool in {})", event_listen_,
                                             (home.root / "node" / "spool").string()),

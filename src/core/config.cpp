@@ -93,6 +93,15 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
         c.api_rate_per_second = scalar<std::uint32_t>(v, key, 0, 1'000'000);
       } else if (key == "api_max_connections") {
         c.api_max_connections = scalar<std::size_t>(v, key, 1, 1'000'000);
+      } else if (key == "dashboard_dir") {
+        c.dashboard_dir = text(v, key);
+        std::error_code ec;
+        if (c.dashboard_dir != "none" && !c.dashboard_dir.empty() &&
+            !std::filesystem::is_directory(c.dashboard_dir, ec)) {
+          throw KeyError{fmt::format(
+              "dashboard_dir: '{}' is not a folder (give the built dashboard's folder, \"none\", or leave it out)",
+              c.dashboard_dir)};
+        }
       } else if (key == "ws_client_queue") {
         c.ws_client_queue = scalar<std::size_t>(v, key, 1, 10'000'000);
       } else if (key == "ws_max_clients") {
@@ -171,6 +180,11 @@ api_max_body_bytes: {}
 # Requests per second per client address (0: unlimited).
 api_rate_per_second: {}
 api_max_connections: {}
+# The web dashboard, served at / on the API port (its files need no token;
+# its data does). Left out: the first folder that exists of
+# $HONEYCOMB_DASHBOARD_DIR, <exe>/../share/honeycomb/dashboard and the source
+# tree's web/dist (scripts/build-web.sh builds it). "none": no dashboard.
+# dashboard_dir: /usr/share/honeycomb/dashboard
 
 # Messages queued per WebSocket client before it is told it missed some.
 ws_client_queue: {}

@@ -58,6 +58,11 @@ struct CoreConfig {
   std::size_t api_max_body_bytes = 1024 * 1024;
   std::uint32_t api_rate_per_second = 200;  ///< per client address; 0: unlimited
   std::size_t api_max_connections = 1024;
+  /// The web dashboard's folder (docs/API.md "Dashboard"): empty for the
+  /// first that exists of $HONEYCOMB_DASHBOARD_DIR,
+  /// <exe>/../share/honeycomb/dashboard and the source tree's web/dist;
+  /// "none": no dashboard.
+  std::string dashboard_dir;
 
   // WebSocket
   std::size_t ws_client_queue = 4096;  ///< messages queued per client before it misses some

@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "core/api/api_server.hpp"
+#include "core/api/dashboard.hpp"
 #include "core/auth.hpp"
 #include "core/command_router.hpp"
 #include "core/metrics.hpp"
@@ -112,10 +113,18 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   CommandRouter router(metrics);
   StreamHub hub;
 
+  // The web dashboard's files, read once now: serving them never reads the disk.
+  auto dashboard = api::open_dashboard(config.dashboard_dir, *log, error);
+  if (!error.empty()) {
+    std::cerr << "Error: " << error << "\n";
+    return 1;
+  }
+
   asio::io_context io(static_cast<int>(config.io_threads));
   NodeServer nodes(io, NodeServerContext{config, registry, *storage, router, hub, metrics, node_auth, db_pool},
                    node_tls);
-  ApiServer api(io, ApiContext{config, registry, *storage, router, auth, metrics, db_pool}, web_tls);
+  ApiServer api(io, ApiContext{config, registry, *storage, router, auth, metrics, db_pool, std::move(dashboard)},
+                web_tls);
   WsServer ws(io, WsContext{config, hub, auth, metrics, db_pool}, web_tls);
   error = nodes.start();
   if (error.empty()) {
@@ -134,6 +143,7 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   info.node_port = nodes.port();
   info.api_port = api.port();
   info.ws_port = ws.port();
+  api.set_ws_port(info.ws_port);  // before the I/O threads run: GET /api/v1/info tells the dashboard
   const char* scheme = web_tls ? "https" : "http";
   log->info("core started: nodes on {}:{}{}, API on {}://{}:{}, WebSocket on {}://{}:{}, database {}",
             config.node_listen.address, info.node_port, node_tls ? " (TLS)" : "", scheme, config.api_listen.address,

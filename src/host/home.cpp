@@ -5,18 +5,18 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <thread>
-#include <cctype>
-#include <fcntl.h>
 #include <cstdlib>
+#include <fcntl.h>
 #include <fstream>
 #include <random>
+#include <spawn.h>
 #include <sstream>
 #include <sys/wait.h>
-#include <spawn.h>
+#include <thread>
 #include <unistd.h>
 
 extern char** environ;
@@ -42,8 +42,12 @@ std::vector<std::string> plugin_folders(const fs::path& root) {
 }
 }  // namespace
 
-std::vector<std::string> PluginPaths::installed_names() const { return plugin_folders(installed_root); }
-std::vector<std::string> PluginPaths::library_names() const { return plugin_folders(library_root); }
+std::vector<std::string> PluginPaths::installed_names() const {
+  return plugin_folders(installed_root);
+}
+std::vector<std::string> PluginPaths::library_names() const {
+  return plugin_folders(library_root);
+}
 
 PluginPaths Home::services() const {
   return {plugin::PluginKind::service, root / "services", library / "services"};
@@ -117,7 +121,7 @@ std::optional<std::string> read_text_file(const fs::path& path) {
   return ss.str();
 }
 
-bool write_text_file(const fs::path& path, std::string_view text, std::string& error) {
+bool write_text_file(const fs::path& path, std::string_view text, std::string& error, bool owner_only) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   const fs::path tmp = path.string() + ".tmp";
@@ -126,6 +130,9 @@ bool write_text_file(const fs::path& path, std::string_view text, std::string& e
     if (!out) {
       error = "cannot write " + tmp.string();
       return false;
+    }
+    if (owner_only) {
+      fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
     }
     out << text;
     if (!out.flush()) {
@@ -246,21 +253,21 @@ void install_requirements(const std::string& name, const fs::path& dest, std::ve
     return;
   }
   const fs::path pip_log = dest / ".pip.log";
-  const int rc = run_program_logged({python, "-m", "pip", "install", "--target", (dest / ".deps").string(),
-                                     "--retries", "0", "--timeout", "5", "--disable-pip-version-check",
-                                     "--no-input", "--no-warn-script-location", "-r", requirements.string()},
-                                    pip_log, std::chrono::seconds(300));
+  const int rc = run_program_logged(
+      {python, "-m", "pip", "install", "--target", (dest / ".deps").string(), "--retries", "0", "--timeout", "5",
+       "--disable-pip-version-check", "--no-input", "--no-warn-script-location", "-r", requirements.string()},
+      pip_log, std::chrono::seconds(300));
   if (rc == 0) {
     notes.push_back("[+] installed the requirements of " + name + " into " + (dest / ".deps").string());
     return;
   }
-  notes.push_back("[-] pip could not install the requirements of " + name +
-                  " (no package index reachable?); see " + pip_log.string());
+  notes.push_back("[-] pip could not install the requirements of " + name + " (no package index reachable?); see " +
+                  pip_log.string());
   const fs::path report = dest / ".requirements.check";
-  const int check = run_program_logged({python, "-B", (default_python_dir() / "honeycomb_child.py").string(), "--mode",
-                                        "requirements", "--folder", dest.string(), "--requirements",
-                                        requirements.string()},
-                                       report, std::chrono::seconds(60));
+  const int check =
+      run_program_logged({python, "-B", (default_python_dir() / "honeycomb_child.py").string(), "--mode",
+                          "requirements", "--folder", dest.string(), "--requirements", requirements.string()},
+                         report, std::chrono::seconds(60));
   auto text = read_text_file(report);
   std::error_code ec;
   fs::remove(report, ec);

@@ -95,6 +95,7 @@ std::variant<fs::path, std::string> plugin_folder(const PluginPaths& paths, cons
 std::optional<std::string> read_text_file(const fs::path& path);
 /// Replaces `path` atomically (a temporary file beside it, then rename):
 /// readers see the old text or the new, never half.
-bool write_text_file(const fs::path& path, std::string_view text, std::string& error);
+/// `owner_only`: the file is 0600 before any byte is in it.
+bool write_text_file(const fs::path& path, std::string_view text, std::string& error, bool owner_only = false);
 
 }  // namespace honeycomb::host

@@ -71,7 +71,7 @@ enum class Step : int {
   capabilities,  ///< detail: 1 capset, 2 the ambient set
   no_new_privs,
 };
-enum MountCall : int { kUnshare = 1, kPrivate, kOpen, kTmpfs, kMkdir, kBind };
+enum MountCall : int { kUnshare = 1, kPrivate, kOpen, kTmpfs, kMkdir, kBind, kConceal };
 
 /// Written by the child when a step fails: which step, errno, a detail.
 struct ExecFailure {
@@ -153,6 +153,11 @@ void apply_sandbox(const ChildSandbox& s, int report) {
       write_failure(report, Step::mount_view, kBind);
     }
     ::close(expose);
+    for (const auto& file : s.conceal) {
+      if (::mount("/dev/null", file.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+        write_failure(report, Step::mount_view, kConceal);
+      }
+    }
   }
   for (const auto& l : s.limits) {
     const rlimit r{static_cast<rlim_t>(l.soft), static_cast<rlim_t>(l.hard)};
@@ -225,6 +230,7 @@ std::string describe_failure(const ExecFailure& failure, const ChildCommand& com
                          : failure.detail == kOpen    ? "opening the pot's folder"
                          : failure.detail == kTmpfs   ? "a tmpfs on the hidden folder"
                          : failure.detail == kMkdir   ? "the folders in it"
+                         : failure.detail == kConceal ? "covering the node's config file"
                                                       : "the bind mount of the pot's folder";
       return fmt::format("cannot make the pot's private view of the files ({}; hiding {}, showing {}): {}", call,
                          s.hide, s.expose, why);

@@ -31,6 +31,9 @@ struct ChildSandbox {
   std::string hide;
   std::vector<std::string> make_dirs;
   std::string expose;
+  /// Files (outside `hide`) over which /dev/null is bind-mounted: the
+  /// child reads them as empty. Only with a private view (`hide` set).
+  std::vector<std::string> conceal;
 
   struct Limit {
     int resource = 0;  ///< RLIMIT_*

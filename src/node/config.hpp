@@ -30,7 +30,10 @@ struct LocalOutput {
 
 struct NodeConfig {
   std::filesystem::path data_dir;  ///< default <home>/node: node id, spool, stats
-  std::string node_name;           ///< default: the host name
+  /// The file this was read from (--config), absolute; empty: none. Pots
+  /// with a private view see it empty.
+  std::filesystem::path config_file;
+  std::string node_name;  ///< default: the host name
   /// The core's Protocol v2 address; empty: standalone (events stay in the
   /// spool, bounded, and go to the local outputs only).
   std::string core_host = "127.0.0.1";

@@ -93,6 +93,9 @@ struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
   asio::awaitable<void> sender();
   asio::awaitable<void> heartbeat();
   void on_message(protocol::Message&& message);
+  /// Hands a command to the pot manager; its answers go to the core on
+  /// this session (dropped when it ended meanwhile).
+  void run_command(const protocol::Command& command);
   void queue(std::string envelope, std::uint64_t last_seq = 0) {
     outbox_bytes += envelope.size();
     outbox.push_back(Outgoing{std::move(envelope), last_seq});
@@ -161,6 +164,19 @@ void CoreLink::Impl::check_version(std::int64_t version) {
   }
 }
 
+void CoreLink::Impl::run_command(const protocol::Command& command) {
+  std::weak_ptr<Impl> weak = shared_from_this();
+  commands->handle(command, [weak](protocol::Message reply) {
+    if (auto self = weak.lock()) {
+      asio::post(self->io, [self, reply = std::move(reply)]() {
+        if (self->current != nullptr) {
+          self->queue(protocol::encode(reply));
+        }
+      });
+    }
+  });
+}
+
 void CoreLink::Impl::on_message(protocol::Message&& message) {
   if (auto* ack = std::get_if<protocol::EventAck>(&message)) {
     if (!acks) {
@@ -176,16 +192,7 @@ void CoreLink::Impl::on_message(protocol::Message&& message) {
       queue(protocol::encode(protocol::NodeEvent{protocol::NodeEvent::Kind::error, "this node runs no pots"}));
       return;
     }
-    std::weak_ptr<Impl> weak = shared_from_this();
-    commands->handle(command->command, [weak](protocol::Message reply) {
-      if (auto self = weak.lock()) {
-        asio::post(self->io, [self, reply = std::move(reply)]() {
-          if (self->current != nullptr) {
-            self->queue(protocol::encode(reply));
-          }
-        });
-      }
-    });
+    run_command(command->command);
     return;
   }
   if (std::holds_alternative<protocol::RegistrationAck>(message)) {
@@ -435,6 +442,14 @@ asio::awaitable<bool> CoreLink::Impl::session(Stream& socket) {
     // Not to a public core: right after the status, two messages could
     // reach its one read() together.
     queue(protocol::encode(protocol::NodeEvent{protocol::NodeEvent::Kind::started, {}}));
+  }
+  if (acks && commands != nullptr) {
+    // The core learns of pots from their status changes; pots that started
+    // or changed while no session was up would stay unknown to it until
+    // their next change. (Our core only, as above.)
+    protocol::Command list;
+    list.kind = protocol::Command::Kind::get_installed_pots;
+    run_command(list);
   }
   for (auto& m : early) {
     on_message(std::move(m));

@@ -36,10 +36,11 @@ namespace asio = boost::asio;
 namespace {
 
 /// stats.json, replaced atomically: readers never see half. A failure
-/// (disk full) only makes the file older.
+/// (disk full) only makes the file older. 0600: pots kept out by file modes
+/// alone (no mount namespace) must not read it.
 void write_stats(const NodeConfig& config, std::string_view text) {
   std::string error;
-  host::write_text_file(config.stats_file(), text, error);
+  host::write_text_file(config.stats_file(), text, error, true);
 }
 
 std::string stats_json(std::uint64_t node_id, std::uint16_t port, const EventPortStats& e, const spool::Spool& spool,
@@ -165,6 +166,9 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
   pot_options.install.pots_dir = config.pots_dir();
   pot_options.declared = config.pots;
   pot_options.sandbox = config.pot_sandbox;
+  if (!config.config_file.empty()) {
+    pot_options.sandbox.conceal.push_back(config.config_file);
+  }
   pot_options.install.iamroot = ::geteuid() == 0;  // the node runs as root only with --iamroot
   pots = std::make_unique<PotManager>(pot_io, pot_options, [&link](protocol::Message message) {
     if (link) {

@@ -488,6 +488,13 @@ std::variant<PotSandbox::Plan, std::string> PotSandbox::plan(const PotSpec& spec
         c.make_dirs.push_back(made.string());
       }
       c.expose = dir.string();
+      for (const auto& file : options_.conceal) {
+        // Under the hidden folder it is gone already.
+        std::error_code ec;
+        if (!is_under(file, hidden) && fs::is_regular_file(file, ec)) {
+          c.conceal.push_back(file.string());
+        }
+      }
     } else {
       isolation = "file modes";
       if (auto blocked = blocked_at(workdir, id.uid, id.gid)) {

@@ -54,6 +54,10 @@ struct PotSandboxOptions {
   /// pot_private_mounts: give each pot a mount namespace in which data_dir
   /// holds only its folder, when the node can (root with CAP_SYS_ADMIN).
   bool private_mounts = true;
+  /// Files of the node's outside data_dir (its config file, given with
+  /// --config) that a pot's private view shows empty. Not a node.yml key:
+  /// the node fills it in.
+  std::vector<std::filesystem::path> conceal;
 
   bool operator==(const PotSandboxOptions&) const = default;
 };

@@ -431,11 +431,11 @@ class Deadline {
     }
   }
   /// The error to report: a timeout when the deadline interrupted, else the database's.
-  Error error(std::string_view what, std::int64_t ms) const {
+  Error error(std::string_view what, std::int64_t ms,
+              std::string_view hint = "narrow it (since/until, pot, event type)") const {
     if (expired_) {
-      return Error{std::string(what) + ": took longer than " + std::to_string(ms) +
-                       " ms; narrow it (since/until, pot, event type)",
-                   false, false, true};
+      return Error{std::string(what) + ": took longer than " + std::to_string(ms) + " ms; " + std::string(hint), false,
+                   false, true};
     }
     return db_error(db_, what);
   }
@@ -674,19 +674,8 @@ class SqliteStorage final : public Storage {
     if (f.src.empty() || !parse_cidr(f.src, plan.lo, plan.hi)) {
       return plan;  // none, or build_where() reports the bad CIDR
     }
-    // One min() or max() per SELECT: only then does SQLite read just the end
-    // of the rowid tree instead of scanning the table.
-    Stmt range;
-    if (!range.prepare(db, std::string("SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)")) ||
-        range.step() != SQLITE_ROW || sqlite3_column_type(range.get(), 0) == SQLITE_NULL) {
+    if (!src_blocks(db, plan.blocks)) {
       return plan;  // empty store
-    }
-    const std::int64_t first = range.int64(0) >> 16, last = range.int64(1) >> 16;
-    for (std::int64_t b = first; b <= last; ++b) {
-      if (b != first) {
-        plan.blocks += ',';
-      }
-      plan.blocks += std::to_string(b);
     }
     Stmt count;
     if (!count.prepare(db,
@@ -702,6 +691,27 @@ class SqliteStorage final : public Storage {
     }
     plan.range = count.int64(0) > kSrcSortMax ? SrcRange::by_time : SrcRange::by_index;
     return plan;
+  }
+
+  /// Every events_block_src block that may hold rows, as "first,…,last";
+  /// false for an empty store.
+  static bool src_blocks(sqlite3* db, std::string& blocks) {
+    // One min() or max() per SELECT: only then does SQLite read just the end
+    // of the rowid tree instead of scanning the table.
+    Stmt range;
+    if (!range.prepare(db, std::string("SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)")) ||
+        range.step() != SQLITE_ROW || sqlite3_column_type(range.get(), 0) == SQLITE_NULL) {
+      return false;
+    }
+    const std::int64_t first = range.int64(0) >> 16, last = range.int64(1) >> 16;
+    blocks.clear();
+    for (std::int64_t b = first; b <= last; ++b) {
+      if (b != first) {
+        blocks += ',';
+      }
+      blocks += std::to_string(b);
+    }
+    return true;
   }
 
   /// Restricts the query to the ids the block-local source index yields
@@ -862,6 +872,119 @@ class SqliteStorage final : public Storage {
       return result;
     }
     result.value = std::move(st);
+    return result;
+  }
+
+  Result<AttackerSummary> attacker_summary(const std::string& ip) override {
+    Result<AttackerSummary> result;
+    Ip16 bin{};
+    if (ip.find('/') != std::string::npos || !ip_to_bin(ip, bin)) {
+      result.error = Error{"not an IP address: '" + ip + "'", true};
+      return result;
+    }
+    auto lease = reader(result.error);
+    if (!lease) {
+      return result;
+    }
+    sqlite3* db = lease.db();
+    AttackerSummary a;
+    // One read transaction: all numbers describe the same snapshot.
+    sqlite::exec(db, "BEGIN");
+    struct EndTxn {
+      sqlite3* db;
+      ~EndTxn() { sqlite::exec(db, "COMMIT"); }
+    } end{db};
+    std::string blocks;
+    if (!src_blocks(db, blocks)) {
+      result.value = std::move(a);  // empty store
+      return result;
+    }
+    // The address's rows, copied once into a temporary table (its columns
+    // that are counted, nothing else), so that the six groupings read a
+    // small table instead of looking each row up again. Dropped before the
+    // connection goes back to the pool, whatever happened.
+    struct DropRows {
+      sqlite3* db;
+      ~DropRows() { sqlite::exec(db, "DROP TABLE IF EXISTS temp.attacker_rows"); }
+    } drop{db};
+    sqlite::exec(db, "DROP TABLE IF EXISTS temp.attacker_rows");
+    const Deadline deadline(db, options_.query_timeout_ms);  // destroyed before the DROP and the COMMIT
+    bool ok = true;
+    auto run = [&](const std::string& sql, bool bind_ip, auto&& row) {
+      if (!ok) {
+        return;
+      }
+      Stmt s;
+      if (!s.prepare(db, sql)) {
+        ok = false;
+        return;
+      }
+      if (bind_ip) {
+        s.bind_blob(1, bin.data(), 16);
+      }
+      int rc = 0;
+      while ((rc = s.step()) == SQLITE_ROW) {
+        row(s);
+      }
+      ok = rc == SQLITE_DONE;
+    };
+    // The address's rows as events_block_src yields them (one probe per
+    // block): the totals come from the index alone (it holds event_us), the
+    // rest reads just those rows by id. Other addresses' rows are never read.
+    const std::string in_index = std::string(" FROM events INDEXED BY events_block_src WHERE ") + kSrcBlockExpr +
+                                 " IN (" + blocks + ") AND src_ip_bin = ?1";
+    run("SELECT count(*), min(event_us), max(event_us)" + in_index, true, [&](const Stmt& s) {
+      a.event_count = static_cast<std::uint64_t>(s.int64(0));
+      a.first_us = s.int64(1);
+      a.last_us = s.int64(2);
+    });
+    if (ok && a.event_count > 0) {
+      // NOT INDEXED: reach the rows by their ids (rowid lookups stay
+      // allowed), never by another index.
+      run("CREATE TEMP TABLE attacker_rows AS SELECT node_id, pot_id, pot_type, event_type, username, password, "
+          "command, session, event_us FROM events NOT INDEXED WHERE id IN (SELECT id" +
+              in_index + ")",
+          true, [](const Stmt&) {});
+      const std::string rows = " FROM temp.attacker_rows";
+      const std::string top = " LIMIT " + std::to_string(kAttackerTop);
+      const std::string groups = " LIMIT " + std::to_string(kAttackerGroups);
+      const auto count = [](const Stmt& s, int column) { return static_cast<std::uint64_t>(s.int64(column)); };
+      run("SELECT node_id, count(*) AS c" + rows + " GROUP BY node_id ORDER BY c DESC, node_id" + groups, false,
+          [&](const Stmt& s) {
+            a.nodes.push_back({sqlite::from_db(s.int64(0)), count(s, 1)});
+          });
+      run("SELECT pot_id, pot_type, count(*) AS c" + rows + " GROUP BY pot_id, pot_type ORDER BY c DESC, pot_id" +
+              groups,
+          false, [&](const Stmt& s) {
+            a.pots.push_back({s.text(0), s.text(1), count(s, 2)});
+          });
+      run("SELECT event_type, count(*) AS c" + rows + " GROUP BY event_type ORDER BY c DESC, event_type" + groups,
+          false, [&](const Stmt& s) {
+            a.event_types.push_back({s.text(0), count(s, 1)});
+          });
+      run("SELECT username, password, count(*) AS c" + rows +
+              " WHERE username != '' GROUP BY username, password ORDER BY c DESC, username, password" + top,
+          false, [&](const Stmt& s) {
+            a.credentials.push_back({s.text(0), s.text(1), count(s, 2)});
+          });
+      run("SELECT command, count(*) AS c" + rows + " WHERE command != '' GROUP BY command ORDER BY c DESC, command" +
+              top,
+          false, [&](const Stmt& s) {
+            a.commands.push_back({s.text(0), count(s, 1)});
+          });
+      run("SELECT session, pot_id, node_id, min(event_us), max(event_us) AS l, count(*)" + rows +
+              " WHERE session != '' GROUP BY node_id, pot_id, session ORDER BY l DESC, session" + top,
+          false, [&](const Stmt& s) {
+            a.sessions.push_back(
+                {s.text(0), s.text(1), sqlite::from_db(s.int64(2)), s.int64(3), s.int64(4), count(s, 5)});
+          });
+    }
+    if (!ok) {
+      result.error = deadline.error("attacker", options_.query_timeout_ms,
+                                    "this address has too many events to summarise within the time limit");
+      return result;
+    }
+    result.value = std::move(a);
     return result;
   }
 

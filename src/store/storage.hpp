@@ -74,6 +74,47 @@ struct Stats {
   std::vector<Count> top_src_ips, top_usernames, top_passwords, top_commands, by_pot_type, by_event_type;
 };
 
+/// Everything stored about one source address, across every node and pot
+/// (GET /api/v1/attackers/{ip}). Lists are ordered by count, highest first
+/// (sessions: the most recent first); each is cut at the bound named below.
+struct AttackerSummary {
+  std::uint64_t event_count = 0;
+  std::int64_t first_us = 0;  ///< event time of its oldest event (when event_count > 0)
+  std::int64_t last_us = 0;   ///< ... and of its newest
+  struct Node {
+    std::uint64_t node_id = 0;
+    std::uint64_t count = 0;
+  };
+  struct Pot {
+    std::string pot_id;
+    std::string pot_type;
+    std::uint64_t count = 0;
+  };
+  struct Credential {
+    std::string username;  ///< never empty: rows without a username are not credentials
+    std::string password;  ///< empty when the row had none
+    std::uint64_t count = 0;
+  };
+  struct Session {
+    std::string session;
+    std::string pot_id;
+    std::uint64_t node_id = 0;
+    std::int64_t first_us = 0;
+    std::int64_t last_us = 0;
+    std::uint64_t events = 0;
+  };
+  std::vector<Node> nodes;              ///< at most kAttackerGroups
+  std::vector<Pot> pots;                ///< at most kAttackerGroups
+  std::vector<Count> event_types;       ///< at most kAttackerGroups
+  std::vector<Credential> credentials;  ///< at most kAttackerTop
+  std::vector<Count> commands;          ///< at most kAttackerTop
+  std::vector<Session> sessions;        ///< at most kAttackerTop, by their last event, newest first
+};
+/// Credentials, commands and sessions in an AttackerSummary.
+inline constexpr std::size_t kAttackerTop = 100;
+/// Nodes, pots and event types in an AttackerSummary.
+inline constexpr std::size_t kAttackerGroups = 1000;
+
 struct PotRecord {
   std::string pot_id;
   std::string pot_type;
@@ -151,7 +192,7 @@ struct Error {
   std::string message;
   bool bad_request = false;  ///< the caller's input was wrong (HTTP 400) rather than the database (500)
   bool not_found = false;    ///< get(): no such event (HTTP 404)
-  bool timed_out = false;    ///< query()/stats() ran past StorageOptions::query_timeout_ms (HTTP 503)
+  bool timed_out = false;    ///< a read ran past StorageOptions::query_timeout_ms (HTTP 503)
 };
 
 template <class T>
@@ -179,6 +220,12 @@ class Storage {
   virtual Result<EventPage> query(const EventQuery& q) = 0;
   virtual Result<StoredEvent> get(std::int64_t id) = 0;
   virtual Result<Stats> stats(const StatsQuery& q) = 0;
+  /// What the store holds about one source address (an IP, IPv4 or IPv6;
+  /// an IPv4-mapped IPv6 address is its IPv4 address). Reached through the
+  /// source index, so its cost grows with that address's events, not the
+  /// store's; bounded by StorageOptions::query_timeout_ms (Error::timed_out).
+  /// A malformed address is Error::bad_request; one never seen has count 0.
+  virtual Result<AttackerSummary> attacker_summary(const std::string& ip) = 0;
   /// Streams every matching event, newest first, without holding them all;
   /// `each` returns false to stop early.
   virtual Result<std::uint64_t> export_events(const EventFilter& f,
@@ -247,9 +294,9 @@ struct StorageOptions {
   /// time) before on_committed(false).
   int commit_attempts = 4;
   std::int64_t cache_mb = 64;  ///< page cache of the writer connection
-  /// query() and stats() give up after this long (Error::timed_out) so that
-  /// a filter no index serves cannot hold a database thread for long;
-  /// 0: no limit. export_events() has none.
+  /// query(), stats() and attacker_summary() give up after this long
+  /// (Error::timed_out) so that a filter no index serves cannot hold a
+  /// database thread for long; 0: no limit. export_events() has none.
   std::int64_t query_timeout_ms = 10'000;
 };
 

@@ -277,6 +277,35 @@ def test_a_pot_sees_none_of_the_node_files(tmp_path, core):
         n.kill()
 
 
+def test_a_pot_sees_the_node_config_file_empty_wherever_it_is(tmp_path, core):
+    """A node.yml outside data_dir, in a folder anyone may enter and readable
+    by all (/etc/honeycomb/node.yml 0644, say): file modes do not protect it,
+    so the pot's private view covers it with an empty file."""
+    open_dir = Path(tempfile.mkdtemp(prefix="hc-node-conf-", dir="/tmp"))
+    os.chmod(open_dir, 0o755)
+    config_file = open_dir / "node.yml"
+    targets = {"read": {"node config": str(config_file)}, "low_port": free_low_port()}
+
+    class ConfigElsewhere(Node):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            config_file.write_text(self.config_file.read_text())
+            os.chmod(config_file, 0o644)
+            self.config_file = config_file
+
+    n = start_node(tmp_path, core, f"potstore: {snoop_catalog(tmp_path, targets)}\n", cls=ConfigElsewhere)
+    try:
+        install(core, n, "snoop-01", "snoop", auto_start=True)
+        seen = snoop_report(core, n, "snoop-01")
+        assert pot_json(core, n, "GetPotInfo", "snoop-01")["sandbox"]["isolation"] == "mount namespace"
+        assert config_file.stat().st_size > 0
+        assert seen["node config"] == "read 0 bytes", seen
+    finally:
+        n.stop()
+        n.kill()
+        shutil.rmtree(open_dir, ignore_errors=True)
+
+
 def test_file_modes_keep_pots_out_without_a_mount_namespace(tmp_path, core):
     # Without a private view, the pots must pass through data_dir: it lives
     # where other users may pass, as /var/lib/honeycomb would.
@@ -284,9 +313,8 @@ def test_file_modes_keep_pots_out_without_a_mount_namespace(tmp_path, core):
     try:
         os.chmod(outer, 0o755)
         data_dir = outer / "node"
-        # (stats.json is not in the list: the node rewrites it with the
-        # default mode; docs/POTS.md § Sandbox.)
-        targets = {"read": node_files(tmp_path / "node-home" / "node.yml", data_dir), "low_port": free_low_port()}
+        targets = {"read": node_files(tmp_path / "node-home" / "node.yml", data_dir) | {
+            "statistics": str(data_dir / "stats.json")}, "low_port": free_low_port()}
         class OwnDataDir(Node):
             @property
             def data_dir(self):
@@ -296,6 +324,8 @@ def test_file_modes_keep_pots_out_without_a_mount_namespace(tmp_path, core):
         try:
             install(core, n, "other", "snoop", auto_start=False)
             wait_status(core, n, "other", "Stopped")
+            # The statistics exist (rewritten every second) before the pot looks.
+            wait_for(lambda: (data_dir / "stats.json").exists(), 20, what="stats.json")
             install(core, n, "snoop-01", "snoop", auto_start=True)
             seen = snoop_report(core, n, "snoop-01")
             assert pot_json(core, n, "GetPotInfo", "snoop-01")["sandbox"]["isolation"] == "file modes"

@@ -70,6 +70,10 @@ def test_up_runs_core_and_honeypots_and_stops_them_all(tmp_path):
         # certificate from the core's CA, the join token spent.
         wait_for(lambda: [n for n in nodes() if n["status"] == "Running"], 20, what="the node Running")
         assert len(nodes()) == 1
+        # Its pots started before it registered: it reports them when it does,
+        # so the core (and the dashboard) lists them without being asked.
+        wait_for(lambda: {p["pot_id"] for p in api_get("/api/v1/honeypots")["honeypots"] if p["status"] == "Running"}
+                 >= {"web-01", "telnet-01", "ssh-01"}, 20, what="the pots listed by the core")
         assert (home / "node" / "tls" / "node.crt").exists()
         assert oct(os.stat(home / "up-node.yml").st_mode & 0o777) == "0o600"
         certs = subprocess.run([BIN, "--home", str(home)] + (["--iamroot"] if os.geteuid() == 0 else []) +

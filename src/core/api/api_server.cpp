@@ -27,6 +27,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -68,6 +69,16 @@ void set_common_headers(http::fields& f, std::string_view content_type) {
   f.set("X-Content-Type-Options", "nosniff");
 }
 
+/// The reply's own headers, over the common ones.
+void set_reply_headers(http::fields& f, const Reply& reply) {
+  for (const auto& [field, value] : reply.headers) {
+    f.set(field, value);
+  }
+  for (const auto& [name, value] : reply.named_headers) {
+    f.set(name, value);
+  }
+}
+
 /// Closes a connection: drains what the client is still sending (bounded),
 /// then closes the socket.
 template <class Stream>
@@ -86,8 +97,8 @@ asio::awaitable<void> linger_close(std::shared_ptr<Stream> stream) {
   layer.close();
 }
 
-template <class Stream>
-asio::awaitable<bool> write_message(std::shared_ptr<Stream> stream, http::response<http::string_body> res,
+template <class Stream, class Body>
+asio::awaitable<bool> write_message(std::shared_ptr<Stream> stream, http::response<Body> res,
                                     std::chrono::seconds timeout) {
   beast::get_lowest_layer(*stream).expires_after(timeout);
   auto [ec, n] = co_await http::async_write(*stream, res, kUseTuple);
@@ -104,9 +115,7 @@ asio::awaitable<bool> write_export(std::shared_ptr<State> state, std::shared_ptr
   const bool chunked = version >= 11;  // HTTP/1.0: plain body ended by closing
   http::response<http::empty_body> res{http::status::ok, version};
   set_common_headers(res, reply.content_type);
-  for (const auto& [field, value] : reply.headers) {
-    res.set(field, value);
-  }
+  set_reply_headers(res, reply);
   res.keep_alive(chunked && keep_alive);
   if (chunked) {
     res.chunked(true);
@@ -241,11 +250,26 @@ asio::awaitable<void> serve(std::shared_ptr<State> state, std::shared_ptr<Stream
       }
       continue;
     }
+    if (reply.shared_body || reply.head) {
+      // A dashboard file, written from memory as it is, or any reply to a
+      // HEAD request: its length without its body.
+      const std::string_view body = reply.shared_body ? std::string_view(*reply.shared_body) : reply.body;
+      http::response<http::span_body<const char>> res{reply.status, version};
+      set_common_headers(res, reply.content_type);
+      set_reply_headers(res, reply);
+      res.keep_alive(keep_alive);
+      res.content_length(body.size());
+      if (!reply.head) {
+        res.body() = {body.data(), body.size()};
+      }
+      if (!co_await write_message(stream, std::move(res), timeout) || !keep_alive) {
+        break;
+      }
+      continue;
+    }
     http::response<http::string_body> res{reply.status, version};
     set_common_headers(res, reply.content_type);
-    for (const auto& [field, value] : reply.headers) {
-      res.set(field, value);
-    }
+    set_reply_headers(res, reply);
     res.keep_alive(keep_alive);
     res.body() = std::move(reply.body);
     res.prepare_payload();
@@ -429,6 +453,10 @@ void ApiServer::stop() {
 
 std::uint16_t ApiServer::port() const {
   return impl_->port;
+}
+
+void ApiServer::set_ws_port(std::uint16_t port) {
+  impl_->state->ws_port = port;
 }
 
 }  // namespace honeycomb::core

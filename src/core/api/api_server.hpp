@@ -1,7 +1,8 @@
 // REST API on 9002 (Boost.Beast, coroutines): the public HoneyBee endpoints
 // plus events query, statistics, commands, export and Prometheus metrics.
-// Bearer-token auth on everything but /health. Blocking storage calls run
-// on the core's database pool, never on the I/O threads.
+// Bearer-token auth on everything but /health and the dashboard's static
+// files. Blocking storage calls run on the core's database pool, never on
+// the I/O threads.
 #pragma once
 
 #include "core/config.hpp"
@@ -24,6 +25,9 @@ class Registry;
 class CommandRouter;
 class Auth;
 struct Metrics;
+namespace api {
+class Dashboard;
+}
 
 struct ApiContext {
   const CoreConfig& config;
@@ -33,6 +37,8 @@ struct ApiContext {
   Auth& auth;
   Metrics& metrics;
   boost::asio::thread_pool& db_pool;  ///< where blocking storage calls run
+  /// The web dashboard served at `/` (api/dashboard.hpp); null: none.
+  std::shared_ptr<const api::Dashboard> dashboard;
 };
 
 class ApiServer {
@@ -46,6 +52,9 @@ class ApiServer {
   void stop();
   /// The bound port (useful with port 0).
   std::uint16_t port() const;
+  /// The WebSocket server's bound port, for GET /api/v1/info (until it is
+  /// set: ws_listen's port).
+  void set_ws_port(std::uint16_t port);
 
  private:
   struct Impl;

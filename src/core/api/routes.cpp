@@ -2,6 +2,7 @@
 
 #include "common/clock.hpp"
 #include "core/api/blocking.hpp"
+#include "core/api/dashboard.hpp"
 #include "core/api/views.hpp"
 #include "core/auth.hpp"
 #include "core/command_router.hpp"
@@ -26,6 +27,11 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+
+// The version GET /api/v1/info reports (CMake passes it).
+#ifndef HONEYCOMB_VERSION
+#define HONEYCOMB_VERSION "0.0.0"
+#endif
 
 // GCC 12 reports coroutine frames freed by the promise's sized operator
 // delete as mismatched (a false positive, GCC bug 109224).
@@ -322,6 +328,44 @@ asio::awaitable<Reply> get_stats(std::shared_ptr<State> state, Params params) {
     co_return storage_error(result.error);
   }
   co_return json_reply(stats_json(*result.value, q.bucket_seconds));
+}
+
+/// What the dashboard needs to know: where the stream is, what the token may do.
+Reply get_info(State& state, const Grant& grant) {
+  const auto& config = state.context.config;
+  const std::uint16_t ws_port = state.ws_port.load() != 0 ? state.ws_port.load() : config.ws_listen.port;
+  return json_reply(json::object{
+      {"version", HONEYCOMB_VERSION},
+      {"ws_port", ws_port},
+      {"ws_path", "/api/v1/stream"},
+      {"ws_tls", config.tls.enabled()},
+      {"token", json::object{{"name", grant.name}, {"scope", to_string(grant.scope)}}},
+  });
+}
+
+asio::awaitable<Reply> get_attacker(std::shared_ptr<State> state, std::string ip_text) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(ip_text, ec);
+  if (ec) {
+    co_return error_reply(http::status::bad_request, "an attacker is an IP address (203.0.113.9, 2001:db8::1)");
+  }
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());  // shown as the store keeps it
+  }
+  const std::string ip = address.to_string();
+  store::Storage* storage = &state->context.storage;
+  auto call = [storage, ip] { return storage->attacker_summary(ip); };
+  auto result = co_await run_blocking(state->context.db_pool, std::move(call));
+  if (!result) {
+    co_return storage_error(result.error);
+  }
+  std::map<std::uint64_t, std::string> names;
+  if (!result.value->nodes.empty()) {
+    for (const auto& node : state->context.registry.nodes(unix_now_us())) {
+      names.emplace(node.record.node_id, node.record.name);
+    }
+  }
+  co_return json_reply(attacker_json(ip, *result.value, names));
 }
 
 Reply export_events(std::shared_ptr<State> state, Params params) {
@@ -682,6 +726,18 @@ asio::awaitable<Reply> route(std::shared_ptr<State> state, Request req, std::vec
     }
     params.finish();
     co_return co_await get_event(std::move(state), path[3]);
+  } else if (resource == "info" && n == 3) {
+    if (!get) {
+      co_return method_not_allowed("GET");
+    }
+    params.finish();
+    co_return get_info(*state, grant);
+  } else if (resource == "attackers" && n == 4) {
+    if (!get) {
+      co_return method_not_allowed("GET");
+    }
+    params.finish();
+    co_return co_await get_attacker(std::move(state), path[3]);
   } else if (resource == "stats" && n == 3) {
     if (!get) {
       co_return method_not_allowed("GET");
@@ -731,6 +787,13 @@ asio::awaitable<Reply> handle_checked(std::shared_ptr<State> state, Request req,
     Reply r = error_reply(http::status::too_many_requests, "rate limit exceeded");
     r.headers.emplace_back(http::field::retry_after, std::to_string(wait));
     co_return r;
+  }
+  // The dashboard's files need no token (they hold no data). Anything that
+  // is not one of them goes on to the token check, unknown paths included.
+  if (const auto& dashboard = state->context.dashboard) {
+    if (auto reply = dashboard_reply(*dashboard, req)) {
+      co_return std::move(*reply);
+    }
   }
   auto url = boost::urls::parse_origin_form(req.target());
   if (!url) {

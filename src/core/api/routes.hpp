@@ -27,8 +27,15 @@ struct Reply {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<boost::beast::http::field, std::string>> headers;
+  /// Headers Beast has no enum for (Content-Security-Policy, Referrer-Policy).
+  std::vector<std::pair<std::string, std::string>> named_headers;
   /// Set for a streamed export: the body comes from it, chunk by chunk.
   std::shared_ptr<Exporter> exporter;
+  /// Set instead of `body` for a dashboard file: written from the file held
+  /// in memory, never copied per request.
+  std::shared_ptr<const std::string> shared_body;
+  /// A HEAD request: the headers, Content-Length included, without the body.
+  bool head = false;
 };
 
 /// A JSON error reply `{"error":...,"status":N}`.

@@ -56,6 +56,7 @@ struct State {
   std::atomic<std::uint64_t> connections_refused{0};
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> refusing{0};  ///< connections being answered 503 now
+  std::atomic<std::uint16_t> ws_port{0};   ///< the WebSocket server's bound port; 0: ws_listen's
 
   /// Open connections, each with a function that closes it (from any
   /// thread: it posts to the connection's strand). stop() calls them all.

@@ -92,6 +92,52 @@ json::object stats_json(const store::Stats& stats, std::int64_t bucket_seconds) 
   };
 }
 
+json::object attacker_json(const std::string& ip, const store::AttackerSummary& a,
+                           const std::map<std::uint64_t, std::string>& node_names) {
+  const bool seen = a.event_count > 0;
+  json::array nodes;
+  nodes.reserve(a.nodes.size());
+  for (const auto& n : a.nodes) {
+    const auto name = node_names.find(n.node_id);
+    nodes.push_back(json::object{{"node_id", n.node_id},
+                                 {"node_name", name != node_names.end() ? json::value(name->second) : nullptr},
+                                 {"count", n.count}});
+  }
+  json::array pots;
+  pots.reserve(a.pots.size());
+  for (const auto& p : a.pots) {
+    pots.push_back(json::object{{"pot_id", p.pot_id}, {"pot_type", p.pot_type}, {"count", p.count}});
+  }
+  json::array credentials;
+  credentials.reserve(a.credentials.size());
+  for (const auto& c : a.credentials) {
+    credentials.push_back(
+        json::object{{"username", c.username}, {"password", text_or_null(c.password)}, {"count", c.count}});
+  }
+  json::array sessions;
+  sessions.reserve(a.sessions.size());
+  for (const auto& s : a.sessions) {
+    sessions.push_back(json::object{{"session", s.session},
+                                    {"pot_id", s.pot_id},
+                                    {"node_id", s.node_id},
+                                    {"first", events::format_time_us(s.first_us)},
+                                    {"last", events::format_time_us(s.last_us)},
+                                    {"events", s.events}});
+  }
+  return json::object{
+      {"src_ip", ip},
+      {"event_count", a.event_count},
+      {"first_seen", seen ? json::value(events::format_time_us(a.first_us)) : json::value(nullptr)},
+      {"last_seen", seen ? json::value(events::format_time_us(a.last_us)) : json::value(nullptr)},
+      {"nodes", std::move(nodes)},
+      {"pots", std::move(pots)},
+      {"event_types", counts_json(a.event_types)},
+      {"credentials", std::move(credentials)},
+      {"commands", counts_json(a.commands)},
+      {"sessions", std::move(sessions)},
+  };
+}
+
 std::string error_body(unsigned status, std::string_view message) {
   // The message may quote the request (a query parameter's name, percent-
   // decoded: any bytes); json_text makes bytes that are not UTF-8 U+FFFD,

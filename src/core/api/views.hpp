@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,11 @@ boost::json::object pot_json(const store::PotRecord& pot);
 /// A node with its honeypots.
 boost::json::object node_json(const NodeView& node);
 boost::json::object stats_json(const store::Stats& stats, std::int64_t bucket_seconds);
+
+/// GET /api/v1/attackers/{ip}: `ip` as it is shown, `node_names` the
+/// registry's names of the summary's nodes (a node missing there: null).
+boost::json::object attacker_json(const std::string& ip, const store::AttackerSummary& summary,
+                                  const std::map<std::uint64_t, std::string>& node_names);
 
 /// `{"error":message,"status":status}`.
 std::string error_body(unsigned status, std::string_view message);

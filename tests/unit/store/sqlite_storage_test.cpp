@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sqlite3.h>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 namespace honeycomb::store {
 namespace {
@@ -811,6 +813,16 @@ TEST_F(StoreTest, SlowQueriesTimeOut) {
   auto st = s->stats(sq);
   ASSERT_FALSE(st);
   EXPECT_TRUE(st.error.timed_out) << st.error.message;
+  // An attacker's 3,000 rows: done within 1 ms or cut off as timed out,
+  // never another error; its temporary table does not outlive the call.
+  for (int i = 0; i < 2; ++i) {
+    auto a = s->attacker_summary("10.0.0.9");
+    if (a) {
+      EXPECT_EQ(a.value->event_count, 3000u);
+    } else {
+      EXPECT_TRUE(a.error.timed_out) << a.error.message;
+    }
+  }
   // Export has no time limit; the pooled connections still work.
   auto n = s->export_events(q.filter, [](const StoredEvent&) { return true; });
   ASSERT_TRUE(n) << n.error.message;
@@ -917,6 +929,150 @@ TEST_F(StoreTest, SourceFilterAcrossIndexBlocksBothPlans) {
   EXPECT_EQ(ids_of(*s, f, 1000).size(), static_cast<std::size_t>(kBusy));
   f.pot_type = "honnypotter";  // i % 3 == 0
   EXPECT_EQ(ids_of(*s, f, 1000).size(), static_cast<std::size_t>((kBusy + 2) / 3));
+}
+
+// One source address across every node and pot: totals, groups, the top
+// credentials, commands and the latest sessions, from rows in several
+// blocks of the block-local source index; other addresses never count.
+TEST_F(StoreTest, AttackerSummaryAcrossIndexBlocks) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  {
+    auto empty = s->attacker_summary("198.51.100.23");
+    ASSERT_TRUE(empty) << empty.error.message;
+    EXPECT_EQ(empty.value->event_count, 0u);
+    EXPECT_TRUE(empty.value->nodes.empty());
+  }
+  constexpr int kEvents = 70'000;  // ids 1..70000: blocks 0 and 1
+  const std::string ip = "198.51.100.23";
+  // What the summary must say, counted here from the same rows.
+  std::map<std::uint64_t, std::uint64_t> nodes;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> pots, credentials;
+  std::map<std::string, std::uint64_t> types, commands;
+  struct Span {
+    std::int64_t first = 0, last = 0;
+    std::uint64_t events = 0;
+  };
+  std::map<std::tuple<std::uint64_t, std::string, std::string>, Span> sessions;  // node, pot, session
+  std::uint64_t total = 0;
+  std::int64_t first_us = 0, last_us = 0;
+  std::vector<events::Event> batch;
+  for (int i = 0; i < kEvents; ++i) {
+    auto e = make_event(i);
+    e.raw_json = "{}";
+    e.src_ip = "172.16." + std::to_string(i % 200) + "." + std::to_string(i % 250 + 1);
+    if (i % 437 == 0) {  // 161 rows, in both blocks
+      const int k = i / 437;
+      e.src_ip = k % 3 == 0 ? "::ffff:" + ip : ip;  // stored either way, one address
+      e.node_id = k % 2 == 0 ? kBigNode : 7;
+      e.pot_id = "pot-" + std::to_string(k % 3);
+      e.pot_type = k % 3 == 0 ? "honnypotter" : "cowrie";
+      e.event_type = k % 4 == 0 ? "login.success" : "login.failed";
+      e.username = k % 7 == 0 ? "" : "u" + std::to_string(k % 110);
+      e.password = k % 110 == 1 ? "" : "pw" + std::to_string(k % 2);
+      e.command = k % 5 == 0 ? "" : "c" + std::to_string(k % 130);
+      e.session = k % 11 == 0 ? "" : "s" + std::to_string(k % 120);
+      if (k == 80) {
+        e.event_us = kT0 - 5'000'000;  // arrived in the middle, the oldest of all
+      }
+      ++total;
+      first_us = first_us == 0 ? e.event_us : std::min(first_us, e.event_us);
+      last_us = std::max(last_us, e.event_us);
+      ++nodes[e.node_id];
+      ++pots[{e.pot_id, e.pot_type}];
+      ++types[e.event_type];
+      if (!e.username.empty()) {
+        ++credentials[{e.username, e.password}];
+      }
+      if (!e.command.empty()) {
+        ++commands[e.command];
+      }
+      if (!e.session.empty()) {
+        auto& span = sessions[{e.node_id, e.pot_id, e.session}];
+        span.first = span.events == 0 ? e.event_us : std::min(span.first, e.event_us);
+        span.last = std::max(span.last, e.event_us);
+        ++span.events;
+      }
+    }
+    batch.push_back(std::move(e));
+    if (batch.size() == 10'000) {
+      ASSERT_TRUE(append_when_room(*s, batch));
+    }
+  }
+  ASSERT_TRUE(append_when_room(*s, batch));
+  s->flush();
+
+  // By count, highest first, ties by key; cut at `n`.
+  auto ranked = [](const auto& counts, std::size_t n) {
+    using Key = typename std::decay_t<decltype(counts)>::key_type;
+    std::vector<std::pair<Key, std::uint64_t>> v(counts.begin(), counts.end());
+    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    v.resize(std::min(v.size(), n));
+    return v;
+  };
+
+  for (const std::string& asked : {ip, "::ffff:" + ip}) {
+    auto r = s->attacker_summary(asked);
+    ASSERT_TRUE(r) << r.error.message;
+    const auto& a = *r.value;
+    EXPECT_EQ(a.event_count, total);
+    EXPECT_EQ(a.first_us, first_us);
+    EXPECT_EQ(a.last_us, last_us);
+
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> got_nodes;
+    for (const auto& n : a.nodes) {
+      got_nodes.emplace_back(n.node_id, n.count);
+    }
+    EXPECT_EQ(got_nodes, ranked(nodes, kAttackerGroups));
+    std::vector<std::pair<std::pair<std::string, std::string>, std::uint64_t>> got_pots, got_credentials;
+    for (const auto& p : a.pots) {
+      got_pots.push_back({{p.pot_id, p.pot_type}, p.count});
+    }
+    EXPECT_EQ(got_pots, ranked(pots, kAttackerGroups));
+    for (const auto& c : a.credentials) {
+      got_credentials.push_back({{c.username, c.password}, c.count});
+    }
+    EXPECT_EQ(got_credentials.size(), kAttackerTop);  // 110 distinct: the top 100
+    EXPECT_EQ(got_credentials, ranked(credentials, kAttackerTop));
+    std::vector<std::pair<std::string, std::uint64_t>> got_types, got_commands;
+    for (const auto& t : a.event_types) {
+      got_types.emplace_back(t.key, t.count);
+    }
+    EXPECT_EQ(got_types, ranked(types, kAttackerGroups));
+    for (const auto& c : a.commands) {
+      got_commands.emplace_back(c.key, c.count);
+    }
+    EXPECT_EQ(got_commands.size(), kAttackerTop);  // 130 distinct
+    EXPECT_EQ(got_commands, ranked(commands, kAttackerTop));
+
+    // The latest sessions first, by their last event.
+    std::vector<std::tuple<std::int64_t, std::string, std::string, std::uint64_t, std::int64_t, std::uint64_t>> want;
+    for (const auto& [key, span] : sessions) {
+      want.emplace_back(-span.last, std::get<2>(key), std::get<1>(key), std::get<0>(key), span.first, span.events);
+    }
+    std::sort(want.begin(), want.end());
+    want.resize(std::min(want.size(), kAttackerTop));
+    ASSERT_EQ(a.sessions.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const auto& got = a.sessions[i];
+      EXPECT_EQ(std::make_tuple(-got.last_us, got.session, got.pot_id, got.node_id, got.first_us, got.events), want[i])
+          << i;
+    }
+  }
+
+  auto none = s->attacker_summary("198.51.100.24");
+  ASSERT_TRUE(none) << none.error.message;
+  EXPECT_EQ(none.value->event_count, 0u);
+  EXPECT_TRUE(none.value->credentials.empty());
+  EXPECT_TRUE(none.value->sessions.empty());
+  auto v6 = s->attacker_summary("2001:db8::1");  // make_event's IPv6 sources were all replaced
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6.value->event_count, 0u);
+  for (const char* bad : {"", "nope", "198.51.100.0/24", "198.51.100", "1.2.3.4.5"}) {
+    auto r = s->attacker_summary(bad);
+    EXPECT_FALSE(r) << bad;
+    EXPECT_TRUE(r.error.bad_request) << bad;
+  }
 }
 
 // A free-text query with a time budget returns what it found when the
