@@ -5,6 +5,7 @@
 // the cache lifetime (2 s).
 #pragma once
 
+#include "core/api/login_limiter.hpp"
 #include "store/storage.hpp"
 
 #include <chrono>
@@ -69,8 +70,13 @@ class Auth {
   /// Drops cached results (after a revocation in this process; tests).
   void forget_cached();
 
+  /// Failed logins per client address, shared by the REST API and the
+  /// WebSocket: a guess on either port counts towards the one limit.
+  api::LoginLimiter& failed_logins() { return failed_logins_; }
+
  private:
   store::Storage& storage_;
+  api::LoginLimiter failed_logins_;
   std::mutex mutex_;
   struct CacheEntry {
     std::optional<Grant> grant;  ///< nullopt: not valid

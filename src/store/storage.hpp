@@ -79,6 +79,10 @@ struct Stats {
 /// (sessions: the most recent first); each is cut at the bound named below.
 struct AttackerSummary {
   std::uint64_t event_count = 0;
+  /// How many of its events, the newest, the lists below count: all of them
+  /// up to StorageOptions::attacker_summarised, so that the busiest address of a large
+  /// store is summarised in bounded time (the count and times are exact).
+  std::uint64_t summarised = 0;
   std::int64_t first_us = 0;  ///< event time of its oldest event (when event_count > 0)
   std::int64_t last_us = 0;   ///< ... and of its newest
   struct Node {
@@ -114,6 +118,8 @@ struct AttackerSummary {
 inline constexpr std::size_t kAttackerTop = 100;
 /// Nodes, pots and event types in an AttackerSummary.
 inline constexpr std::size_t kAttackerGroups = 1000;
+/// An AttackerSummary's lists count at most this many of its newest events.
+inline constexpr std::size_t kAttackerSummarised = 20'000;
 
 struct PotRecord {
   std::string pot_id;
@@ -298,6 +304,13 @@ struct StorageOptions {
   /// (Error::timed_out) so that a filter no index serves cannot hold a
   /// database thread for long; 0: no limit. export_events() has none.
   std::int64_t query_timeout_ms = 10'000;
+  /// attacker_summary()'s lists count at most this many of an address's
+  /// newest events (AttackerSummary::summarised).
+  std::size_t attacker_summarised = kAttackerSummarised;
+  /// stats() counts each figure's distinct values (and the time buckets) in
+  /// memory up to this many; a figure with more is counted by SQL instead
+  /// (exact, one more read of the rows). Bounds the memory of one request.
+  std::size_t stats_distinct_max = 200'000;
 };
 
 /// Opens (creating and migrating) the SQLite storage. nullptr + error on failure.

@@ -818,7 +818,7 @@ asio::awaitable<Reply> handle_checked(std::shared_ptr<State> state, Request req,
   // Everything else needs a token; checked before routing so that a client
   // without one learns nothing about the endpoints. An address that failed
   // too often is not even looked up.
-  if (const auto wait = state->login_limiter.blocked_for(client); wait != 0) {
+  if (const auto wait = state->context.auth.failed_logins().blocked_for(client); wait != 0) {
     Reply r = error_reply(http::status::too_many_requests, "too many failed logins from this address");
     r.headers.emplace_back(http::field::retry_after, std::to_string(wait));
     co_return r;
@@ -833,7 +833,7 @@ asio::awaitable<Reply> handle_checked(std::shared_ptr<State> state, Request req,
     grant = co_await run_blocking(state->context.db_pool, std::move(call));
   }
   if (!grant) {
-    if (!authorization.empty() && state->login_limiter.failed(client)) {
+    if (!authorization.empty() && state->context.auth.failed_logins().failed(client)) {
       if (state->log) {
         state->log->warn("API: {} failed logins from {} within a minute; refusing it for the rest of the minute", 10,
                          client);

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "core/api/api_server.hpp"
-#include "core/api/login_limiter.hpp"
 #include "core/api/rate_limiter.hpp"
 
 #include <boost/beast/http/status.hpp>
@@ -49,7 +48,6 @@ struct State {
   ApiContext context;
   Limits limits;
   RateLimiter rate_limiter;
-  LoginLimiter login_limiter;  ///< failed logins per client address
   std::shared_ptr<spdlog::logger> log;
 
   std::atomic<std::uint64_t> connections_open{0};

@@ -127,6 +127,7 @@ json::object attacker_json(const std::string& ip, const store::AttackerSummary& 
   return json::object{
       {"src_ip", ip},
       {"event_count", a.event_count},
+      {"summarised_events", a.summarised},
       {"first_seen", seen ? json::value(events::format_time_us(a.first_us)) : json::value(nullptr)},
       {"last_seen", seen ? json::value(events::format_time_us(a.last_us)) : json::value(nullptr)},
       {"nodes", std::move(nodes)},

@@ -481,18 +481,31 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   /// Checks an Authorization value: from the cache, else on the database
   /// pool. nullopt when the check failed (storage error).
+  /// An address with too many failed logins (on this port or the API's)
+  /// is refused without a lookup.
   asio::awaitable<std::optional<bool>> check(std::string authorization) {
     auto& ctx = server_->ctx;
+    auto& failed_logins = ctx.auth.failed_logins();
+    const std::string address = peer_.substr(0, peer_.rfind(':'));
+    if (failed_logins.blocked_for(address) != 0) {
+      co_return false;
+    }
+    std::optional<bool> ok;
     if (const auto cached = ctx.auth.check_header_cached(authorization)) {
-      co_return *cached;
+      ok = *cached;
+    } else {
+      try {
+        ok = co_await asio::co_spawn(ctx.db_pool, check_on_pool(&ctx.auth, std::move(authorization)),
+                                     asio::use_awaitable);
+      } catch (const std::exception& e) {
+        server_->log->error("WebSocket client {}: token check failed: {}", peer_, e.what());
+      }
     }
-    try {
-      co_return co_await asio::co_spawn(ctx.db_pool, check_on_pool(&ctx.auth, std::move(authorization)),
-                                        asio::use_awaitable);
-    } catch (const std::exception& e) {
-      server_->log->error("WebSocket client {}: token check failed: {}", peer_, e.what());
+    if (ok && !*ok && failed_logins.failed(address)) {
+      server_->log->warn("WebSocket: too many failed logins from {} within a minute; refusing it for the rest of it",
+                         address);
     }
-    co_return std::nullopt;
+    co_return ok;
   }
 
   /// Answers the upgrade request with an error and closes the connection.

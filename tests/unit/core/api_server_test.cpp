@@ -1039,6 +1039,7 @@ TEST_F(ApiServerTest, AttackerAcrossNodesAndPots) {
   auto v = body_json(res);
   EXPECT_EQ(v.at("src_ip"), ip.c_str());
   EXPECT_EQ(v.at("event_count"), 7);
+  EXPECT_EQ(v.at("summarised_events"), 7);
   EXPECT_EQ(v.at("first_seen"), "2023-11-14T22:13:20.000000Z");
   EXPECT_EQ(v.at("last_seen"), "2023-11-14T22:15:02.000000Z");
   ASSERT_EQ(v.at("nodes").as_array().size(), 2U);
@@ -1075,7 +1076,7 @@ TEST_F(ApiServerTest, AttackerAcrossNodesAndPots) {
   // Never seen: zeros, not 404.
   res = get("/api/v1/attackers/192.0.2.200");
   ASSERT_EQ(res.result(), http::status::ok);
-  EXPECT_EQ(body_json(res), json::parse(R"({"src_ip":"192.0.2.200","event_count":0,"first_seen":null,
+  EXPECT_EQ(body_json(res), json::parse(R"({"src_ip":"192.0.2.200","event_count":0,"summarised_events":0,"first_seen":null,
       "last_seen":null,"nodes":[],"pots":[],"event_types":[],"credentials":[],"commands":[],"sessions":[]})"));
 
   for (const char* bad : {"nope", "203.0.113", "203.0.113.9.1", "10.0.0.0%2F8", "203.0.113.256", "%00", "1.2.3.4%20"}) {

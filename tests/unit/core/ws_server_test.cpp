@@ -363,6 +363,26 @@ TEST_F(WsServerTest, WrongTokenInTheFirstMessageIsClosedUnauthorized) {
   EXPECT_EQ(metrics_.ws_clients.load(), 0U);
 }
 
+// Guessing tokens over the WebSocket counts towards the same per-address
+// limit as the REST API: after 10 failures even the right token is refused.
+TEST_F(WsServerTest, RepeatedWrongTokensBlockTheAddress) {
+  start();
+  for (int i = 0; i < 10; ++i) {
+    Client c;
+    EXPECT_EQ(c.connect(server_->port(), "Bearer hc_wrong" + std::to_string(i)), websocket::error::upgrade_declined);
+    EXPECT_EQ(c.status(), 401U);
+  }
+  Client refused;
+  EXPECT_EQ(refused.connect(server_->port(), bearer()), websocket::error::upgrade_declined);
+  EXPECT_EQ(refused.status(), 401U);
+  Client by_message;
+  ASSERT_FALSE(by_message.connect(server_->port(), ""));
+  ASSERT_FALSE(by_message.send(R"({"token":")" + token_ + R"("})"));
+  ASSERT_TRUE(by_message.wait_closed());
+  EXPECT_EQ(by_message.close_text(), "unauthorized");
+  EXPECT_EQ(metrics_.ws_clients.load(), 0U);
+}
+
 TEST_F(WsServerTest, SilenceWithoutTokenIsClosedAfterTheAuthTimeout) {
   limits_.auth_timeout = 300ms;
   start();

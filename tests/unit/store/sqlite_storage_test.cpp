@@ -597,6 +597,36 @@ TEST_F(StoreTest, Stats) {
   EXPECT_TRUE(s->stats(q).error.bad_request);
 }
 
+// Past the in-memory bound, figures are counted by SQL: the same answers.
+TEST_F(StoreTest, StatsPastTheMemoryBoundAreCountedBySql) {
+  StorageOptions o;
+  o.stats_distinct_max = 2;  // 3 buckets, 5 addresses, 3 passwords: all over it
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  append_all(*s, range(0, 120));
+  s->flush();
+  StatsQuery q;
+  q.bucket_seconds = 60;
+  q.top = 2;
+  auto st = s->stats(q);
+  ASSERT_TRUE(st) << st.error.message;
+  EXPECT_EQ(st.value->total, 120u);
+  ASSERT_EQ(st.value->buckets.size(), 3u);
+  EXPECT_EQ(st.value->buckets[0], std::make_pair(kT0 / 1'000'000 - 10, std::uint64_t{50}));
+  EXPECT_EQ(st.value->buckets[2].second, 10u);
+  ASSERT_EQ(st.value->top_src_ips.size(), 2u);
+  EXPECT_EQ(st.value->top_src_ips[0].key, "10.0.0.9");
+  EXPECT_EQ(st.value->top_src_ips[0].count, 18u);
+  EXPECT_EQ(st.value->top_src_ips[1].key, "10.0.1.9");
+  ASSERT_EQ(st.value->top_passwords.size(), 2u);
+  EXPECT_EQ(st.value->top_passwords[0].count, 40u);
+  ASSERT_EQ(st.value->top_commands.size(), 1u);
+  EXPECT_EQ(st.value->top_commands[0].count, 60u);
+  ASSERT_EQ(st.value->by_pot_type.size(), 2u);
+  EXPECT_EQ(st.value->by_pot_type[0].key, "cowrie");
+  EXPECT_EQ(st.value->by_pot_type[0].count, 80u);
+}
+
 TEST_F(StoreTest, ExportStreamsNewestFirstAndStops) {
   auto s = open();
   ASSERT_TRUE(s);
@@ -934,6 +964,37 @@ TEST_F(StoreTest, SourceFilterAcrossIndexBlocksBothPlans) {
 // One source address across every node and pot: totals, groups, the top
 // credentials, commands and the latest sessions, from rows in several
 // blocks of the block-local source index; other addresses never count.
+// The busiest address of a large store: its lists count only its newest
+// events (bounded time), while its count and times stay exact.
+TEST_F(StoreTest, AttackerSummaryCountsTheNewestEventsOfABusyAddress) {
+  StorageOptions o;
+  o.attacker_summarised = 10;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  std::vector<events::Event> batch;
+  for (int i = 0; i < 25; ++i) {
+    auto e = make_event(i);
+    e.src_ip = "203.0.113.50";
+    e.username = i < 15 ? "old" : "new";  // the newest 10 all say "new"
+    e.password = "pw";
+    e.event_type = "login";
+    e.command.clear();
+    e.session.clear();
+    batch.push_back(std::move(e));
+  }
+  ASSERT_TRUE(append_when_room(*s, batch));
+  s->flush();
+  auto r = s->attacker_summary("203.0.113.50");
+  ASSERT_TRUE(r) << r.error.message;
+  EXPECT_EQ(r.value->event_count, 25u);
+  EXPECT_EQ(r.value->summarised, 10u);
+  ASSERT_EQ(r.value->credentials.size(), 1u);
+  EXPECT_EQ(r.value->credentials[0].username, "new");
+  EXPECT_EQ(r.value->credentials[0].count, 10u);
+  ASSERT_EQ(r.value->event_types.size(), 1u);
+  EXPECT_EQ(r.value->event_types[0].count, 10u);
+}
+
 TEST_F(StoreTest, AttackerSummaryAcrossIndexBlocks) {
   auto s = open();
   ASSERT_TRUE(s);
@@ -1059,6 +1120,8 @@ TEST_F(StoreTest, AttackerSummaryAcrossIndexBlocks) {
           << i;
     }
   }
+
+  EXPECT_EQ(s->attacker_summary(ip).value->summarised, total);
 
   auto none = s->attacker_summary("198.51.100.24");
   ASSERT_TRUE(none) << none.error.message;

@@ -90,6 +90,12 @@ export function Attacker({ ip }) {
             </div>
           </div>
           {s.event_count === 0 && <Empty>No event from this address is stored.</Empty>}
+          {s.summarised_events !== undefined && s.summarised_events < s.event_count && (
+            <div class="notice small" data-testid="attacker-summarised">
+              The lists below count its newest {s.summarised_events.toLocaleString('en-US')} of{' '}
+              {s.event_count.toLocaleString('en-US')} events (Search has them all).
+            </div>
+          )}
           <div class="grid3">
             <Panel title="Nodes">
               <CountTable
