@@ -62,7 +62,16 @@ export function Search({ route }) {
   const exportAbort = useRef(null);
   const nodeNames = useMemo(() => new Map(nodes.map((n) => [String(n.node_id), n.name])), [nodes]);
 
-  useEffect(() => setForm(filters), [qsKey]);
+  // The form follows the address when it changes (back, a link), not at
+  // mount: the form starts from it already, and what was typed between the
+  // first paint and this effect would be lost.
+  const formKey = useRef(qsKey);
+  useEffect(() => {
+    if (formKey.current !== qsKey) {
+      formKey.current = qsKey;
+      setForm(filters);
+    }
+  }, [qsKey]);
 
   const cursors = nav.qs === qsKey ? nav.cursors : [null];
   const cursor = cursors[cursors.length - 1];
