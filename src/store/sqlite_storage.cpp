@@ -21,9 +21,11 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <malloc.h>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -411,6 +413,42 @@ StoredEvent read_event(const Stmt& s) {
 
 Error db_error(sqlite3* db, std::string_view what) {
   return Error{std::string(what) + ": " + sqlite::errmsg(db)};
+}
+
+/// A hash that takes std::string and std::string_view alike (lookups by a
+/// row's text without copying it).
+struct TextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+};
+
+/// One read transaction for as long as it lives: every figure of one
+/// answer describes the same snapshot.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(sqlite3* db) : db_(db) { sqlite::exec(db_, "BEGIN"); }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot() { sqlite::exec(db_, "COMMIT"); }
+
+ private:
+  sqlite3* db_;
+};
+
+/// Prepares `sql`, lets `bind` bind it, calls `row` for each row. False
+/// when it failed or was interrupted (a Deadline says which).
+template <class BindFn, class RowFn>
+bool for_each_row(sqlite3* db, const std::string& sql, BindFn&& bind, RowFn&& row) {
+  Stmt s;
+  if (!s.prepare(db, sql)) {
+    return false;
+  }
+  bind(s);
+  int rc = 0;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    row(s);
+  }
+  return rc == SQLITE_DONE;
 }
 
 /// Interrupts the statements of a connection past a deadline (progress
@@ -816,31 +854,13 @@ class SqliteStorage final : public Storage {
       return result;
     }
     sqlite3* db = lease.db();
-    // One read transaction: all numbers describe the same snapshot.
-    sqlite::exec(db, "BEGIN");
-    struct EndTxn {
-      sqlite3* db;
-      ~EndTxn() { sqlite::exec(db, "COMMIT"); }
-    } end{db};
+    const ReadSnapshot snapshot(db);
     const Deadline deadline(db, options_.query_timeout_ms);  // destroyed before the COMMIT
     Stats st;
     bool ok = true;
     auto run = [&](const std::string& sql, const std::vector<Bind>& extra, auto&& row) {
-      if (!ok) {
-        return;
-      }
-      Stmt s;
-      if (!s.prepare(db, sql)) {
-        ok = false;
-        return;
-      }
-      const int next = bind_all(s, extra);
-      bind_all(s, w.binds, next);
-      int rc = 0;
-      while ((rc = s.step()) == SQLITE_ROW) {
-        row(s);
-      }
-      ok = rc == SQLITE_DONE;
+      ok = ok && for_each_row(
+                     db, sql, [&](Stmt& s) { bind_all(s, w.binds, bind_all(s, extra)); }, row);
     };
     // One pass over the matching rows, counted in memory: reading each row
     // is what costs on a large store, and one query per figure read every
@@ -852,7 +872,7 @@ class SqliteStorage final : public Storage {
       const char* column;
       std::vector<Count>* out;
       std::size_t limit;
-      std::unordered_map<std::string, std::uint64_t> counts{};
+      std::unordered_map<std::string, std::uint64_t, TextHash, std::equal_to<>> counts{};
       bool overflow = false;
     };
     std::array<Figure, 6> figures{{{"src_ip", &st.top_src_ips, top},
@@ -885,9 +905,8 @@ class SqliteStorage final : public Storage {
         if (value.empty() || f.overflow) {
           continue;
         }
-        // Heterogeneous lookup needs C++20's transparent hashing; a
-        // temporary string per row is cheap beside the row read.
-        if (auto it = f.counts.find(std::string(value)); it != f.counts.end()) {
+        // Looked up by the row's own bytes: a string is made only for a new value.
+        if (auto it = f.counts.find(value); it != f.counts.end()) {
           ++it->second;
         } else if (f.counts.size() < options_.stats_distinct_max) {
           f.counts.emplace(std::string(value), 1);
@@ -955,12 +974,7 @@ class SqliteStorage final : public Storage {
     }
     sqlite3* db = lease.db();
     AttackerSummary a;
-    // One read transaction: all numbers describe the same snapshot.
-    sqlite::exec(db, "BEGIN");
-    struct EndTxn {
-      sqlite3* db;
-      ~EndTxn() { sqlite::exec(db, "COMMIT"); }
-    } end{db};
+    const ReadSnapshot snapshot(db);
     std::string blocks;
     if (!src_blocks(db, blocks)) {
       result.value = std::move(a);  // empty store
@@ -978,22 +992,12 @@ class SqliteStorage final : public Storage {
     const Deadline deadline(db, options_.query_timeout_ms);  // destroyed before the DROP and the COMMIT
     bool ok = true;
     auto run = [&](const std::string& sql, bool bind_ip, auto&& row) {
-      if (!ok) {
-        return;
-      }
-      Stmt s;
-      if (!s.prepare(db, sql)) {
-        ok = false;
-        return;
-      }
-      if (bind_ip) {
-        s.bind_blob(1, bin.data(), 16);
-      }
-      int rc = 0;
-      while ((rc = s.step()) == SQLITE_ROW) {
-        row(s);
-      }
-      ok = rc == SQLITE_DONE;
+      const auto bind = [&](Stmt& s) {
+        if (bind_ip) {
+          s.bind_blob(1, bin.data(), 16);
+        }
+      };
+      ok = ok && for_each_row(db, sql, bind, row);
     };
     // The address's rows as events_block_src yields them (one probe per
     // block): the totals come from the index alone (it holds event_us), the
