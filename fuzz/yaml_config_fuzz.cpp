@@ -93,7 +93,9 @@ void check_node_yml() {
   require(c.spool_max_bytes >= (std::uint64_t{1} << 20) && c.spool_segment_bytes >= (std::uint64_t{1} << 20));
   require(c.reconnect_min <= c.reconnect_max && c.pot_restart_min <= c.pot_restart_max);
   require(c.max_unacked_events >= 1 && c.pot_log_max_bytes >= 4096);
-  require(c.standalone() || c.core_port != 0);
+  for (const auto& core : c.cores) {
+    require(core.port != 0 && !core.address.empty());
+  }
   for (const auto& pot : c.pots) {
     require(!pot.pot_id.empty() && !pot.honeypot_type.empty());
   }

@@ -11,6 +11,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
+  # the core's PostgreSQL store: libpq, PostgreSQL's own C client library
+  libpq-dev
   # the node's event port: JSON validation at a million lines a second
   libsimdjson-dev
   # the ssh honeypot's SSH server (linked statically; zlib with it)
@@ -25,6 +27,11 @@ packages=(
   # the PHP forwarder for honeypot authors (clients/php), tested for real
   php-cli
   rsyslog rsyslog-gnutls wrk nginx-light
+  # a real PostgreSQL server (and psql, pg_isready) for the PostgreSQL store's
+  # tests: scripts/pg-test-server.sh runs private ones from
+  # /usr/lib/postgresql/<version>/bin. Debian's own "main" cluster, which the
+  # package creates, is neither started here nor used.
+  postgresql
   # the attackers' own tools against the built-in honeypots
   nmap hydra lftp openssh-client sshpass
   # the web dashboard's browser tests (driven by playwright-core from npm)
@@ -53,8 +60,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# Debian's nginx/rsyslog packages try to start their daemons; tests start
-# their own instances on free ports, so keep the packaged ones from starting.
+# Debian's nginx/rsyslog/postgresql packages try to start their daemons;
+# tests start their own instances on free ports, so keep the packaged ones
+# from starting.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d

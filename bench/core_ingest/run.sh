@@ -66,9 +66,12 @@ node_port="$(free_port)"
 api_port="$(free_port)"
 ws_port="$(free_port)"
 home="$work/home"
+# node_auth open: the load generator's nodes speak plain TCP without a
+# certificate (the default, certificate, would turn them away).
 cat >"$work/core.yml" <<EOF
 io_threads: $io_threads
 api_rate_per_second: 0
+node_auth: open
 EOF
 if [ -n "${BENCH_INGEST_QUEUE:-}" ]; then echo "ingest_queue: $BENCH_INGEST_QUEUE" >>"$work/core.yml"; fi
 hc=("$honeycomb_bin" --home "$home")

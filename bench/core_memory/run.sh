@@ -57,7 +57,8 @@ api_port="$(free_port)"
 ws_port="$(free_port)"
 home="$work/home"
 # max_nodes is 20,000 by default; the heartbeat (30 s) is left as deployed.
-: >"$work/core.yml"
+# node_auth open: the simulated nodes speak plain TCP without a certificate.
+echo "node_auth: open" >"$work/core.yml"
 hc=("$honeycomb_bin" --home "$home")
 if [ "$(id -u)" -eq 0 ]; then hc+=(--iamroot); fi
 "${hc[@]}" core --config "$work/core.yml" --node-listen "127.0.0.1:$node_port" \

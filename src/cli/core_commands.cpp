@@ -139,7 +139,7 @@ int CoreCommands::run(const host::Home& home, bool verbose) {
         "[*] honeycomb core is running\n    nodes:     {}:{}\n    API:       {}://{}:{}/\n"
         "    WebSocket: {}://{}:{}/\n    database:  {}\n",
         config.node_listen.address, info.node_port, scheme, config.api_listen.address, info.api_port,
-        config.tls.enabled() ? "wss" : "ws", config.ws_listen.address, info.ws_port, config.database_path().string());
+        config.tls.enabled() ? "wss" : "ws", config.ws_listen.address, info.ws_port, config.database_label());
     if (!info.initial_token.empty()) {
       std::cout << "[+] first start: API token created (shown only this once; also saved, mode 0600, in "
                 << config.token_file().string() << "):\n    " << info.initial_token << "\n";

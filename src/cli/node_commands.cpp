@@ -19,7 +19,11 @@ void NodeCommands::add(CLI::App& app) {
   node_->add_option("--config", config_file_, "YAML configuration (see --gen-config)");
   node_->add_flag("--gen-config", gen_config_, "Print a commented configuration with every default, and exit");
   node_->add_option("--data-dir", data_dir_, "Node id, spool and statistics folder (default: <home>/node)");
-  node_->add_option("--core", core_, "The core's HOST:PORT (default 127.0.0.1:9001); 'none': standalone");
+  // Every value of every --core is kept (a:9001,b:9001, --core repeated,
+  // or both): parse_core_addresses splits and checks them together.
+  node_->add_option("--core", cores_,
+                    "The core's HOST:PORT (default 127.0.0.1:9001), or several cores on one database, tried in turn "
+                    "(a:9001,b:9001, or --core repeated); 'none': standalone");
   node_->add_option("--event-listen", event_listen_, "ADDRESS:PORT of the event port (default 127.0.0.1:9100)");
   node_->add_option("--name", name_, "Node name shown by the core (default: the host name)");
   node_->add_option("--join", join_token_,
@@ -62,12 +66,8 @@ int NodeCommands::run(const host::Home& home, bool verbose) {
     if (!name_.empty()) {
       config.node_name = name_;
     }
-    if (core_ == "none") {
-      config.core_host.clear();
-    } else if (!core_.empty()) {
-      auto l = config_keys::parse_listen("--core", core_, "127.0.0.1");
-      config.core_host = l.address;
-      config.core_port = l.port;
+    if (!cores_.empty()) {
+      config.cores = node::parse_core_addresses("--core", cores_);
     }
     if (!join_token_.empty()) {
       if (!security::parse_join_token(join_token_)) {
@@ -97,9 +97,7 @@ int NodeCommands::run(const host::Home& home, bool verbose) {
     std::cout << fmt::format(
         "[*] honeycomb node is running\n    node id:    {}\n    event port: {}:{}\n    core:       {}\n"
         "    spool:      {}\n",
-        info.node_id, config.event_listen.address, info.event_port,
-        config.standalone() ? std::string("none (standalone)")
-                            : fmt::format("{}:{}", config.core_host, config.core_port),
+        info.node_id, config.event_listen.address, info.event_port, node::core_addresses_text(config.cores),
         config.spool_dir().string());
     std::cout << std::flush;
   });

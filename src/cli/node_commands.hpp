@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 namespace honeycomb::cli {
 
@@ -25,7 +26,7 @@ class NodeCommands {
   std::string config_file_;
   bool gen_config_ = false;
   std::string data_dir_;
-  std::string core_;
+  std::vector<std::string> cores_;  ///< --core, each a HOST:PORT list; empty: not given
   std::string event_listen_;
   std::string name_;
   std::string join_token_;

@@ -1,50 +1,17 @@
 #include "common/json_text.hpp"
 
-#include <boost/json.hpp>
+#include "common/utf8.hpp"
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <array>
-#include <cmath>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace honeycomb::json_text {
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = byte(i);
-  std::size_t n = 0;
-  unsigned min_cp = 0;
-  unsigned cp = 0;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2, cp = c & 0x1Fu, min_cp = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3, cp = c & 0x0Fu, min_cp = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4, cp = c & 0x07u, min_cp = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) {
-    return 0;
-  }
-  for (std::size_t k = 1; k < n; ++k) {
-    const unsigned char cc = byte(i + k);
-    if ((cc & 0xC0u) != 0x80u) {
-      return 0;
-    }
-    cp = (cp << 6u) | (cc & 0x3Fu);
-  }
-  if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return n;
-}
-
-}  // namespace
+using utf8::sequence_length;
 
 void append_string(std::string& out, std::string_view s) {
   static constexpr std::array<char, 16> hex = {'0', '1', '2', '3', '4', '5', '6', '7',
@@ -69,12 +36,28 @@ void append_string(std::string& out, std::string_view s) {
     }
     const auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; ++i; continue;
-      case '\\': out += "\\\\"; ++i; continue;
-      case '\n': out += "\\n"; ++i; continue;
-      case '\r': out += "\\r"; ++i; continue;
-      case '\t': out += "\\t"; ++i; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        ++i;
+        continue;
+      case '\\':
+        out += "\\\\";
+        ++i;
+        continue;
+      case '\n':
+        out += "\\n";
+        ++i;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++i;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++i;
+        continue;
+      default:
+        break;
     }
     if (c < 0x20) {
       out += "\\u00";
@@ -83,7 +66,7 @@ void append_string(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    const std::size_t n = utf8_sequence_length(s, i);
+    const std::size_t n = sequence_length(s, i);
     if (n == 0) {
       out += "\\ufffd";
       ++i;
@@ -137,13 +120,20 @@ boost::json::value to_json(const Value& v) {
 
 Value from_json(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: return nullptr;
-    case boost::json::kind::bool_: return v.get_bool();
-    case boost::json::kind::int64: return v.get_int64();
-    case boost::json::kind::uint64: return static_cast<std::int64_t>(v.get_uint64());
-    case boost::json::kind::double_: return v.get_double();
-    case boost::json::kind::string: return std::string(v.get_string());
-    default: return boost::json::serialize(v);
+    case boost::json::kind::null:
+      return nullptr;
+    case boost::json::kind::bool_:
+      return v.get_bool();
+    case boost::json::kind::int64:
+      return v.get_int64();
+    case boost::json::kind::uint64:
+      return static_cast<std::int64_t>(v.get_uint64());
+    case boost::json::kind::double_:
+      return v.get_double();
+    case boost::json::kind::string:
+      return std::string(v.get_string());
+    default:
+      return boost::json::serialize(v);
   }
 }
 

@@ -11,6 +11,33 @@ std::filesystem::path CoreConfig::database_path() const {
   return database.empty() ? data_dir / "events.db" : std::filesystem::path(database);
 }
 
+bool CoreConfig::database_is_postgres() const {
+  return store::is_postgres_uri(database);
+}
+
+std::string CoreConfig::database_label() const {
+  if (!database_is_postgres()) {
+    return database_path().string();
+  }
+  // postgresql://user:secret@host/db -> postgresql://user:***@host/db
+  std::string label = database;
+  const auto authority = label.find("://") + 3;
+  const auto end = label.find_first_of("/?", authority);
+  const auto at = label.rfind('@', end == std::string::npos ? label.size() : end);
+  if (at != std::string::npos && at >= authority) {
+    const auto colon = label.find(':', authority);
+    if (colon != std::string::npos && colon < at) {
+      label.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // A password given as a query parameter (?password=...).
+  if (const auto pw = label.find("password="); pw != std::string::npos) {
+    const auto stop = label.find('&', pw);
+    label.replace(pw + 9, (stop == std::string::npos ? label.size() : stop) - pw - 9, "***");
+  }
+  return label;
+}
+
 using config_keys::KeyError;
 using config_keys::parse_listen;
 using config_keys::scalar;
@@ -132,8 +159,10 @@ std::string generate_core_config(const CoreConfig& d) {
 
 # Where the core keeps its database and the first API token.
 # data_dir: ~/.config/honeycomb/core
-# SQLite file (default: <data_dir>/events.db)
+# SQLite file (default: <data_dir>/events.db), or a PostgreSQL URI for a
+# larger fleet or several cores sharing one database (docs/DEPLOYMENT.md):
 # database: /var/lib/honeycomb/events.db
+# database: postgresql://honeycomb:secret@db.example:5432/honeycomb?sslmode=verify-full
 
 # Protocol v2 (nodes), REST API + dashboard, WebSocket stream.
 node_listen: "{}"

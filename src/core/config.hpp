@@ -69,11 +69,16 @@ struct CoreConfig {
   std::size_t ws_max_clients = 256;
 
   // Storage
-  std::string database;           ///< SQLite file; default <data_dir>/events.db
-  store::StorageOptions storage;  ///< path filled from `database`
+  std::string database;           ///< SQLite file (default <data_dir>/events.db) or a postgresql:// URI
+  store::StorageOptions storage;  ///< path or postgres_uri filled from `database`
   bool log_verbose = false;
 
   std::filesystem::path database_path() const;
+  /// `database` is a PostgreSQL URI (postgresql://...) rather than a file.
+  bool database_is_postgres() const;
+  /// The database as logs and banners show it: the file, or the URI with
+  /// its password hidden.
+  std::string database_label() const;
   std::filesystem::path token_file() const { return data_dir / "api-token"; }
   std::filesystem::path pki_dir() const { return data_dir / "pki"; }
 };

@@ -70,8 +70,12 @@ std::unique_ptr<store::Storage> open_storage(const CoreConfig& config, std::stri
   std::filesystem::create_directories(config.data_dir, ec);
   std::filesystem::permissions(config.data_dir, std::filesystem::perms::owner_all, ec);
   auto options = config.storage;
-  options.path = config.database_path().string();
-  return store::open_sqlite(options, error);
+  if (config.database_is_postgres()) {
+    options.postgres_uri = config.database;
+  } else {
+    options.path = config.database_path().string();
+  }
+  return store::open_storage(options, error);
 }
 
 }  // namespace
@@ -81,7 +85,7 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   std::string error;
   auto storage = open_storage(config, error);
   if (!storage) {
-    std::cerr << "Error: cannot open the database " << config.database_path().string() << ": " << error << "\n";
+    std::cerr << "Error: cannot open the database " << config.database_label() << ": " << error << "\n";
     return 1;
   }
   // Blocking database work (queries, registry writes, token checks,
@@ -147,8 +151,7 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   const char* scheme = web_tls ? "https" : "http";
   log->info("core started: nodes on {}:{}{}, API on {}://{}:{}, WebSocket on {}://{}:{}, database {}",
             config.node_listen.address, info.node_port, node_tls ? " (TLS)" : "", scheme, config.api_listen.address,
-            info.api_port, web_tls ? "wss" : "ws", config.ws_listen.address, info.ws_port,
-            config.database_path().string());
+            info.api_port, web_tls ? "wss" : "ws", config.ws_listen.address, info.ws_port, config.database_label());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer persist_timer(io);
@@ -254,7 +257,7 @@ std::unique_ptr<store::Storage> open_or_report(const CoreConfig& config) {
   std::string error;
   auto storage = open_storage(config, error);
   if (!storage) {
-    std::cerr << "Error: cannot open the database " << config.database_path().string() << ": " << error << "\n";
+    std::cerr << "Error: cannot open the database " << config.database_label() << ": " << error << "\n";
   }
   return storage;
 }

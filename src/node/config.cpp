@@ -131,6 +131,16 @@ pot_private_mounts: {}
                      d.uid_base, d.memory_mb, d.cpu_seconds, d.open_files, d.processes, d.private_mounts);
 }
 
+/// The `core:` value for generate_node_config: a quoted string (a list is
+/// comma-separated), or none.
+std::string core_yaml(const std::vector<CoreAddress>& cores) {
+  std::string out;
+  for (const auto& core : cores) {
+    out += (out.empty() ? "" : ",") + core.text();
+  }
+  return out.empty() ? std::string("none") : fmt::format("\"{}\"", out);
+}
+
 /// `outputs:` a list of {integration, args: {key: value}}.
 std::vector<LocalOutput> parse_outputs(const YAML::Node& list) {
   if (!list.IsSequence()) {
@@ -171,6 +181,65 @@ std::vector<LocalOutput> parse_outputs(const YAML::Node& list) {
 
 }  // namespace
 
+std::vector<CoreAddress> parse_core_addresses(const std::string& key, const std::vector<std::string>& values) {
+  std::vector<std::string> entries;
+  for (const auto& value : values) {
+    std::size_t start = 0;
+    for (;;) {
+      const auto comma = value.find(',', start);
+      auto entry = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      const auto first = entry.find_first_not_of(" \t");
+      entry =
+          first == std::string::npos ? std::string() : entry.substr(first, entry.find_last_not_of(" \t") - first + 1);
+      entries.push_back(std::move(entry));
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+  }
+  if (entries.empty() || (entries.size() == 1 && (entries[0].empty() || entries[0] == "none"))) {
+    return {};
+  }
+  std::vector<CoreAddress> cores;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& entry = entries[i];
+    const auto name = entries.size() == 1 ? key : fmt::format("{}[{}]", key, i);
+    if (entry.empty()) {
+      throw KeyError{fmt::format("{}: an empty entry in the list of cores (HOST:PORT,HOST:PORT)", name)};
+    }
+    if (entry == "none") {
+      throw KeyError{fmt::format("{}: 'none' (a standalone node) cannot be listed with cores", name)};
+    }
+    auto address = parse_listen(name, entry, "127.0.0.1");
+    if (address.port == 0) {
+      throw KeyError{fmt::format("{}: '{}' needs a port", name, entry)};
+    }
+    if (address.address.empty()) {
+      throw KeyError{fmt::format("{}: '{}' needs a host (HOST:PORT)", name, entry)};
+    }
+    // The same core twice would only be tried twice per round: a typo, most likely.
+    for (const auto& earlier : cores) {
+      if (earlier.address == address.address && earlier.port == address.port) {
+        throw KeyError{fmt::format("{}: '{}' is listed twice", name, entry)};
+      }
+    }
+    cores.push_back(std::move(address));
+  }
+  return cores;
+}
+
+std::string core_addresses_text(const std::vector<CoreAddress>& cores) {
+  if (cores.empty()) {
+    return "none (standalone)";
+  }
+  std::string out;
+  for (const auto& core : cores) {
+    out += (out.empty() ? "" : ", ") + core.text();
+  }
+  return out;
+}
+
 std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::path& file, const NodeConfig& defaults) {
   NodeConfig c = defaults;
   std::string error;
@@ -189,17 +258,15 @@ std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::pa
       } else if (key == "node_name") {
         c.node_name = text(v, key);
       } else if (key == "core") {
-        const auto t = v.IsNull() ? std::string() : text(v, key);
-        if (t.empty() || t == "none") {
-          c.core_host.clear();
-        } else {
-          auto l = parse_listen(key, t, "127.0.0.1");
-          if (l.port == 0) {
-            throw KeyError{fmt::format("{}: '{}' needs a port", key, t)};
+        std::vector<std::string> values;
+        if (v.IsSequence()) {
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            values.push_back(text(v[i], fmt::format("{}[{}]", key, i)));
           }
-          c.core_host = l.address;
-          c.core_port = l.port;
+        } else if (!v.IsNull()) {
+          values.push_back(text(v, key));
         }
+        c.cores = parse_core_addresses(key, values);
       } else if (key == "event_listen") {
         c.event_listen = parse_listen(key, text(v, key), "127.0.0.1");
       } else if (key == "io_threads") {
@@ -307,8 +374,13 @@ std::string generate_node_config(const NodeConfig& d) {
 # The name shown by the core (default: the host name).
 # node_name: sensor-01
 
-# The core (Protocol v2), HOST:PORT. "none": standalone sensor.
-core: "{}:{}"
+# The core (Protocol v2), HOST:PORT. "none": standalone sensor. Several
+# cores on one database (docs/DEPLOYMENT.md): a list, "a:9001,b:9001" or a
+# YAML sequence, tried in turn (the first that answers; after a dropped
+# connection, the next); every address tried once without success, the
+# reconnect backoff below applies. Unconfirmed events go to whichever core
+# the node reaches next.
+core: {}
 
 # The event port honeypots send JSON lines to. Loopback by default: the
 # port trusts whatever connects to it.
@@ -385,13 +457,12 @@ pot_stop_grace_seconds: {}
 stats_interval_ms: {}
 verbose: false
 )",
-                     d.core_host.empty() ? "127.0.0.1" : d.core_host, d.core_port, d.event_listen.text(), d.io_threads,
-                     d.max_line_bytes, d.max_connections, d.spool_max_bytes >> 20, d.spool_segment_bytes >> 20,
-                     to_string(d.fsync), d.fsync_interval.count(), d.heartbeat.count() / 1000, d.reconnect_min.count(),
-                     d.reconnect_max.count() / 1000, d.registration_timeout.count() / 1000, d.max_unacked_events,
-                     d.pot_log_max_bytes / 1024, d.pot_restart_min.count(), d.pot_restart_max.count() / 1000,
-                     d.pot_stable_after.count() / 1000, d.pot_stop_grace.count() / 1000, sandbox_yaml(d.pot_sandbox),
-                     d.stats_interval.count());
+                     core_yaml(d.cores), d.event_listen.text(), d.io_threads, d.max_line_bytes, d.max_connections,
+                     d.spool_max_bytes >> 20, d.spool_segment_bytes >> 20, to_string(d.fsync), d.fsync_interval.count(),
+                     d.heartbeat.count() / 1000, d.reconnect_min.count(), d.reconnect_max.count() / 1000,
+                     d.registration_timeout.count() / 1000, d.max_unacked_events, d.pot_log_max_bytes / 1024,
+                     d.pot_restart_min.count(), d.pot_restart_max.count() / 1000, d.pot_stable_after.count() / 1000,
+                     d.pot_stop_grace.count() / 1000, sandbox_yaml(d.pot_sandbox), d.stats_interval.count());
 }
 
 std::optional<std::uint64_t> load_or_create_node_id(const std::filesystem::path& file, std::string& error) {

@@ -18,6 +18,8 @@
 namespace honeycomb::node {
 
 using Listen = config_keys::Listen;
+/// A core's Protocol v2 address, HOST:PORT.
+using CoreAddress = config_keys::Listen;
 
 /// A local output (issue: a standalone sensor): a built-in or library
 /// integration the node feeds every event to, with its parameters.
@@ -34,10 +36,10 @@ struct NodeConfig {
   /// with a private view see it empty.
   std::filesystem::path config_file;
   std::string node_name;  ///< default: the host name
-  /// The core's Protocol v2 address; empty: standalone (events stay in the
+  /// The cores' Protocol v2 addresses, tried in turn (several cores on one
+  /// database: docs/DEPLOYMENT.md); empty: standalone (events stay in the
   /// spool, bounded, and go to the local outputs only).
-  std::string core_host = "127.0.0.1";
-  std::uint16_t core_port = 9001;
+  std::vector<CoreAddress> cores{{"127.0.0.1", 9001}};
   Listen event_listen{"127.0.0.1", 9100};
   unsigned io_threads = 1;  ///< event-port threads (the link to the core has its own)
 
@@ -85,7 +87,7 @@ struct NodeConfig {
   PotSandboxOptions pot_sandbox;
   bool log_verbose = false;
 
-  bool standalone() const { return core_host.empty(); }
+  bool standalone() const { return cores.empty(); }
   std::filesystem::path spool_dir() const { return data_dir / "spool"; }
   std::filesystem::path node_id_file() const { return data_dir / "node_id"; }
   std::filesystem::path stats_file() const { return data_dir / "stats.json"; }
@@ -96,6 +98,15 @@ struct NodeConfig {
   /// The seq up to which the local outputs delivered everything.
   std::filesystem::path outputs_position_file() const { return data_dir / "outputs.position"; }
 };
+
+/// The core addresses of `core:` or `--core`: each entry HOST:PORT (a bare
+/// PORT means 127.0.0.1), or a comma-separated list of them; entries from
+/// several values (a YAML sequence, a repeated option) add up. "none" alone
+/// (or nothing): standalone, an empty list. Throws config_keys::KeyError
+/// naming `key` (`key[i]` for the i-th of several) and the bad entry.
+std::vector<CoreAddress> parse_core_addresses(const std::string& key, const std::vector<std::string>& values);
+/// "host:port, host:port" (or "none (standalone)" when empty), for logs.
+std::string core_addresses_text(const std::vector<CoreAddress>& cores);
 
 /// Loads a YAML file over the defaults. Error text names the file and key.
 std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::path& file, const NodeConfig& defaults);

@@ -73,9 +73,19 @@ struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
         backoff_timer(io_context),
         log(log::get("node.link")),
         rng(std::random_device{}()),
+        connect_log(static_cast<std::uint32_t>(std::max<std::size_t>(1, cfg.cores.size()))),
         credentials(cfg.tls_dir()) {}
 
   asio::awaitable<void> run();
+  /// The core being tried or used.
+  const CoreAddress& core() const { return config.cores[core_index]; }
+  /// "host:port", and which of the list it is when there are several.
+  std::string core_text() const {
+    if (config.cores.size() == 1) {
+      return core().text();
+    }
+    return fmt::format("{} ({} of {})", core().text(), core_index + 1, config.cores.size());
+  }
   /// TLS handshake within the registration timeout; false (logged) on failure.
   asio::awaitable<bool> handshake(TlsStream& tls);
   /// Enrollment with the join token on a fresh connection; true when the
@@ -130,7 +140,8 @@ struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
   tcp::socket* current = nullptr;     ///< the registered connection (null: none)
   tcp::socket* socket_ptr = nullptr;  ///< the connection being set up or used
   std::function<void()> on_stopped;
-  log::RateLimiter connect_log{1};
+  std::size_t core_index = 0;                        ///< in config.cores: the core being tried or used
+  log::RateLimiter connect_log;                      ///< one warning a second per core
   std::int64_t warned_version = protocol::kVersion;  ///< the last mismatching version logged
   void check_version(std::int64_t version);
   // Authentication (docs/SECURITY.md)
@@ -416,20 +427,21 @@ asio::awaitable<bool> CoreLink::Impl::session(Stream& socket) {
   acks =
       std::find(ack->extensions.begin(), ack->extensions.end(), protocol::kEventAckExtension) != ack->extensions.end();
   stats.core_acks = acks;
+  stats.core_number = core_index + 1;
   stats.connected = true;
   const auto first = stats.registrations.fetch_add(1) == 0;
   if (acks) {
-    log->info("registered with the core {}:{} as node {}", config.core_host, config.core_port, node_id);
+    log->info("connected to the core {}, registered as node {}", core_text(), node_id);
   } else if (config.forward_without_ack) {
     log->warn(
-        "registered with the core {}:{} as node {}; this core does not confirm stored events (no event_ack): "
-        "events leave the spool once sent, and those in flight when the core fails are lost",
-        config.core_host, config.core_port, node_id);
+        "connected to the core {}, registered as node {}; this core does not confirm stored events (no "
+        "event_ack): events leave the spool once sent, and those in flight when the core fails are lost",
+        core_text(), node_id);
   } else {
     log->warn(
-        "registered with the core {}:{} as node {}; this core does not confirm stored events (no event_ack), "
-        "so events stay in the spool (forward_without_ack: false); status and commands work",
-        config.core_host, config.core_port, node_id);
+        "connected to the core {}, registered as node {}; this core does not confirm stored events (no "
+        "event_ack), so events stay in the spool (forward_without_ack: false); status and commands work",
+        core_text(), node_id);
   }
   outbox.clear();
   outbox_bytes = 0;
@@ -458,15 +470,17 @@ asio::awaitable<bool> CoreLink::Impl::session(Stream& socket) {
   session_over = true;
   current = nullptr;
   stats.connected = false;
+  stats.core_number = 0;
   co_return true;
 }
 
 asio::awaitable<void> CoreLink::Impl::run() {
   auto self = shared_from_this();
   auto backoff = config.reconnect_min;
+  std::size_t failed_in_round = 0;  // cores tried in a row without a registration
   while (!stopping) {
     tcp::resolver resolver(io);
-    auto [rec, results] = co_await resolver.async_resolve(config.core_host, std::to_string(config.core_port),
+    auto [rec, results] = co_await resolver.async_resolve(core().address, std::to_string(core().port),
                                                           asio::as_tuple(asio::use_awaitable));
     bool accepted = false;
     if (!rec) {
@@ -478,7 +492,8 @@ asio::awaitable<void> CoreLink::Impl::run() {
         current = nullptr;
         tls_session = false;
         if (!credentials.enrolled() && !config.join_token.empty()) {
-          // Enrolled now: connect again at once, with the certificate.
+          // Enrolled now: connect again at once, with the certificate, to
+          // the same core.
           if (co_await enroll(socket)) {
             boost::system::error_code ignored;
             socket.close(ignored);
@@ -514,12 +529,19 @@ asio::awaitable<void> CoreLink::Impl::run() {
     if (rec) {
       std::uint64_t suppressed = 0;
       if (connect_log.allow(suppressed)) {
-        log->warn("cannot reach the core at {}:{}: {} (events stay in the spool; retrying)", config.core_host,
-                  config.core_port, rec.message());
+        log->warn("cannot reach the core at {}: {} (events stay in the spool; retrying)", core_text(), rec.message());
       }
     }
+    // Whether this core failed or its connection dropped, the next attempt
+    // goes to the next one: a core that is going down is not waited for.
+    core_index = (core_index + 1) % config.cores.size();
     if (accepted) {
       backoff = config.reconnect_min;
+      failed_in_round = 0;
+    } else if (++failed_in_round < config.cores.size()) {
+      continue;  // the backoff is per round: the other cores are tried at once
+    } else {
+      failed_in_round = 0;
     }
     // Exponential backoff with full jitter: thousands of nodes that lost
     // the same core do not come back in step.
@@ -544,7 +566,7 @@ asio::awaitable<bool> CoreLink::Impl::handshake(TlsStream& tls) {
   auto [ec] = std::get<0>(done);
   if (ec) {
     if (!stopping) {
-      log->warn("TLS handshake with the core {}:{} failed: {}", config.core_host, config.core_port, ec.message());
+      log->warn("TLS handshake with the core {} failed: {}", core_text(), ec.message());
     }
     co_return false;
   }
@@ -568,8 +590,7 @@ asio::awaitable<bool> CoreLink::Impl::enroll(tcp::socket& socket) {
     co_return false;
   }
   if (auto error = security::verify_pinned_server(tls.native_handle(), token->ca_fingerprint); !error.empty()) {
-    log->error("not enrolling: the core at {}:{} is not the one the join token is for: {}", config.core_host,
-               config.core_port, error);
+    log->error("not enrolling: the core at {} is not the one the join token is for: {}", core_text(), error);
     co_return false;
   }
   auto request = security::make_node_key_and_csr(config.node_name);
@@ -616,8 +637,8 @@ asio::awaitable<bool> CoreLink::Impl::enroll(tcp::socket& socket) {
     log->error("cannot save the node's certificate: {}", error);
     co_return false;
   }
-  log->info("enrolled with the core {}:{}: certificate {} kept in {}", config.core_host, config.core_port,
-            credentials.certificate_serial(), credentials.certificate_file().parent_path().string());
+  log->info("enrolled with the core {}: certificate {} kept in {}", core_text(), credentials.certificate_serial(),
+            credentials.certificate_file().parent_path().string());
   co_return true;
 }
 
@@ -668,6 +689,12 @@ void CoreLink::stop(std::function<void()> done) {
 
 const LinkStats& CoreLink::stats() const {
   return impl_->stats;
+}
+
+std::string CoreLink::connected_core() const {
+  // config.cores never changes; the number is the only thing shared.
+  const auto number = impl_->stats.core_number.load();
+  return number == 0 ? std::string() : impl_->config.cores[number - 1].text();
 }
 
 }  // namespace honeycomb::node

@@ -4,6 +4,14 @@
 // reconnect with exponential backoff and jitter. Runs on its own io_context
 // (one thread), apart from the event port's.
 //
+// Several cores (a list in `core:`, cores sharing one database): the link
+// connects to the first, stays with the core it reached until that
+// connection drops or fails, and then tries the next one in the list, round
+// robin. Trying the next one is immediate; the backoff applies once every
+// address has been tried without success (and, as with one core, after a
+// dropped connection). Enrollment with a join token goes to whichever core
+// answers first.
+//
 // Delivery: with a core that confirms `event_ack`, an event leaves the spool
 // only when the core says it is committed; after a reconnect everything not
 // confirmed is sent again with the same `event_id` and time, and the core
@@ -42,6 +50,9 @@ struct LinkStats {
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> events_sent{0};  ///< PotEvents written (resends included)
   std::atomic<std::uint64_t> commands{0};
+  /// Which core of the configured list the link is registered with, from 1
+  /// (0: none).
+  std::atomic<std::size_t> core_number{0};
 };
 
 /// Answers the core's commands; the pot manager implements it. Called on
@@ -75,6 +86,9 @@ class CoreLink {
   /// on the link's thread when the link has stopped (at most ~2 s).
   void stop(std::function<void()> done);
   const LinkStats& stats() const;
+  /// HOST:PORT of the core the link is registered with now; empty: none.
+  /// Thread-safe.
+  std::string connected_core() const;
 
   struct Impl;
 

@@ -1,5 +1,6 @@
 #include "node/node.hpp"
 
+#include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "host/home.hpp"
 #include "node/ack_gate.hpp"
@@ -56,11 +57,18 @@ std::string stats_json(std::uint64_t node_id, std::uint16_t port, const EventPor
       s.acked_seq, s.pending_events, s.bytes, s.segments, s.dropped_events, s.corrupt_records, spool.write_errors());
   if (link != nullptr) {
     const auto& l = link->stats();
-    out += fmt::format(
-        R"(,"core":{{"connected":{},"event_ack":{},"registrations":{},"connect_failures":{},"events_sent":{},)"
-        R"("commands":{}}})",
-        l.connected.load(), l.core_acks.load(), l.registrations.load(), l.connect_failures.load(), l.events_sent.load(),
-        l.commands.load());
+    // Which core of the list it is connected to (null: none), since with
+    // several the answer changes when one goes down.
+    std::string address = "null";
+    if (auto connected = link->connected_core(); !connected.empty()) {
+      address.clear();
+      json_text::append_string(address, connected);
+    }
+    out +=
+        fmt::format(R"(,"core":{{"connected":{},"address":{},"event_ack":{},"registrations":{},"connect_failures":{},)"
+                    R"("events_sent":{},"commands":{}}})",
+                    l.connected.load(), address, l.core_acks.load(), l.registrations.load(), l.connect_failures.load(),
+                    l.events_sent.load(), l.commands.load());
   }
   if (pots != nullptr) {
     out += R"(,"pots":)" + pots->stats_json();
@@ -182,11 +190,9 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
     log->warn("no potstore catalog ({}): installed pots run; InstallPot reads it again each time", potstore_error);
   }
   const auto stats0 = spool->stats();
-  log->info(
-      "node {} started: event port {}:{}, core {}, spool {} ({} events pending, fsync {})", *node_id,
-      config.event_listen.address, port.port(),
-      config.standalone() ? std::string("none (standalone)") : fmt::format("{}:{}", config.core_host, config.core_port),
-      config.spool_dir().string(), stats0.pending_events, to_string(config.fsync));
+  log->info("node {} started: event port {}:{}, core {}, spool {} ({} events pending, fsync {})", *node_id,
+            config.event_listen.address, port.port(), core_addresses_text(config.cores), config.spool_dir().string(),
+            stats0.pending_events, to_string(config.fsync));
   if (link) {
     link->start();
   }

@@ -1,5 +1,7 @@
 #include "node/potstore.hpp"
 
+#include "common/utf8.hpp"
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -108,47 +110,10 @@ bool no_nul(std::string_view s) {
   return s.find('\0') == std::string_view::npos;
 }
 
-/// Well-formed UTF-8 (no overlong forms, surrogates or code points past
-/// U+10FFFF). A value ends up in pot.json, which must read back: JSON
-/// holds text only (node.yml's values come through yaml-cpp unchecked).
+/// Well-formed UTF-8. A value ends up in pot.json, which must read back:
+/// JSON holds text only (node.yml's values come through yaml-cpp unchecked).
 bool is_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-      cp = c & 0x1FU;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      cp = c & 0x0FU;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) {
-      return false;
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0U) != 0x80U) {
-        return false;
-      }
-      cp = (cp << 6) | (cc & 0x3FU);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
+  return utf8::valid(s);
 }
 
 /// Digits in a row a catalog pattern may hold. libstdc++'s regex compiler

@@ -6,6 +6,8 @@
 // a small pool (one per concurrent caller), registry/token writes use their
 // own connection; WAL lets all of them run beside the writer.
 #include "common/clock.hpp"
+#include "store/ingest_queue.hpp"
+#include "store/query_support.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/storage.hpp"
 
@@ -36,6 +38,7 @@ namespace {
 
 using sqlite::Db;
 using sqlite::Stmt;
+using namespace query_support;  // NOLINT(google-build-using-namespace): the shared filter parts
 
 constexpr int kSchemaVersion = 3;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
@@ -167,89 +170,6 @@ constexpr std::int64_t kSrcSortMax = 20'000;
 /// expression exactly as the index does for SQLite to use it.
 constexpr const char* kSrcBlockExpr = "(id >> 16)";
 
-// ---- addresses ----
-
-using Ip16 = std::array<unsigned char, 16>;
-
-/// IPv4 is stored IPv4-mapped (::ffff:a.b.c.d) so one BLOB order covers both.
-bool ip_to_bin(std::string_view text, Ip16& out) {
-  if (text.empty() || text.size() > 64) {
-    return false;
-  }
-  std::string s(text);
-  if (auto pct = s.find('%'); pct != std::string::npos) {
-    s.resize(pct);  // zone id
-  }
-  if (s.size() > 2 && s.front() == '[' && s.back() == ']') {
-    s = s.substr(1, s.size() - 2);
-  }
-  in_addr v4{};
-  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
-    out.fill(0);
-    out[10] = 0xff;
-    out[11] = 0xff;
-    std::memcpy(out.data() + 12, &v4, 4);
-    return true;
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
-    std::memcpy(out.data(), &v6, 16);
-    return true;
-  }
-  return false;
-}
-
-/// An IP or CIDR as an inclusive [lo, hi] range of 16-byte addresses.
-bool parse_cidr(std::string_view text, Ip16& lo, Ip16& hi) {
-  const auto slash = text.find('/');
-  const auto addr = text.substr(0, slash);
-  Ip16 a{};
-  if (!ip_to_bin(addr, a)) {
-    return false;
-  }
-  const bool v4 = addr.find(':') == std::string_view::npos;
-  int prefix = 128;
-  if (slash != std::string_view::npos) {
-    const auto p = text.substr(slash + 1);
-    int n = -1;
-    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
-    if (p.empty() || ec != std::errc{} || ptr != p.data() + p.size() || n < 0 || n > (v4 ? 32 : 128)) {
-      return false;
-    }
-    prefix = v4 ? 96 + n : n;
-  }
-  for (int i = 0; i < 16; ++i) {
-    const int bits = std::clamp(prefix - i * 8, 0, 8);
-    const auto mask = static_cast<unsigned char>(bits == 0 ? 0 : (0xff << (8 - bits)) & 0xff);
-    lo[i] = a[i] & mask;
-    hi[i] = static_cast<unsigned char>(a[i] | static_cast<unsigned char>(~mask));
-  }
-  return true;
-}
-
-// ---- cursor: "<event_us>.<id>" in an opaque-looking wrapper ----
-
-std::string make_cursor(std::int64_t event_us, std::int64_t id) {
-  return "c1." + std::to_string(event_us) + "." + std::to_string(id);
-}
-
-bool parse_cursor(std::string_view c, std::int64_t& event_us, std::int64_t& id) {
-  if (c.substr(0, 3) != "c1.") {
-    return false;
-  }
-  c.remove_prefix(3);
-  const auto dot = c.find('.');
-  if (dot == std::string_view::npos) {
-    return false;
-  }
-  const auto a = c.substr(0, dot);
-  const auto b = c.substr(dot + 1);
-  auto r1 = std::from_chars(a.data(), a.data() + a.size(), event_us);
-  auto r2 = std::from_chars(b.data(), b.data() + b.size(), id);
-  return !a.empty() && !b.empty() && r1.ec == std::errc{} && r1.ptr == a.data() + a.size() && r2.ec == std::errc{} &&
-         r2.ptr == b.data() + b.size();
-}
-
 // ---- filters ----
 
 using Bind = std::variant<std::int64_t, std::string, Ip16>;
@@ -263,18 +183,6 @@ struct Where {
     sql += clause;
   }
 };
-
-std::string like_pattern(std::string_view text) {
-  std::string p = "%";
-  for (const char c : text) {
-    if (c == '%' || c == '_' || c == '\\') {
-      p.push_back('\\');
-    }
-    p.push_back(c);
-  }
-  p.push_back('%');
-  return p;
-}
 
 /// How query() lets SQLite reach the rows of a source-address range.
 enum class SrcRange {
@@ -327,49 +235,6 @@ bool build_where(const EventFilter& f, Where& w, Error& error, bool with_text = 
   return true;
 }
 
-/// The free-text filter as SQLite's LIKE '%text%' applies it (ASCII letters
-/// match either case, every other byte itself), for query()'s own scan.
-class TextMatcher {
- public:
-  explicit TextMatcher(std::string_view needle) : needle_(needle) {
-    for (auto& c : needle_) {
-      c = lower(c);
-    }
-  }
-  bool matches(std::string_view haystack) const {
-    if (needle_.empty()) {
-      return true;
-    }
-    if (haystack.size() < needle_.size()) {
-      return false;
-    }
-    const char first_lower = needle_[0];
-    const char first_upper = upper(first_lower);
-    const std::size_t last_start = haystack.size() - needle_.size();
-    for (std::size_t i = 0; i <= last_start; ++i) {
-      const char c = haystack[i];
-      if ((c == first_lower || c == first_upper) && rest_matches(haystack.data() + i)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  static char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-  static char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-  bool rest_matches(const char* p) const {
-    for (std::size_t j = 1; j < needle_.size(); ++j) {
-      if (lower(p[j]) != needle_[j]) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  std::string needle_;
-};
-
 int bind_all(Stmt& s, const std::vector<Bind>& binds, int first = 1) {
   int i = first;
   for (const auto& b : binds) {
@@ -414,13 +279,6 @@ StoredEvent read_event(const Stmt& s) {
 Error db_error(sqlite3* db, std::string_view what) {
   return Error{std::string(what) + ": " + sqlite::errmsg(db)};
 }
-
-/// A hash that takes std::string and std::string_view alike (lookups by a
-/// row's text without copying it).
-struct TextHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
-};
 
 /// One read transaction for as long as it lives: every figure of one
 /// answer describes the same snapshot.
@@ -497,21 +355,12 @@ class Deadline {
 
 // ---- the storage ----
 
-struct Pending {
-  std::vector<events::Event> events;
-  std::function<void(bool)> on_committed;
-};
-
 class SqliteStorage final : public Storage {
  public:
   explicit SqliteStorage(StorageOptions options) : options_(std::move(options)) {}
 
   ~SqliteStorage() override {
-    {
-      std::lock_guard lk(mu_);
-      stopping_ = true;
-    }
-    work_cv_.notify_all();
+    queue_.stop();
     if (writer_.joinable()) {
       writer_.join();
     }
@@ -578,47 +427,12 @@ class SqliteStorage final : public Storage {
   // ---- ingestion ----
 
   bool append(std::vector<events::Event>& batch, std::function<void(bool ok)> on_committed) override {
-    const std::size_t n = batch.size();
-    {
-      std::lock_guard lk(mu_);
-      if (stopping_) {
-        return false;
-      }
-      // A batch larger than the whole queue is taken when the queue is
-      // empty: refusing it forever would be a livelock.
-      if (queued_ != 0 && queued_ + n > options_.queue_capacity) {
-        return false;
-      }
-      queue_.push_back(Pending{std::move(batch), std::move(on_committed)});
-      queued_ += n;
-      appended_seq_ += n + 1;  // +1: an empty batch is work too (its callback)
-    }
-    batch.clear();
-    appended_.fetch_add(n, std::memory_order_relaxed);
-    work_cv_.notify_one();
-    return true;
+    return queue_.append(batch, std::move(on_committed));
   }
 
-  void flush() override {
-    std::unique_lock lk(mu_);
-    const auto target = appended_seq_;
-    done_cv_.wait(lk, [&] { return processed_seq_ >= target; });
-  }
+  void flush() override { queue_.flush(); }
 
-  Counters counters() const override {
-    Counters c;
-    c.appended = appended_.load(std::memory_order_relaxed);
-    c.stored = stored_.load(std::memory_order_relaxed);
-    c.duplicates = duplicates_.load(std::memory_order_relaxed);
-    c.failed = failed_.load(std::memory_order_relaxed);
-    {
-      std::lock_guard lk(mu_);
-      c.queued = queued_;
-    }
-    c.retention_deleted = retention_deleted_.load(std::memory_order_relaxed);
-    c.last_commit_lag_us = last_commit_lag_us_.load(std::memory_order_relaxed);
-    return c;
-  }
+  Counters counters() const override { return queue_.counters(); }
 
   // ---- events ----
 
@@ -804,11 +618,8 @@ class SqliteStorage final : public Storage {
       }
     }
     ::malloc_trim(0);
-    {
-      std::lock_guard lk(mu_);
-      writer_release_ = true;
-    }
-    work_cv_.notify_one();
+    writer_release_ = true;
+    queue_.notify();
     {
       std::lock_guard lk(ckpt_mu_);
       ckpt_release_ = true;
@@ -1064,33 +875,7 @@ class SqliteStorage final : public Storage {
 
   Result<std::uint64_t> export_events(const EventFilter& f,
                                       const std::function<bool(const StoredEvent&)>& each) override {
-    // Pages of newest-first events, each its own short statement, so that an
-    // export of millions neither holds them all nor pins a WAL snapshot.
-    Result<std::uint64_t> result;
-    std::uint64_t n = 0;
-    EventQuery q;
-    q.filter = f;
-    q.limit = 1000;
-    while (true) {
-      auto page = query_impl(q, 0);
-      if (!page) {
-        result.error = page.error;
-        return result;
-      }
-      for (const auto& e : page.value->events) {
-        ++n;
-        if (!each(e)) {
-          result.value = n;
-          return result;
-        }
-      }
-      if (page.value->next_cursor.empty()) {
-        break;
-      }
-      q.cursor = std::move(page.value->next_cursor);
-    }
-    result.value = n;
-    return result;
+    return export_by_pages(f, each, [&](const EventQuery& q) { return query_impl(q, 0); });
   }
 
   // ---- registry ----
@@ -1305,17 +1090,7 @@ class SqliteStorage final : public Storage {
     }
     const bool taken = sqlite3_changes(db) > 0;
     auto found = select_join_tokens(" WHERE hash = ?", {Bind{hash}});
-    if (found.empty()) {
-      return std::string("unknown join token");
-    }
-    auto& t = found.front();
-    if (taken && t.used_us == now_us && t.used_by == node_id) {
-      return t;
-    }
-    if (t.used_us != 0) {
-      return fmt::format("join token already used (by node {})", t.used_by);
-    }
-    return std::string("join token expired");
+    return redeem_outcome(found, taken, node_id, now_us);
   }
 
   bool add_node_certificate(const NodeCertificateRecord& c) override {
@@ -1669,43 +1444,23 @@ class SqliteStorage final : public Storage {
     const auto interval = std::chrono::milliseconds(std::max<std::int64_t>(options_.retention_interval_ms, 1));
     auto next_retention = clock::now();  // once at open
     bool retention_pending = false;
-    std::vector<Pending> work;
+    WriterWork work;
     while (true) {
-      std::size_t events = 0;
-      std::size_t items = 0;
-      {
-        std::unique_lock lk(mu_);
-        auto ready = [&] { return stopping_ || !queue_.empty() || writer_release_.load(); };
-        if (retention_pending) {
-          // keep going with retention chunks between ingest batches
-        } else if (retention_on) {
-          work_cv_.wait_until(lk, next_retention, ready);
-        } else {
-          work_cv_.wait(lk, ready);
-        }
-        while (!queue_.empty() && (items == 0 || events + queue_.front().events.size() <= options_.max_batch)) {
-          events += queue_.front().events.size();
-          ++items;
-          work.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        if (work.empty() && stopping_) {
-          break;
-        }
+      std::optional<clock::time_point> until;
+      if (retention_pending) {
+        until = clock::now();  // keep going with retention chunks between ingest batches
+      } else if (retention_on) {
+        until = next_retention;
+      }
+      if (!queue_.take(work, options_.max_batch, until, [&] { return writer_release_.load(); })) {
+        break;
       }
       if (work.empty() && writer_release_.exchange(false)) {
         sqlite3_db_release_memory(writer_db_.get());
         ::malloc_trim(0);  // the pages just freed, back to the system
       }
       if (!work.empty()) {
-        commit(work, events);
-        {
-          std::lock_guard lk(mu_);
-          queued_ -= events;
-          processed_seq_ += events + items;
-        }
-        done_cv_.notify_all();
-        work.clear();
+        commit(work);
       }
       if (retention_on && (retention_pending || clock::now() >= next_retention)) {
         if (!retention_pending) {
@@ -1716,9 +1471,10 @@ class SqliteStorage final : public Storage {
     }
   }
 
-  void commit(std::vector<Pending>& work, std::size_t events) {
+  void commit(WriterWork& work) {
+    const std::size_t events = work.events;
     sqlite3* db = writer_db_.get();
-    std::uint64_t stored = 0, dups = 0;
+    std::uint64_t stored = 0;
     bool ok = false;
     auto backoff = std::chrono::milliseconds(10);
     const int attempts = std::max(options_.commit_attempts, 1);
@@ -1727,13 +1483,13 @@ class SqliteStorage final : public Storage {
         std::this_thread::sleep_for(backoff);
         backoff *= 4;
       }
-      stored = dups = 0;
+      stored = 0;
       if (!sqlite::exec(db, "BEGIN IMMEDIATE")) {
         spdlog::warn("store: begin (attempt {}): {}", attempt + 1, sqlite::errmsg(db));
         continue;
       }
       bool inserted = true;
-      for (const auto& p : work) {
+      for (const auto& p : work.batches) {
         for (const auto& e : p.events) {
           if (!insert(e)) {
             inserted = false;
@@ -1741,8 +1497,6 @@ class SqliteStorage final : public Storage {
           }
           if (sqlite3_changes(db) > 0) {
             ++stored;
-          } else {
-            ++dups;
           }
         }
         if (!inserted) {
@@ -1756,36 +1510,10 @@ class SqliteStorage final : public Storage {
       spdlog::warn("store: commit of {} events (attempt {}): {}", events, attempt + 1, sqlite::errmsg(db));
       sqlite::exec(db, "ROLLBACK");
     }
-    if (ok) {
-      stored_.fetch_add(stored, std::memory_order_relaxed);
-      duplicates_.fetch_add(dups, std::memory_order_relaxed);
-      std::int64_t oldest = 0;
-      for (const auto& p : work) {
-        for (const auto& e : p.events) {
-          if (e.received_us > 0 && (oldest == 0 || e.received_us < oldest)) {
-            oldest = e.received_us;
-          }
-        }
-      }
-      if (oldest > 0) {
-        last_commit_lag_us_.store(unix_now_us() - oldest, std::memory_order_relaxed);
-      }
-    } else {
-      failed_.fetch_add(events, std::memory_order_relaxed);
+    if (!ok) {
       spdlog::error("store: {} events could not be stored: {}", events, sqlite::errmsg(db));
     }
-    for (auto& p : work) {
-      if (!p.on_committed) {
-        continue;
-      }
-      try {
-        p.on_committed(ok);
-      } catch (const std::exception& e) {
-        spdlog::error("store: on_committed threw: {}", e.what());
-      } catch (...) {
-        spdlog::error("store: on_committed threw");
-      }
-    }
+    queue_.finish(work, ok, stored);
   }
 
   bool insert(const events::Event& e) {
@@ -1852,7 +1580,7 @@ class SqliteStorage final : public Storage {
       }
     }
     if (deleted > 0) {
-      retention_deleted_.fetch_add(static_cast<std::uint64_t>(deleted), std::memory_order_relaxed);
+      queue_.count_retention(static_cast<std::uint64_t>(deleted));
     }
     return more;
   }
@@ -1880,17 +1608,7 @@ class SqliteStorage final : public Storage {
   Stmt insert_;
   std::thread writer_;
 
-  mutable std::mutex mu_;  ///< queue_, queued_, sequences, stopping_
-  std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  std::deque<Pending> queue_;
-  std::size_t queued_ = 0;
-  std::uint64_t appended_seq_ = 0;
-  std::uint64_t processed_seq_ = 0;
-  bool stopping_ = false;
-
-  std::atomic<std::uint64_t> appended_{0}, stored_{0}, duplicates_{0}, failed_{0}, retention_deleted_{0};
-  std::atomic<std::int64_t> last_commit_lag_us_{0};
+  IngestQueue queue_{options_.queue_capacity};
 
   std::mutex pool_mu_;
   std::vector<Db> pool_;

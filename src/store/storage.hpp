@@ -1,6 +1,7 @@
 // What the core stores: events, the node/pot registry, API tokens. One
-// abstract interface; SQLite (sqlite_storage.hpp) is the embedded default,
-// PostgreSQL comes later behind the same interface and the same test suite.
+// abstract interface; SQLite (sqlite_storage.cpp) is the embedded default,
+// PostgreSQL (pg_storage.cpp) serves larger fleets and several cores, behind
+// the same interface and the same test suite (tests/unit/store).
 //
 // Threading: append() is non-blocking and may be called from any thread
 // (network threads); a writer thread owned by the storage commits batches.
@@ -15,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -286,6 +288,9 @@ class Storage {
 
 struct StorageOptions {
   std::string path;  ///< SQLite file
+  /// A PostgreSQL connection URI ("postgresql://user:pass@host:5432/db?sslmode=..."):
+  /// when set, the storage is PostgreSQL and `path` is unused.
+  std::string postgres_uri;
   /// Events waiting for the writer: about a second of ingest. A deeper
   /// queue only holds more memory (1 M events took 0.7 GB) and made the
   /// network threads ~30 % slower (a growing heap); past it, nodes are
@@ -315,5 +320,15 @@ struct StorageOptions {
 
 /// Opens (creating and migrating) the SQLite storage. nullptr + error on failure.
 std::unique_ptr<Storage> open_sqlite(const StorageOptions& options, std::string& error);
+
+/// Opens (migrating) the PostgreSQL storage at options.postgres_uri; the
+/// database must exist. nullptr + error on failure.
+std::unique_ptr<Storage> open_postgres(const StorageOptions& options, std::string& error);
+
+/// open_postgres() when options.postgres_uri is set, else open_sqlite().
+std::unique_ptr<Storage> open_storage(const StorageOptions& options, std::string& error);
+
+/// True for a "postgresql://" or "postgres://" URI.
+bool is_postgres_uri(std::string_view text);
 
 }  // namespace honeycomb::store

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pg_server import PgServer
+
 BIN = os.environ.get("HONEYCOMB_BIN", str(Path(__file__).resolve().parents[2] / "build/bin/honeycomb"))
 SOURCE_DIR = Path(os.environ.get("HONEYCOMB_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 
@@ -208,3 +210,14 @@ def wait_log_while_running(hc, proc, predicate, timeout=15.0, what="a debug log 
             raise AssertionError(f"the process exited ({proc.returncode}) before {what}:\n{out}\n{err}")
         return record
     return wait_for(check, timeout, what=what)
+
+
+@pytest.fixture
+def pg_server():
+    """A private PostgreSQL server for one test (tests/e2e/pg_server.py):
+    `.uri` (superuser, database postgres), `.create_database(name)` -> URI,
+    `.kill()`/`.resume()`/`.restart()` (same port). Stopped and removed after
+    the test."""
+    server = PgServer().start()
+    yield server
+    server.stop()

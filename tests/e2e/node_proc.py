@@ -14,6 +14,8 @@ from conftest import BIN, free_port, port_open, wait_for
 
 class Node:
     def __init__(self, home: Path, core_port=None, config: str = "", event_port=None, env=None):
+        """`core_port`: the core's port on 127.0.0.1, or a list of them (or
+        of HOST:PORT strings) for a node with several cores; None: standalone."""
         self.home = home
         self.env = env  # None: the test's own environment
         self.home.mkdir(parents=True, exist_ok=True)
@@ -35,7 +37,8 @@ class Node:
         return base + [str(a) for a in args]
 
     def start(self):
-        core = f"127.0.0.1:{self.core_port}" if self.core_port else "none"
+        cores = self.core_port if isinstance(self.core_port, (list, tuple)) else [self.core_port] if self.core_port else []
+        core = ",".join(c if isinstance(c, str) else f"127.0.0.1:{c}" for c in cores) or "none"
         self.out = open(self.out_path, "a")
         self.proc = subprocess.Popen(
             self.argv("node", "--config", self.config_file, "--event-listen", f"127.0.0.1:{self.event_port}",

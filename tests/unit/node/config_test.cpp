@@ -31,8 +31,8 @@ TEST(NodeConfig, GeneratedFileLoadsBackToTheDefaults) {
   ASSERT_TRUE(std::holds_alternative<NodeConfig>(loaded)) << std::get<std::string>(loaded);
   const auto& c = std::get<NodeConfig>(loaded);
   EXPECT_EQ(c.event_listen.text(), "127.0.0.1:9100");
-  EXPECT_EQ(c.core_host, "127.0.0.1");
-  EXPECT_EQ(c.core_port, 9001);
+  ASSERT_EQ(c.cores.size(), 1u);
+  EXPECT_EQ(c.cores[0].text(), "127.0.0.1:9001");
   EXPECT_EQ(c.max_line_bytes, d.max_line_bytes);
   EXPECT_EQ(c.spool_max_bytes, d.spool_max_bytes);
   EXPECT_EQ(c.fsync, spool::FsyncPolicy::interval);
@@ -46,8 +46,9 @@ TEST(NodeConfig, ReadsEveryKindOfValue) {
                      "spool_max_mb: 10\nmax_line_bytes: 4096\n");
   ASSERT_TRUE(std::holds_alternative<NodeConfig>(loaded)) << std::get<std::string>(loaded);
   const auto& c = std::get<NodeConfig>(loaded);
-  EXPECT_EQ(c.core_host, "core.example");
-  EXPECT_EQ(c.core_port, 9101);
+  ASSERT_EQ(c.cores.size(), 1u);
+  EXPECT_EQ(c.cores[0].address, "core.example");
+  EXPECT_EQ(c.cores[0].port, 9101);
   EXPECT_EQ(c.event_listen.text(), "0.0.0.0:9200");
   EXPECT_EQ(c.fsync, spool::FsyncPolicy::always);
   EXPECT_EQ(c.spool_max_bytes, 10u << 20);
@@ -68,6 +69,88 @@ TEST(NodeConfig, ErrorsNameTheKey) {
     ASSERT_TRUE(std::holds_alternative<std::string>(loaded)) << yaml;
     EXPECT_NE(std::get<std::string>(loaded).find(key), std::string::npos) << std::get<std::string>(loaded);
   }
+}
+
+std::vector<std::string> core_texts(const NodeConfig& c) {
+  std::vector<std::string> out;
+  for (const auto& core : c.cores) {
+    out.push_back(core.text());
+  }
+  return out;
+}
+
+TEST(NodeConfig, CoreIsOneAddressOrAList) {
+  TempDir dir;
+  const std::vector<std::string> two{"a.example:7000", "b.example:7001"};
+  for (const auto& yaml :
+       {std::string("core: \"a.example:7000,b.example:7001\"\n"), std::string("core: a.example:7000, b.example:7001\n"),
+        std::string("core:\n  - a.example:7000\n  - b.example:7001\n"),
+        std::string("core: [a.example:7000, \"b.example:7001\"]\n")}) {
+    auto loaded = load(dir, yaml);
+    ASSERT_TRUE(std::holds_alternative<NodeConfig>(loaded)) << yaml << std::get<std::string>(loaded);
+    EXPECT_EQ(core_texts(std::get<NodeConfig>(loaded)), two) << yaml;
+    EXPECT_FALSE(std::get<NodeConfig>(loaded).standalone());
+  }
+  // A bare port is on this host, as for a single core; IPv6 in brackets.
+  auto mixed = load(dir, "core: \"7000,[::1]:7001,10.0.0.3:7002\"\n");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(mixed)) << std::get<std::string>(mixed);
+  EXPECT_EQ(core_texts(std::get<NodeConfig>(mixed)),
+            (std::vector<std::string>{"127.0.0.1:7000", "[::1]:7001", "10.0.0.3:7002"}));
+  // Standalone: none, an empty value or an empty list.
+  for (const auto& yaml : {"core: none\n", "core:\n", "core: \"\"\n", "core: []\n"}) {
+    auto loaded = load(dir, yaml);
+    ASSERT_TRUE(std::holds_alternative<NodeConfig>(loaded)) << yaml << std::get<std::string>(loaded);
+    EXPECT_TRUE(std::get<NodeConfig>(loaded).standalone()) << yaml;
+  }
+}
+
+TEST(NodeConfig, ABadCoreEntryIsNamedWithItsPlace) {
+  TempDir dir;
+  for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"core: a:7000,b:seven\n", "core[1]: 'b:seven' has no valid port"},
+           {"core:\n  - a:7000\n  - b:70000\n", "core[1]: 'b:70000' has no valid port"},
+           {"core: host-without-port\n", "core: 'host-without-port' has no valid port"},
+           {"core: a:7000,\n", "core[1]: an empty entry"},
+           {"core: a:7000,,b:7001\n", "core[1]: an empty entry"},
+           {"core: a:7000,none\n", "core[1]: 'none'"},
+           {"core: [a:0]\n", "core: 'a:0' needs a port"},
+           {"core: \":7000\"\n", "core: ':7000' needs a host"},
+           {"core: a:7000,b:7001,a:7000\n", "core[2]: 'a:7000' is listed twice"},
+           {"core:\n  - a:7000\n  - [b, c]\n", "core[1]: must be a string"},
+           {"core: {a: 7000}\n", "core: must be a string"}}) {
+    auto loaded = load(dir, yaml);
+    ASSERT_TRUE(std::holds_alternative<std::string>(loaded)) << yaml;
+    EXPECT_NE(std::get<std::string>(loaded).find(expected), std::string::npos) << std::get<std::string>(loaded);
+  }
+}
+
+TEST(NodeConfig, CoreOptionValuesAddUp) {
+  // --core a:7000,b:7001 --core c:7002, as the command line hands them over.
+  const auto cores = parse_core_addresses("--core", {"a:7000,b:7001", "c:7002"});
+  ASSERT_EQ(cores.size(), 3u);
+  EXPECT_EQ(cores[2].text(), "c:7002");
+  EXPECT_EQ(core_addresses_text(cores), "a:7000, b:7001, c:7002");
+  EXPECT_TRUE(parse_core_addresses("--core", {"none"}).empty());
+  EXPECT_EQ(core_addresses_text({}), "none (standalone)");
+  try {
+    parse_core_addresses("--core", {"a:7000", "none"});
+    ADD_FAILURE() << "none with a core";
+  } catch (const config_keys::KeyError& e) {
+    EXPECT_EQ(e.message, "--core[1]: 'none' (a standalone node) cannot be listed with cores");
+  }
+}
+
+TEST(NodeConfig, GeneratedFileKeepsSeveralCores) {
+  TempDir dir;
+  NodeConfig d;
+  d.cores = {{"a.example", 7000}, {"b.example", 7001}};
+  auto loaded = load(dir, generate_node_config(d));
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(loaded)) << std::get<std::string>(loaded);
+  EXPECT_EQ(core_texts(std::get<NodeConfig>(loaded)), (std::vector<std::string>{"a.example:7000", "b.example:7001"}));
+  d.cores.clear();
+  loaded = load(dir, generate_node_config(d));
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(loaded)) << std::get<std::string>(loaded);
+  EXPECT_TRUE(std::get<NodeConfig>(loaded).standalone());
 }
 
 TEST(NodeConfig, PotsAndTheirSupervision) {

@@ -1,0 +1,120 @@
+// See ingest_queue.hpp.
+#include "store/ingest_queue.hpp"
+
+#include "common/clock.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+namespace honeycomb::store {
+
+bool IngestQueue::append(std::vector<events::Event>& batch, std::function<void(bool ok)> on_committed) {
+  const std::size_t n = batch.size();
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) {
+      return false;
+    }
+    // A batch larger than the whole queue is taken when the queue is
+    // empty: refusing it forever would be a livelock.
+    if (queued_ != 0 && queued_ + n > capacity_) {
+      return false;
+    }
+    queue_.push_back(PendingBatch{std::move(batch), std::move(on_committed)});
+    queued_ += n;
+    appended_seq_ += n + 1;  // +1: an empty batch is work too (its callback)
+  }
+  batch.clear();
+  appended_.fetch_add(n, std::memory_order_relaxed);
+  work_cv_.notify_one();
+  return true;
+}
+
+void IngestQueue::flush() {
+  std::unique_lock lk(mu_);
+  const auto target = appended_seq_;
+  done_cv_.wait(lk, [&] { return processed_seq_ >= target; });
+}
+
+void IngestQueue::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+}
+
+bool IngestQueue::take(WriterWork& work, std::size_t max_events,
+                       std::optional<std::chrono::steady_clock::time_point> until, const std::function<bool()>& wake) {
+  std::unique_lock lk(mu_);
+  const auto ready = [&] { return stopping_ || !queue_.empty() || (wake && wake()); };
+  if (until) {
+    work_cv_.wait_until(lk, *until, ready);
+  } else {
+    work_cv_.wait(lk, ready);
+  }
+  while (!queue_.empty() && (work.batches.empty() || work.events + queue_.front().events.size() <= max_events)) {
+    work.events += queue_.front().events.size();
+    work.batches.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return !(work.batches.empty() && stopping_);
+}
+
+void IngestQueue::finish(WriterWork& work, bool ok, std::uint64_t stored) {
+  if (ok) {
+    stored_.fetch_add(stored, std::memory_order_relaxed);
+    duplicates_.fetch_add(work.events - stored, std::memory_order_relaxed);
+    std::int64_t oldest = 0;
+    for (const auto& batch : work.batches) {
+      for (const auto& e : batch.events) {
+        if (e.received_us > 0 && (oldest == 0 || e.received_us < oldest)) {
+          oldest = e.received_us;
+        }
+      }
+    }
+    if (oldest > 0) {
+      last_commit_lag_us_.store(unix_now_us() - oldest, std::memory_order_relaxed);
+    }
+  } else {
+    failed_.fetch_add(work.events, std::memory_order_relaxed);
+  }
+  for (auto& batch : work.batches) {
+    if (!batch.on_committed) {
+      continue;
+    }
+    try {
+      batch.on_committed(ok);
+    } catch (const std::exception& e) {
+      spdlog::error("store: on_committed threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("store: on_committed threw");
+    }
+  }
+  {
+    std::lock_guard lk(mu_);
+    queued_ -= work.events;
+    processed_seq_ += work.events + work.batches.size();
+  }
+  done_cv_.notify_all();
+  work.batches.clear();
+  work.events = 0;
+}
+
+Counters IngestQueue::counters() const {
+  Counters c;
+  c.appended = appended_.load(std::memory_order_relaxed);
+  c.stored = stored_.load(std::memory_order_relaxed);
+  c.duplicates = duplicates_.load(std::memory_order_relaxed);
+  c.failed = failed_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lk(mu_);
+    c.queued = queued_;
+  }
+  c.retention_deleted = retention_deleted_.load(std::memory_order_relaxed);
+  c.last_commit_lag_us = last_commit_lag_us_.load(std::memory_order_relaxed);
+  return c;
+}
+
+}  // namespace honeycomb::store

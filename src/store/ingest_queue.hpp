@@ -1,0 +1,76 @@
+// The bounded queue between Storage::append() (network threads) and a
+// storage's writer thread, with the counters every backend reports. Both
+// backends use it, so that backpressure, flush() and the commit callbacks
+// behave the same whatever the database.
+#pragma once
+
+#include "events/event.hpp"
+#include "store/storage.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace honeycomb::store {
+
+/// One append() call, as the writer takes it.
+struct PendingBatch {
+  std::vector<events::Event> events;
+  std::function<void(bool)> on_committed;
+};
+
+/// What the writer took for one transaction.
+struct WriterWork {
+  std::vector<PendingBatch> batches;
+  std::size_t events = 0;
+  bool empty() const { return batches.empty(); }
+};
+
+class IngestQueue {
+ public:
+  explicit IngestQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  /// Storage::append(): all of `batch` or nothing (see storage.hpp).
+  bool append(std::vector<events::Event>& batch, std::function<void(bool ok)> on_committed);
+  /// Storage::flush(): waits until everything appended so far was finished.
+  void flush();
+  /// No more appends; take() returns false once the queue is empty.
+  void stop();
+  /// Wakes a writer waiting in take() (to look at `wake` again).
+  void notify() { work_cv_.notify_one(); }
+
+  /// Writer: waits for batches (until `until` when set, or `wake()` says
+  /// so), then moves whole batches of at most `max_events` events in all
+  /// (at least one batch) into `work`. False when stopped and drained.
+  bool take(WriterWork& work, std::size_t max_events, std::optional<std::chrono::steady_clock::time_point> until,
+            const std::function<bool()>& wake = {});
+  /// Writer: the transaction for `work` committed (`ok`, `stored` of its
+  /// events new, the rest duplicates) or failed: counts it, runs each
+  /// batch's on_committed (an exception from one is logged), wakes flush().
+  void finish(WriterWork& work, bool ok, std::uint64_t stored);
+
+  void count_retention(std::uint64_t deleted) { retention_deleted_.fetch_add(deleted, std::memory_order_relaxed); }
+  Counters counters() const;
+
+ private:
+  const std::size_t capacity_;
+  mutable std::mutex mu_;  ///< queue_, queued_, the sequences, stopping_
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::deque<PendingBatch> queue_;
+  std::size_t queued_ = 0;  ///< events appended, not finished (in the queue or being committed)
+  std::uint64_t appended_seq_ = 0;
+  std::uint64_t processed_seq_ = 0;
+  bool stopping_ = false;
+
+  std::atomic<std::uint64_t> appended_{0}, stored_{0}, duplicates_{0}, failed_{0}, retention_deleted_{0};
+  std::atomic<std::int64_t> last_commit_lag_us_{0};
+};
+
+}  // namespace honeycomb::store

@@ -1,0 +1,1638 @@
+// PostgreSQL storage: the same contract as SQLite (storage.hpp, the shared
+// test suite) on a database server that several cores can share. Schema,
+// partitions and retention are documented in docs/EVENTS.md § PostgreSQL;
+// this file says why where it is not obvious.
+//
+// Threads: as in SQLite. One writer thread owns `writer_` (the connection
+// events are copied through); append() only moves events into a bounded
+// queue. Reads lease connections from a small pool; registry and token
+// writes share one connection under a mutex. A broken connection is
+// re-established on next use: a database restart costs failed commits
+// (whose events the nodes keep and resend), never a crash or a lost event.
+#include "common/clock.hpp"
+#include "store/ingest_queue.hpp"
+#include "store/pg_db.hpp"
+#include "store/pg_lib.hpp"
+#include "store/query_support.hpp"
+#include "store/storage.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <exception>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace honeycomb::store {
+namespace {
+
+using pg::Conn;
+using pg::Params;
+using namespace query_support;  // NOLINT(google-build-using-namespace): the shared filter parts
+
+constexpr int kSchemaVersion = 1;
+constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
+constexpr std::size_t kMaxPooledReaders = 8;
+constexpr int kRetentionChunk = 5000;  ///< rows deleted per retention transaction
+constexpr int kScanFetch = 500;        ///< rows per FETCH of a free-text scan
+constexpr std::int64_t kDayUs = 86'400'000'000;
+/// Day partitions are made for event times from this many days ago to
+/// kPartitionFutureDays ahead; other times (a honeypot's clock far off, a
+/// forged record) go to the default partition, so that no sender can make
+/// the core create thousands of partitions.
+constexpr std::int64_t kPartitionPastDays = 400;
+constexpr std::int64_t kPartitionFutureDays = 2;
+/// Partition DDL waits at most this long for its lock, so that a long query
+/// delays the day's partition rather than ingestion behind it.
+constexpr int kDdlLockTimeoutMs = 2000;
+/// pg_advisory_lock key serialising schema migrations and partition DDL
+/// between the cores sharing a database ("honeycmb").
+constexpr std::int64_t kDdlLockKey = 0x686f6e6579636d62;
+
+// Migrations: index i brings honeycomb_schema.version i to i+1. Never edit a
+// released step; append a new one.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1. Events are partitioned by day of event time: retention drops a
+    // day's table instead of deleting rows, and each day's indexes stay the
+    // size of a day. The source index is an ordinary one here: it is per
+    // partition, so inserts touch one day's index. `id` is the arrival
+    // order (the page cursor's tie-break); get() finds it through a BRIN
+    // index, tiny because ids grow with each partition's insertion order.
+    R"sql(
+CREATE SEQUENCE events_id_seq;
+CREATE TABLE events(
+  id bigint NOT NULL DEFAULT nextval('events_id_seq'),
+  event_id text,
+  received_us bigint NOT NULL,
+  event_us bigint NOT NULL,
+  node_id bigint NOT NULL,
+  pot_id text NOT NULL,
+  pot_type text NOT NULL,
+  event_type text NOT NULL,
+  src_ip text NOT NULL,
+  src_ip_bin bytea,
+  src_port integer NOT NULL,
+  dst_ip text NOT NULL,
+  dst_port integer NOT NULL,
+  username text NOT NULL,
+  password text NOT NULL,
+  command text NOT NULL,
+  session text NOT NULL,
+  url text NOT NULL,
+  message text NOT NULL,
+  raw text NOT NULL
+) PARTITION BY RANGE (event_us);
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+CREATE UNIQUE INDEX events_time_event_id ON events(event_us, event_id);
+CREATE INDEX events_pot_time ON events(pot_id, event_us);
+CREATE INDEX events_type_time ON events(event_type, event_us);
+CREATE INDEX events_pot_type_time ON events(pot_type, event_us);
+CREATE INDEX events_node_time ON events(node_id, event_us);
+CREATE INDEX events_src_time ON events(src_ip_bin, event_us);
+CREATE INDEX events_id_brin ON events USING brin(id);
+CREATE TABLE nodes(
+  node_id bigint PRIMARY KEY,
+  name text NOT NULL,
+  address text NOT NULL,
+  port integer NOT NULL,
+  node_type text NOT NULL,
+  status text NOT NULL,
+  first_seen_us bigint NOT NULL,
+  last_seen_us bigint NOT NULL
+);
+CREATE TABLE pots(
+  node_id bigint NOT NULL,
+  pot_id text NOT NULL,
+  pot_type text NOT NULL,
+  status text NOT NULL,
+  message text NOT NULL,
+  updated_us bigint NOT NULL,
+  PRIMARY KEY(node_id, pot_id)
+);
+CREATE TABLE api_tokens(
+  id bigserial PRIMARY KEY,
+  name text NOT NULL,
+  hash text NOT NULL UNIQUE,
+  created_us bigint NOT NULL,
+  revoked boolean NOT NULL DEFAULT false,
+  scope text NOT NULL DEFAULT 'admin'
+);
+CREATE TABLE join_tokens(
+  id bigserial PRIMARY KEY,
+  node_name text NOT NULL,
+  hash text NOT NULL UNIQUE,
+  created_us bigint NOT NULL,
+  expires_us bigint NOT NULL,
+  used_us bigint NOT NULL DEFAULT 0,
+  used_by bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE node_certificates(
+  serial text PRIMARY KEY,
+  node_id bigint NOT NULL,
+  node_name text NOT NULL,
+  issued_us bigint NOT NULL,
+  not_after_us bigint NOT NULL,
+  revoked_us bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX node_certificates_node ON node_certificates(node_id);
+CREATE TABLE node_totp(
+  node_id bigint PRIMARY KEY,
+  secret text NOT NULL
+);
+CREATE TABLE audit_log(
+  id bigserial PRIMARY KEY,
+  time_us bigint NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  target text NOT NULL,
+  outcome text NOT NULL
+);
+)sql",
+};
+static_assert(std::size(kMigrations) == kSchemaVersion);
+
+/// The columns a COPY fills, in the staging table's order (after `seq`).
+constexpr const char* kInsertColumns =
+    "event_id, received_us, event_us, node_id, pot_id, pot_type, event_type, src_ip, src_ip_bin, src_port, dst_ip, "
+    "dst_port, username, password, command, session, url, message, raw";
+constexpr const char* kEventColumns =
+    "id, event_id, received_us, event_us, node_id, pot_id, pot_type, event_type, src_ip, src_port, dst_ip, dst_port, "
+    "username, password, command, session, url, message, raw";
+constexpr int kIdColumn = 0;       ///< in kEventColumns
+constexpr int kEventUsColumn = 3;  ///< in kEventColumns
+constexpr int kRawColumn = 18;     ///< in kEventColumns
+
+// ---- text ----
+
+std::string hex_bytes(const Ip16& ip) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : ip) {
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 0xf]);
+  }
+  return out;
+}
+
+/// A text value as a SQL literal (standard_conforming_strings is on in
+/// every supported server): for the few statements without parameters.
+std::string quote_literal(std::string_view s) {
+  std::string out = "'";
+  for (const char c : s) {
+    out.push_back(c);
+    if (c == '\'') {
+      out.push_back('\'');
+    }
+  }
+  out.push_back('\'');
+  return out;
+}
+
+// ---- days and partitions ----
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a >= 0 ? a / b : (a + 1) / b - 1;
+}
+
+/// "events_p20261201" for the UTC day `day` (days since 1970-01-01).
+std::string partition_name(std::int64_t day) {
+  const std::time_t t = static_cast<std::time_t>(day * 86'400);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("events_p{:04}{:02}{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/// The day of a partition's name, or nullopt for another table.
+std::optional<std::int64_t> partition_day(std::string_view name) {
+  if (!name.starts_with("events_p") || name.size() != 16) {
+    return std::nullopt;
+  }
+  int ymd = 0;
+  const auto digits = name.substr(8);
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), ymd);
+  if (ec != std::errc{} || ptr != digits.data() + digits.size()) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = ymd / 10000 - 1900;
+  tm.tm_mon = ymd / 100 % 100 - 1;
+  tm.tm_mday = ymd % 100;
+  return static_cast<std::int64_t>(timegm(&tm)) / 86'400;
+}
+
+// ---- filters ----
+
+/// A WHERE clause with its parameters numbered as they are added.
+struct Where {
+  std::string sql;  ///< " WHERE ..." or empty
+  Params params;
+
+  /// "$n" for a new text/integer parameter.
+  template <class T>
+  std::string param(T value) {
+    params.add(std::move(value));
+    return "$" + std::to_string(params.size());
+  }
+  std::string param_bytes(const Ip16& ip) {
+    params.add_binary(ip.data(), ip.size());
+    return "$" + std::to_string(params.size());
+  }
+  void add(std::string_view clause) {
+    sql += sql.empty() ? " WHERE " : " AND ";
+    sql += clause;
+  }
+};
+
+/// `with_text`: false when the caller matches the free text itself (query()).
+bool build_where(const EventFilter& f, Where& w, Error& error, bool with_text = true) {
+  if (f.since_us) {
+    w.add("event_us >= " + w.param(*f.since_us));
+  }
+  if (f.until_us) {
+    w.add("event_us < " + w.param(*f.until_us));
+  }
+  if (f.node_id) {
+    w.add("node_id = " + w.param(pg::to_db(*f.node_id)));
+  }
+  if (!f.pot_id.empty()) {
+    w.add("pot_id = " + w.param(f.pot_id));
+  }
+  if (!f.pot_type.empty()) {
+    w.add("pot_type = " + w.param(f.pot_type));
+  }
+  if (!f.event_type.empty()) {
+    w.add("event_type = " + w.param(f.event_type));
+  }
+  if (!f.src.empty()) {
+    Ip16 lo{}, hi{};
+    if (!parse_cidr(f.src, lo, hi)) {
+      error = Error{"src: not an IP address or CIDR: '" + f.src + "'", true};
+      return false;
+    }
+    if (lo == hi) {
+      w.add("src_ip_bin = " + w.param_bytes(lo));
+    } else {
+      const auto a = w.param_bytes(lo);
+      w.add("src_ip_bin BETWEEN " + a + " AND " + w.param_bytes(hi));
+    }
+  }
+  if (with_text && !f.text.empty()) {
+    // The C collation folds ASCII letters only, as SQLite's LIKE does.
+    w.add("raw COLLATE \"C\" ILIKE " + w.param(like_pattern(f.text)) + " ESCAPE '\\'");
+  }
+  return true;
+}
+
+StoredEvent read_event(const pg::Result& r, int row) {
+  StoredEvent s;
+  s.id = r.int64(row, 0);
+  auto& e = s.event;
+  e.event_id = r.null(row, 1) ? std::string() : r.text(row, 1);
+  e.received_us = r.int64(row, 2);
+  e.event_us = r.int64(row, 3);
+  e.node_id = pg::from_db(r.int64(row, 4));
+  e.pot_id = r.text(row, 5);
+  e.pot_type = r.text(row, 6);
+  e.event_type = r.text(row, 7);
+  e.src_ip = r.text(row, 8);
+  e.src_port = static_cast<std::int32_t>(r.int64(row, 9));
+  e.dst_ip = r.text(row, 10);
+  e.dst_port = static_cast<std::int32_t>(r.int64(row, 11));
+  e.username = r.text(row, 12);
+  e.password = r.text(row, 13);
+  e.command = r.text(row, 14);
+  e.session = r.text(row, 15);
+  e.url = r.text(row, 16);
+  e.message = r.text(row, 17);
+  e.raw_json = r.text(row, 18);
+  return s;
+}
+
+bool is_timeout(const pg::Result& r) {
+  return r.sqlstate() == "57014";  // query_canceled: statement_timeout
+}
+
+// ---- the storage ----
+
+/// A connection and the statement timeout it is set to.
+struct Reader {
+  Conn conn;
+  std::int64_t timeout_ms = -1;
+};
+
+class PgStorage final : public Storage {
+ public:
+  explicit PgStorage(StorageOptions options) : options_(std::move(options)) {}
+
+  ~PgStorage() override {
+    queue_.stop();
+    if (writer_thread_.joinable()) {
+      writer_thread_.join();
+    }
+  }
+
+  bool open(std::string& error) {
+    writer_ = connect(error);
+    if (!writer_) {
+      return false;
+    }
+    if (!migrate(error)) {
+      return false;
+    }
+    if (!prepare_writer()) {
+      error = pg::errmsg(writer_.get());
+      return false;
+    }
+    misc_ = connect(error);
+    if (!misc_) {
+      return false;
+    }
+    ensure_partition(floor_div(unix_now_us(), kDayUs));
+    ensure_partition(floor_div(unix_now_us(), kDayUs) + 1);
+    writer_thread_ = std::thread([this] { writer_loop(); });
+    return true;
+  }
+
+  // ---- ingestion ----
+
+  bool append(std::vector<events::Event>& batch, std::function<void(bool ok)> on_committed) override {
+    return queue_.append(batch, std::move(on_committed));
+  }
+
+  void flush() override { queue_.flush(); }
+
+  Counters counters() const override { return queue_.counters(); }
+
+  // ---- events ----
+
+  Result<EventPage> query(const EventQuery& q) override {
+    return once_more_if_disconnected([&] { return query_impl(q, options_.query_timeout_ms); });
+  }
+
+  Result<StoredEvent> get(std::int64_t id) override {
+    return once_more_if_disconnected([&] { return get_impl(id); });
+  }
+
+  Result<Stats> stats(const StatsQuery& q) override {
+    return once_more_if_disconnected([&] { return stats_impl(q); });
+  }
+
+  Result<AttackerSummary> attacker_summary(const std::string& ip) override {
+    return once_more_if_disconnected([&] { return attacker_impl(ip); });
+  }
+
+  Result<StoredEvent> get_impl(std::int64_t id) {
+    Result<StoredEvent> result;
+    auto lease = reader(result.error, options_.query_timeout_ms);
+    if (!lease) {
+      return result;
+    }
+    Params p;
+    p.add(id);
+    const auto r = p.exec(lease.conn(), std::string("SELECT ") + kEventColumns + " FROM events WHERE id = $1");
+    if (!r.ok()) {
+      result.error = lease.error("get", r);
+    } else if (r.rows() == 0) {
+      result.error = Error{"no event with id " + std::to_string(id), false, true};
+    } else {
+      result.value = read_event(r, 0);
+    }
+    return result;
+  }
+
+  Result<Stats> stats_impl(const StatsQuery& q) {
+    Result<Stats> result;
+    Where w;
+    if (!build_where(q.filter, w, result.error)) {
+      return result;
+    }
+    if (q.bucket_seconds <= 0) {
+      result.error = Error{"bucket_seconds must be positive", true};
+      return result;
+    }
+    auto lease = reader(result.error, options_.query_timeout_ms);
+    if (!lease) {
+      return result;
+    }
+    // Every figure in one statement and one read of the matching rows
+    // (grouping sets); the server keeps each figure's top rows, so what
+    // crosses the network is bounded by `top`, not by the distinct values.
+    const std::int64_t bucket_us = q.bucket_seconds * 1'000'000;
+    const auto top = static_cast<std::int64_t>(std::clamp<std::size_t>(q.top, 1, 1000));
+    const auto b = w.param(bucket_us);
+    const auto top_param = w.param(top);
+    const std::string sql =
+        "SELECT k, v, n FROM ("
+        " SELECT k, v, n, row_number() OVER (PARTITION BY k ORDER BY n DESC, v COLLATE \"C\") AS r FROM ("
+        "  SELECT CASE WHEN GROUPING(src_ip) = 0 THEN 1 WHEN GROUPING(username) = 0 THEN 2"
+        "   WHEN GROUPING(password) = 0 THEN 3 WHEN GROUPING(command) = 0 THEN 4 WHEN GROUPING(pot_type) = 0 THEN 5"
+        "   WHEN GROUPING(event_type) = 0 THEN 6 WHEN GROUPING(b) = 0 THEN 7 ELSE 0 END AS k,"
+        "   COALESCE(src_ip, username, password, command, pot_type, event_type, b::text, '') AS v, count(*) AS n"
+        "  FROM (SELECT src_ip, username, password, command, pot_type, event_type,"
+        "   (CASE WHEN event_us >= 0 THEN event_us / " +
+        b + " ELSE (event_us + 1) / " + b + " - 1 END) AS b FROM events" + w.sql +
+        ") e"
+        "  GROUP BY GROUPING SETS ((src_ip), (username), (password), (command), (pot_type), (event_type), (b), ())"
+        " ) g WHERE k IN (0, 7) OR v <> ''"
+        ") t WHERE k IN (0, 7) OR r <= CASE WHEN k IN (5, 6) THEN 1000 ELSE " +
+        top_param + " END ORDER BY k, r";
+    const auto r = w.params.exec(lease.conn(), sql);
+    if (!r.ok()) {
+      result.error = lease.error("stats", r);
+      return result;
+    }
+    Stats st;
+    std::array<std::vector<Count>*, 7> lists{nullptr,          &st.top_src_ips, &st.top_usernames, &st.top_passwords,
+                                             &st.top_commands, &st.by_pot_type, &st.by_event_type};
+    for (int i = 0; i < r.rows(); ++i) {
+      const auto k = r.int64(i, 0);
+      const auto n = static_cast<std::uint64_t>(r.int64(i, 2));
+      if (k == 0) {
+        st.total = n;
+      } else if (k == 7) {
+        st.buckets.emplace_back(r.int64(i, 1) * q.bucket_seconds, n);
+      } else if (k > 0 && k < 7) {
+        lists[static_cast<std::size_t>(k)]->push_back(Count{r.text(i, 1), n});
+      }
+    }
+    std::sort(st.buckets.begin(), st.buckets.end());
+    result.value = std::move(st);
+    return result;
+  }
+
+  Result<AttackerSummary> attacker_impl(const std::string& ip) {
+    Result<AttackerSummary> result;
+    Ip16 bin{};
+    if (ip.find('/') != std::string::npos || !ip_to_bin(ip, bin)) {
+      result.error = Error{"not an IP address: '" + ip + "'", true};
+      return result;
+    }
+    auto lease = reader(result.error, options_.query_timeout_ms);
+    if (!lease) {
+      return result;
+    }
+    PGconn* c = lease.conn();
+    AttackerSummary a;
+    // One snapshot for the totals and the lists.
+    if (!pg::exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").ok()) {
+      result.error = Error{"attacker: " + pg::errmsg(c)};
+      return result;
+    }
+    Params p;
+    p.add_binary(bin.data(), bin.size());
+    const auto totals = p.exec(c, "SELECT count(*), min(event_us), max(event_us) FROM events WHERE src_ip_bin = $1");
+    if (!totals.ok()) {
+      result.error =
+          lease.error("attacker", totals, "this address has too many events to summarise within the time limit");
+      return result;
+    }
+    a.event_count = static_cast<std::uint64_t>(totals.int64(0, 0));
+    if (a.event_count > 0) {
+      a.first_us = totals.int64(0, 1);
+      a.last_us = totals.int64(0, 2);
+      a.summarised = std::min<std::uint64_t>(a.event_count, options_.attacker_summarised);
+      // Every list in one statement over the address's newest rows (by the
+      // source index, newest first: only those rows are read); each set of
+      // the grouping is one list, told apart by which columns it fills.
+      p.add(static_cast<std::int64_t>(options_.attacker_summarised));
+      const auto g = p.exec(
+          c,
+          "WITH r AS MATERIALIZED (SELECT node_id, pot_id, pot_type, event_type, username, password, command, session, "
+          "event_us FROM events WHERE src_ip_bin = $1 ORDER BY event_us DESC, id DESC LIMIT $2) "
+          "SELECT node_id, pot_id, pot_type, event_type, username, password, command, session, count(*), "
+          "min(event_us), max(event_us) FROM r GROUP BY GROUPING SETS ((node_id), (pot_id, pot_type), (event_type), "
+          "(username, password), (command), (node_id, pot_id, session))");
+      if (!g.ok()) {
+        result.error =
+            lease.error("attacker", g, "this address has too many events to summarise within the time limit");
+        return result;
+      }
+      collect_attacker_lists(g, a);
+    }
+    pg::exec(c, "COMMIT");
+    result.value = std::move(a);
+    return result;
+  }
+
+  Result<std::uint64_t> export_events(const EventFilter& f,
+                                      const std::function<bool(const StoredEvent&)>& each) override {
+    return export_by_pages(f, each, [&](const EventQuery& q) { return query_impl(q, 0); });
+  }
+
+  // ---- registry ----
+
+  void save_node(const NodeRecord& node) override {
+    std::lock_guard lk(misc_mu_);
+    PGconn* c = misc();
+    if (c == nullptr || !pg::exec(c, "BEGIN").ok()) {
+      spdlog::error("store: save_node {}: {}", node.node_id, pg::errmsg(c));
+      return;
+    }
+    Params n;
+    n.add(pg::to_db(node.node_id))
+        .add(node.name)
+        .add(static_cast<std::int64_t>(node.port))
+        .add(node.address)
+        .add(node.node_type)
+        .add(node.status)
+        .add(node.first_seen_us)
+        .add(node.last_seen_us);
+    bool ok = n.exec(c,
+                     "INSERT INTO nodes(node_id, name, port, address, node_type, status, first_seen_us, last_seen_us) "
+                     "VALUES($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT(node_id) DO UPDATE SET name=excluded.name, "
+                     "address=excluded.address, port=excluded.port, node_type=excluded.node_type, "
+                     "status=excluded.status, first_seen_us=excluded.first_seen_us, "
+                     "last_seen_us=excluded.last_seen_us")
+                  .ok();
+    if (ok) {
+      Params d;
+      d.add(pg::to_db(node.node_id));
+      ok = d.exec(c, "DELETE FROM pots WHERE node_id = $1").ok();
+    }
+    for (const auto& pot : node.pots) {
+      if (!ok) {
+        break;
+      }
+      Params p;
+      p.add(pg::to_db(node.node_id))
+          .add(pot.pot_id)
+          .add(pot.pot_type)
+          .add(pot.status)
+          .add(pot.message)
+          .add(pot.updated_us);
+      ok = p.exec(c,
+                  "INSERT INTO pots(node_id, pot_id, pot_type, status, message, updated_us) VALUES($1,$2,$3,$4,$5,$6) "
+                  "ON CONFLICT(node_id, pot_id) DO UPDATE SET pot_type=excluded.pot_type, status=excluded.status, "
+                  "message=excluded.message, updated_us=excluded.updated_us")
+               .ok();
+    }
+    if (!ok || !pg::exec(c, "COMMIT").ok()) {
+      spdlog::error("store: save_node {}: {}", node.node_id, pg::errmsg(c));
+      pg::exec(c, "ROLLBACK");
+    }
+  }
+
+  std::vector<NodeRecord> load_nodes() override {
+    std::vector<NodeRecord> nodes;
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      spdlog::error("store: load_nodes: {}", error.message);
+      return nodes;
+    }
+    PGconn* c = lease.conn();
+    pg::exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    std::map<std::uint64_t, NodeRecord> by_id;
+    const auto r =
+        pg::exec(c, "SELECT node_id, name, address, port, node_type, status, first_seen_us, last_seen_us FROM nodes");
+    for (int i = 0; i < r.rows(); ++i) {
+      NodeRecord n;
+      n.node_id = pg::from_db(r.int64(i, 0));
+      n.name = r.text(i, 1);
+      n.address = r.text(i, 2);
+      n.port = static_cast<std::uint16_t>(r.int64(i, 3));
+      n.node_type = r.text(i, 4);
+      n.status = r.text(i, 5);
+      n.first_seen_us = r.int64(i, 6);
+      n.last_seen_us = r.int64(i, 7);
+      by_id.emplace(n.node_id, std::move(n));
+    }
+    const auto p = pg::exec(c,
+                            "SELECT node_id, pot_id, pot_type, status, message, updated_us FROM pots "
+                            "ORDER BY node_id, pot_id COLLATE \"C\"");
+    for (int i = 0; i < p.rows(); ++i) {
+      auto it = by_id.find(pg::from_db(p.int64(i, 0)));
+      if (it != by_id.end()) {
+        it->second.pots.push_back(PotRecord{p.text(i, 1), p.text(i, 2), p.text(i, 3), p.text(i, 4), p.int64(i, 5)});
+      }
+    }
+    pg::exec(c, "COMMIT");
+    if (!r.ok() || !p.ok()) {
+      spdlog::error("store: load_nodes: {}", pg::errmsg(c));
+    }
+    nodes.reserve(by_id.size());
+    for (auto& [id, n] : by_id) {
+      nodes.push_back(std::move(n));
+    }
+    return nodes;
+  }
+
+  // ---- tokens ----
+
+  TokenRecord add_token(const std::string& name, const std::string& hash, const std::string& scope) override {
+    std::lock_guard lk(misc_mu_);
+    TokenRecord t;
+    t.name = name;
+    t.hash = hash;
+    t.created_us = unix_now_us();
+    t.scope = scope;
+    Params p;
+    p.add(name).add(hash).add(t.created_us).add(scope);
+    PGconn* c = misc();
+    const auto r = c == nullptr ? pg::Result()
+                                : p.exec(c,
+                                         "INSERT INTO api_tokens(name, hash, created_us, revoked, scope) "
+                                         "VALUES($1,$2,$3,false,$4) RETURNING id");
+    if (r.ok() && r.rows() == 1) {
+      t.id = r.int64(0, 0);
+    } else {
+      spdlog::error("store: add_token '{}': {}", name, pg::errmsg(c));
+    }
+    return t;  // id 0: not stored
+  }
+
+  std::vector<TokenRecord> tokens() override { return select_tokens("", Params()); }
+
+  bool revoke_token(const std::string& id_or_name) override {
+    std::lock_guard lk(misc_mu_);
+    PGconn* c = misc();
+    if (c == nullptr) {
+      return false;
+    }
+    std::int64_t id = 0;
+    auto [ptr, ec] = std::from_chars(id_or_name.data(), id_or_name.data() + id_or_name.size(), id);
+    if (!id_or_name.empty() && ec == std::errc{} && ptr == id_or_name.data() + id_or_name.size()) {
+      Params p;
+      p.add(id);
+      if (p.exec(c, "UPDATE api_tokens SET revoked = true WHERE id = $1 AND NOT revoked").affected() > 0) {
+        return true;
+      }
+    }
+    Params p;
+    p.add(id_or_name);
+    return p.exec(c, "UPDATE api_tokens SET revoked = true WHERE name = $1 AND NOT revoked").affected() > 0;
+  }
+
+  std::optional<TokenRecord> find_token(const std::string& hash) override {
+    Params p;
+    p.add(hash);
+    auto found = select_tokens(" WHERE hash = $1", p);
+    if (found.empty()) {
+      return std::nullopt;
+    }
+    return found.front();
+  }
+
+  // ---- node enrollment ----
+
+  JoinTokenRecord add_join_token(const std::string& node_name, const std::string& hash,
+                                 std::int64_t expires_us) override {
+    std::lock_guard lk(misc_mu_);
+    JoinTokenRecord t;
+    t.node_name = node_name;
+    t.hash = hash;
+    t.created_us = unix_now_us();
+    t.expires_us = expires_us;
+    Params p;
+    p.add(node_name).add(hash).add(t.created_us).add(expires_us);
+    PGconn* c = misc();
+    const auto r = c == nullptr ? pg::Result()
+                                : p.exec(c,
+                                         "INSERT INTO join_tokens(node_name, hash, created_us, expires_us) "
+                                         "VALUES($1,$2,$3,$4) RETURNING id");
+    if (r.ok() && r.rows() == 1) {
+      t.id = r.int64(0, 0);
+    } else {
+      spdlog::error("store: add_join_token '{}': {}", node_name, pg::errmsg(c));
+    }
+    return t;  // id 0: not stored
+  }
+
+  std::vector<JoinTokenRecord> join_tokens() override { return select_join_tokens("", Params()); }
+
+  std::variant<JoinTokenRecord, std::string> redeem_join_token(const std::string& hash, std::uint64_t node_id,
+                                                               std::int64_t now_us) override {
+    const std::string& clean_hash = hash;
+    bool taken = false;
+    {
+      std::lock_guard lk(misc_mu_);
+      PGconn* c = misc();
+      if (c == nullptr) {
+        return std::string("the core could not check the join token: the database is unreachable");
+      }
+      // One UPDATE decides: two nodes (or two cores) presenting the same
+      // token at once cannot both take it (the row changes only while
+      // unused and unexpired; the second UPDATE waits for the first's row
+      // lock, then sees it used).
+      Params p;
+      p.add(now_us).add(static_cast<std::int64_t>(node_id)).add(clean_hash);
+      const auto r = p.exec(
+          c, "UPDATE join_tokens SET used_us = $1, used_by = $2 WHERE hash = $3 AND used_us = 0 AND expires_us > $1");
+      if (!r.ok()) {
+        return std::string("the core could not check the join token: ") + pg::errmsg(c);
+      }
+      taken = r.affected() > 0;
+    }
+    Params p;
+    p.add(clean_hash);
+    auto found = select_join_tokens(" WHERE hash = $1", p);
+    return redeem_outcome(found, taken, node_id, now_us);
+  }
+
+  bool add_node_certificate(const NodeCertificateRecord& cert) override {
+    std::lock_guard lk(misc_mu_);
+    Params p;
+    p.add(cert.serial)
+        .add(static_cast<std::int64_t>(cert.node_id))
+        .add(cert.node_name)
+        .add(cert.issued_us)
+        .add(cert.not_after_us)
+        .add(cert.revoked_us);
+    PGconn* c = misc();
+    if (c != nullptr && p.exec(c,
+                               "INSERT INTO node_certificates(serial, node_id, node_name, issued_us, not_after_us, "
+                               "revoked_us) VALUES($1,$2,$3,$4,$5,$6)")
+                            .ok()) {
+      return true;
+    }
+    spdlog::error("store: add_node_certificate {}: {}", cert.node_id, pg::errmsg(c));
+    return false;
+  }
+
+  std::vector<NodeCertificateRecord> node_certificates() override {
+    std::vector<NodeCertificateRecord> out;
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      return out;
+    }
+    const auto r = pg::exec(lease.conn(),
+                            "SELECT serial, node_id, node_name, issued_us, not_after_us, revoked_us "
+                            "FROM node_certificates ORDER BY issued_us");
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back(NodeCertificateRecord{r.text(i, 0), static_cast<std::uint64_t>(r.int64(i, 1)), r.text(i, 2),
+                                          r.int64(i, 3), r.int64(i, 4), r.int64(i, 5)});
+    }
+    return out;
+  }
+
+  int revoke_node_certificates(const std::string& node_or_serial, std::int64_t now_us) override {
+    std::lock_guard lk(misc_mu_);
+    PGconn* c = misc();
+    if (c == nullptr) {
+      return 0;
+    }
+    // A node id is a u64 stored as its int64 bit pattern (like nodes.node_id).
+    std::uint64_t id = 0;
+    const auto* end = node_or_serial.data() + node_or_serial.size();
+    auto [ptr, ec] = std::from_chars(node_or_serial.data(), end, id);
+    const bool is_id = !node_or_serial.empty() && ec == std::errc{} && ptr == end;
+    Params p;
+    p.add(now_us).add(node_or_serial).add(static_cast<std::int64_t>(id));
+    p.add(std::string(is_id ? "true" : "false"));
+    const auto r = p.exec(c,
+                          "UPDATE node_certificates SET revoked_us = $1 WHERE revoked_us = 0 AND "
+                          "(serial = $2 OR node_name = $2 OR ($4::boolean AND node_id = $3))");
+    if (!r.ok()) {
+      spdlog::error("store: revoke_node_certificates '{}': {}", node_or_serial, pg::errmsg(c));
+      return 0;
+    }
+    return static_cast<int>(r.affected());
+  }
+
+  std::vector<std::pair<std::uint64_t, std::string>> node_totp_keys() override {
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      return out;
+    }
+    const auto r = pg::exec(lease.conn(), "SELECT node_id, secret FROM node_totp");
+    for (int i = 0; i < r.rows(); ++i) {
+      out.emplace_back(static_cast<std::uint64_t>(r.int64(i, 0)), r.text(i, 1));
+    }
+    return out;
+  }
+
+  bool set_node_totp_key(std::uint64_t node_id, const std::string& key) override {
+    std::lock_guard lk(misc_mu_);
+    Params p;
+    p.add(static_cast<std::int64_t>(node_id)).add(key);
+    PGconn* c = misc();
+    if (c != nullptr &&
+        p.exec(c,
+               "INSERT INTO node_totp(node_id, secret) VALUES($1,$2) ON CONFLICT(node_id) DO UPDATE SET "
+               "secret=excluded.secret")
+            .ok()) {
+      return true;
+    }
+    spdlog::error("store: set_node_totp_key {}: {}", node_id, pg::errmsg(c));
+    return false;
+  }
+
+  // ---- audit log ----
+
+  void audit(const AuditRecord& rec) override {
+    std::lock_guard lk(misc_mu_);
+    Params p;
+    p.add(rec.time_us != 0 ? rec.time_us : unix_now_us())
+        .add(rec.actor)
+        .add(rec.action)
+        .add(rec.target)
+        .add(rec.outcome);
+    PGconn* c = misc();
+    if (c != nullptr &&
+        p.exec(c, "INSERT INTO audit_log(time_us, actor, action, target, outcome) VALUES($1,$2,$3,$4,$5)").ok()) {
+      // Bounded: the newest kAuditKeep records are kept.
+      if (++audit_inserts_ % 1024 == 0) {
+        pg::exec(c,
+                 "DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - " + std::to_string(kAuditKeep));
+      }
+      return;
+    }
+    spdlog::error("store: audit {} {}: {}", rec.action, rec.target, pg::errmsg(c));
+  }
+
+  std::vector<AuditRecord> audit_log(std::size_t limit, std::int64_t before) override {
+    std::vector<AuditRecord> out;
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      return out;
+    }
+    Params p;
+    p.add(before).add(static_cast<std::int64_t>(limit));
+    const auto r = p.exec(lease.conn(),
+                          "SELECT id, time_us, actor, action, target, outcome FROM audit_log "
+                          "WHERE $1 = 0 OR id < $1 ORDER BY id DESC LIMIT $2");
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back(AuditRecord{r.int64(i, 0), r.int64(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5)});
+    }
+    return out;
+  }
+
+  std::int64_t used_bytes() override {
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      return -1;
+    }
+    return database_size(lease.conn());
+  }
+
+ private:
+  // ---- connections ----
+
+  /// A new connection with the session settings every one needs. The
+  /// URI's own settings win over our defaults (a connect timeout).
+  Conn connect(std::string& error) const {
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {"10", "honeycomb-core", options_.postgres_uri.c_str(), nullptr};
+    Conn c(pg::lib().PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+    if (!c || pg::lib().PQstatus(c.get()) != CONNECTION_OK) {
+      error = "PostgreSQL: " + pg::errmsg(c.get());
+      return Conn();
+    }
+    // UTC and UTF-8 whatever the server's defaults; NOTICEs (IF NOT EXISTS
+    // ...) are not errors and do not go to stderr.
+    pg::lib().PQsetNoticeProcessor(
+        c.get(), [](void*, const char*) {}, nullptr);
+    if (!pg::exec(c.get(), "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'; SET lock_timeout = " +
+                               std::to_string(std::max(options_.busy_timeout_ms, 1)))
+             .ok()) {
+      error = "PostgreSQL: " + pg::errmsg(c.get());
+      return Conn();
+    }
+    return c;
+  }
+
+  /// The registry/token connection, re-established when it broke; nullptr
+  /// while the database is unreachable. Under misc_mu_.
+  PGconn* misc() {
+    if (pg::alive(misc_.get())) {
+      return misc_.get();
+    }
+    std::string error;
+    misc_ = connect(error);
+    if (!misc_) {
+      spdlog::warn("store: {}", error);
+    }
+    return misc_.get();
+  }
+
+  /// Set by Lease::error() when the statement failed because the
+  /// connection broke (the server restarted since it was pooled).
+  static inline thread_local bool connection_lost = false;
+
+  /// A read whose connection broke under it is tried once more, on a new
+  /// connection: a database restart costs the caller nothing then.
+  template <class Read>
+  static std::invoke_result_t<Read&> once_more_if_disconnected(Read&& read) {
+    connection_lost = false;
+    auto result = read();
+    if (!result && std::exchange(connection_lost, false)) {
+      result = read();
+    }
+    return result;
+  }
+
+  /// A pooled read connection, returned on destruction.
+  class Lease {
+   public:
+    Lease(PgStorage* owner, Reader r) : owner_(owner), r_(std::move(r)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() {
+      if (r_.conn) {
+        owner_->release(std::move(r_));
+      }
+    }
+    PGconn* conn() const { return r_.conn.get(); }
+    explicit operator bool() const { return static_cast<bool>(r_.conn); }
+    /// A failed statement as the caller reports it: a timeout when
+    /// statement_timeout cancelled it, else the database's message.
+    Error error(std::string_view what, const pg::Result& r,
+                std::string_view hint = "narrow it (since/until, pot, event type)") const {
+      if (is_timeout(r)) {
+        return Error{
+            std::string(what) + ": took longer than " + std::to_string(r_.timeout_ms) + " ms; " + std::string(hint),
+            false, false, true};
+      }
+      if (pg::lib().PQstatus(conn()) == CONNECTION_BAD) {
+        connection_lost = true;
+      }
+      return Error{std::string(what) + ": " + pg::errmsg(conn())};
+    }
+
+   private:
+    PgStorage* owner_;
+    Reader r_;
+  };
+
+  /// A read connection whose statement_timeout is `timeout_ms` (0: none).
+  Lease reader(Error& error, std::int64_t timeout_ms) {
+    Reader r;
+    {
+      std::lock_guard lk(pool_mu_);
+      if (!pool_.empty()) {
+        r = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (r.conn && !pg::alive(r.conn.get())) {
+      r = Reader();  // broken while pooled (a database restart)
+    }
+    if (!r.conn) {
+      std::string message;
+      r.conn = connect(message);
+      if (!r.conn) {
+        error = Error{message};
+        return Lease(this, Reader());
+      }
+    }
+    if (r.timeout_ms != timeout_ms) {
+      if (!pg::exec(r.conn.get(), "SET statement_timeout = " + std::to_string(std::max<std::int64_t>(timeout_ms, 0)))
+               .ok()) {
+        error = Error{"PostgreSQL: " + pg::errmsg(r.conn.get())};
+        return Lease(this, Reader());
+      }
+      r.timeout_ms = timeout_ms;
+    }
+    return Lease(this, std::move(r));
+  }
+
+  void release(Reader r) {
+    if (pg::lib().PQstatus(r.conn.get()) != CONNECTION_OK) {
+      return;
+    }
+    if (pg::lib().PQtransactionStatus(r.conn.get()) != PQTRANS_IDLE) {
+      pg::exec(r.conn.get(), "ROLLBACK");  // never pool a connection inside a transaction
+    }
+    std::lock_guard lk(pool_mu_);
+    if (pool_.size() < kMaxPooledReaders) {
+      pool_.push_back(std::move(r));
+    }
+  }
+
+  static std::int64_t database_size(PGconn* c) {
+    const auto r = pg::exec(c, "SELECT pg_database_size(current_database())");
+    return r.ok() && r.rows() == 1 ? r.int64(0, 0) : -1;
+  }
+
+  // ---- queries ----
+
+  Result<EventPage> query_impl(const EventQuery& q, std::int64_t timeout_ms) {
+    Result<EventPage> result;
+    Where w;
+    // Free text is matched here, row by row, not by ILIKE: the scan can
+    // then stop at its time budget and say where it stopped
+    // (EventPage::partial), as on SQLite.
+    const bool scan_text = !q.filter.text.empty();
+    if (!build_where(q.filter, w, result.error, /*with_text=*/false)) {
+      return result;
+    }
+    if (!q.cursor.empty()) {
+      std::int64_t cursor_us = 0, cursor_id = 0;
+      if (!parse_cursor(q.cursor, cursor_us, cursor_id)) {
+        result.error = Error{"bad cursor", true};
+        return result;
+      }
+      // The first conjunct is an index range on event_us; the second breaks ties by id.
+      const auto us = w.param(cursor_us);
+      w.add("event_us <= " + us + " AND (event_us < " + us + " OR id < " + w.param(cursor_id) + ")");
+    }
+    const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 1000);
+    auto lease = reader(result.error, timeout_ms);
+    if (!lease) {
+      return result;
+    }
+    PGconn* c = lease.conn();
+    const std::string select =
+        std::string("SELECT ") + kEventColumns + " FROM events" + w.sql + " ORDER BY event_us DESC, id DESC";
+    EventPage page;
+    if (!scan_text) {
+      const auto r = w.params.exec(c, select + " LIMIT " + std::to_string(limit + 1));
+      if (!r.ok()) {
+        result.error = lease.error("query", r);
+        return result;
+      }
+      for (int i = 0; i < r.rows() && page.events.size() < limit; ++i) {
+        page.events.push_back(read_event(r, i));
+      }
+      if (static_cast<std::size_t>(r.rows()) > limit) {
+        const auto& last = page.events.back();
+        page.next_cursor = make_cursor(last.event.event_us, last.id);
+      }
+      result.value = std::move(page);
+      return result;
+    }
+    // A cursor read in slices: the clock is checked between them.
+    if (!pg::exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").ok()) {
+      result.error = Error{"query: " + pg::errmsg(c)};
+      return result;
+    }
+    const auto declared = w.params.exec(c, "DECLARE scan NO SCROLL CURSOR FOR " + select);
+    if (!declared.ok()) {
+      result.error = lease.error("query", declared);
+      return result;
+    }
+    const TextMatcher text(q.filter.text);
+    const auto started = std::chrono::steady_clock::now();
+    const auto scan_until = started + std::chrono::milliseconds(q.text_scan_ms);
+    const auto give_up = started + std::chrono::milliseconds(timeout_ms);
+    const std::string fetch = "FETCH " + std::to_string(kScanFetch) + " FROM scan";
+    bool done = false;
+    while (!done) {
+      const auto r = pg::exec(c, fetch);
+      if (!r.ok()) {
+        result.error = lease.error("query", r);
+        return result;
+      }
+      for (int i = 0; i < r.rows(); ++i) {
+        if (!text.matches(r.text_view(i, kRawColumn))) {
+          continue;
+        }
+        if (page.events.size() == limit) {
+          const auto& last = page.events.back();
+          page.next_cursor = make_cursor(last.event.event_us, last.id);
+          done = true;
+          break;
+        }
+        page.events.push_back(read_event(r, i));
+      }
+      if (done || r.rows() < kScanFetch) {
+        break;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (q.text_scan_ms > 0 && now >= scan_until) {
+        page.partial = true;
+        const auto last = r.rows() - 1;
+        page.next_cursor = make_cursor(r.int64(last, kEventUsColumn), r.int64(last, kIdColumn));
+        break;
+      }
+      if (timeout_ms > 0 && now >= give_up) {
+        result.error = Error{
+            "query: took longer than " + std::to_string(timeout_ms) + " ms; narrow it (since/until, pot, event type)",
+            false, false, true};
+        return result;
+      }
+    }
+    pg::exec(c, "COMMIT");
+    result.value = std::move(page);
+    return result;
+  }
+
+  /// The grouping sets of attacker_summary(), each into its list, ordered
+  /// and cut as on SQLite.
+  static void collect_attacker_lists(const pg::Result& g, AttackerSummary& a) {
+    enum Col { kNode, kPot, kPotType, kType, kUser, kPassword, kCommand, kSession, kCount, kMin, kMax };
+    for (int i = 0; i < g.rows(); ++i) {
+      const auto n = static_cast<std::uint64_t>(g.int64(i, kCount));
+      if (!g.null(i, kSession)) {
+        if (!g.text_view(i, kSession).empty()) {
+          a.sessions.push_back({g.text(i, kSession), g.text(i, kPot), pg::from_db(g.int64(i, kNode)), g.int64(i, kMin),
+                                g.int64(i, kMax), n});
+        }
+      } else if (!g.null(i, kNode)) {
+        a.nodes.push_back({pg::from_db(g.int64(i, kNode)), n});
+      } else if (!g.null(i, kPotType)) {
+        a.pots.push_back({g.text(i, kPot), g.text(i, kPotType), n});
+      } else if (!g.null(i, kType)) {
+        a.event_types.push_back({g.text(i, kType), n});
+      } else if (!g.null(i, kUser)) {
+        if (!g.text_view(i, kUser).empty()) {
+          a.credentials.push_back({g.text(i, kUser), g.text(i, kPassword), n});
+        }
+      } else if (!g.null(i, kCommand) && !g.text_view(i, kCommand).empty()) {
+        a.commands.push_back({g.text(i, kCommand), n});
+      }
+    }
+    const auto cut = [](auto& list, std::size_t max, auto order) {
+      std::sort(list.begin(), list.end(), order);
+      if (list.size() > max) {
+        list.resize(max);
+      }
+    };
+    cut(a.nodes, kAttackerGroups,
+        [](const auto& x, const auto& y) { return x.count != y.count ? x.count > y.count : x.node_id < y.node_id; });
+    cut(a.pots, kAttackerGroups,
+        [](const auto& x, const auto& y) { return x.count != y.count ? x.count > y.count : x.pot_id < y.pot_id; });
+    cut(a.event_types, kAttackerGroups,
+        [](const auto& x, const auto& y) { return x.count != y.count ? x.count > y.count : x.key < y.key; });
+    cut(a.credentials, kAttackerTop, [](const auto& x, const auto& y) {
+      return std::tie(y.count, x.username, x.password) < std::tie(x.count, y.username, y.password);
+    });
+    cut(a.commands, kAttackerTop,
+        [](const auto& x, const auto& y) { return x.count != y.count ? x.count > y.count : x.key < y.key; });
+    cut(a.sessions, kAttackerTop, [](const auto& x, const auto& y) {
+      return x.last_us != y.last_us ? x.last_us > y.last_us : x.session < y.session;
+    });
+  }
+
+  std::vector<TokenRecord> select_tokens(const std::string& where, const Params& params) {
+    std::vector<TokenRecord> out;
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      return out;
+    }
+    const auto r = params.exec(
+        lease.conn(), "SELECT id, name, hash, created_us, revoked, scope FROM api_tokens" + where + " ORDER BY id");
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back(TokenRecord{r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.int64(i, 3), r.text_view(i, 4) == "t",
+                                r.text(i, 5)});
+    }
+    return out;
+  }
+
+  std::vector<JoinTokenRecord> select_join_tokens(const std::string& where, const Params& params) {
+    std::vector<JoinTokenRecord> out;
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      return out;
+    }
+    const auto r = params.exec(
+        lease.conn(), "SELECT id, node_name, hash, created_us, expires_us, used_us, used_by FROM join_tokens" + where +
+                          " ORDER BY id");
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back(JoinTokenRecord{r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.int64(i, 3), r.int64(i, 4),
+                                    r.int64(i, 5), static_cast<std::uint64_t>(r.int64(i, 6))});
+    }
+    return out;
+  }
+
+  // ---- schema ----
+
+  bool migrate(std::string& error) {
+    PGconn* c = writer_.get();
+    // Two cores starting on one database: one migrates, the other waits
+    // and then finds the schema current.
+    if (!pg::exec(c, "SELECT pg_advisory_lock(" + std::to_string(kDdlLockKey) + ")").ok()) {
+      error = "PostgreSQL: " + pg::errmsg(c);
+      return false;
+    }
+    const bool ok = migrate_locked(error);
+    pg::exec(c, "SELECT pg_advisory_unlock(" + std::to_string(kDdlLockKey) + ")");
+    return ok;
+  }
+
+  bool migrate_locked(std::string& error) {
+    PGconn* c = writer_.get();
+    if (!pg::exec(c, "CREATE TABLE IF NOT EXISTS honeycomb_schema(version integer NOT NULL)").ok()) {
+      error = "PostgreSQL: " + pg::errmsg(c);
+      return false;
+    }
+    auto r = pg::exec(c, "SELECT version FROM honeycomb_schema");
+    if (!r.ok()) {
+      error = "PostgreSQL: " + pg::errmsg(c);
+      return false;
+    }
+    std::int64_t version = 0;
+    if (r.rows() == 0) {
+      if (!pg::exec(c, "INSERT INTO honeycomb_schema(version) VALUES(0)").ok()) {
+        error = "PostgreSQL: " + pg::errmsg(c);
+        return false;
+      }
+    } else {
+      version = r.int64(0, 0);
+    }
+    if (version > kSchemaVersion) {
+      error = "PostgreSQL: schema version " + std::to_string(version) + " is newer than this build's (" +
+              std::to_string(kSchemaVersion) + ")";
+      return false;
+    }
+    for (auto v = version; v < kSchemaVersion; ++v) {
+      if (version > 0) {
+        spdlog::info("PostgreSQL: migrating the schema from version {} to {}", v, v + 1);
+      }
+      const std::string step = std::string("BEGIN;") + kMigrations[v] +
+                               "UPDATE honeycomb_schema SET version = " + std::to_string(v + 1) + ";COMMIT;";
+      if (!pg::exec(c, step).ok()) {
+        error = "PostgreSQL: migration to schema " + std::to_string(v + 1) + ": " + pg::errmsg(c);
+        pg::exec(c, "ROLLBACK");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// The writer connection's own staging table (temporary: per connection),
+  /// made again after a reconnect.
+  bool prepare_writer() {
+    return pg::exec(writer_.get(),
+                    "CREATE TEMP TABLE IF NOT EXISTS events_stage(seq integer NOT NULL, event_id text, "
+                    "received_us bigint, event_us bigint, node_id bigint, pot_id text, pot_type text, "
+                    "event_type text, src_ip text, src_ip_bin bytea, src_port integer, dst_ip text, dst_port integer, "
+                    "username text, password text, command text, session text, url text, message text, raw text) "
+                    "ON COMMIT DELETE ROWS")
+        .ok();
+  }
+
+  /// The writer's connection, re-established when it broke.
+  bool writer_ready() {
+    if (pg::alive(writer_.get())) {
+      return true;
+    }
+    std::string error;
+    writer_ = connect(error);
+    if (!writer_ || !prepare_writer()) {
+      spdlog::warn("store: writer: {}", writer_ ? pg::errmsg(writer_.get()) : error);
+      writer_.reset();
+      return false;
+    }
+    known_days_.clear();
+    spdlog::info("store: reconnected to PostgreSQL");
+    return true;
+  }
+
+  /// Makes the partition of `day` when it does not exist, moving the rows
+  /// the default partition holds for that day into it. Any core may do it:
+  /// the advisory lock and the existence check make it once. Failure is not
+  /// fatal: that day's events go to the default partition meanwhile.
+  void ensure_partition(std::int64_t day) {
+    if (known_days_.contains(day)) {
+      return;
+    }
+    PGconn* c = writer_.get();
+    const auto name = partition_name(day);
+    const auto lo = std::to_string(day * kDayUs);
+    const auto hi = std::to_string((day + 1) * kDayUs);
+    const std::string sql = "BEGIN; SET LOCAL lock_timeout = " + std::to_string(kDdlLockTimeoutMs) +
+                            "; SELECT pg_advisory_xact_lock(" + std::to_string(kDdlLockKey) +
+                            "); DO $$ BEGIN IF to_regclass(" + quote_literal(name) +
+                            ") IS NULL THEN "
+                            "CREATE TABLE " +
+                            name +
+                            " (LIKE events INCLUDING DEFAULTS); "
+                            "WITH moved AS (DELETE FROM events_default WHERE event_us >= " +
+                            lo + " AND event_us < " + hi + " RETURNING *) INSERT INTO " + name +
+                            " SELECT * FROM moved; "
+                            "ALTER TABLE events ATTACH PARTITION " +
+                            name + " FOR VALUES FROM (" + lo + ") TO (" + hi +
+                            "); "
+                            "END IF; END $$; COMMIT;";
+    if (pg::exec(c, sql).ok()) {
+      known_days_.insert(day);
+      return;
+    }
+    spdlog::warn("store: partition {}: {}", name, pg::errmsg(c));
+    pg::exec(c, "ROLLBACK");
+  }
+
+  /// Partitions for the days of this batch's events within the window.
+  void ensure_partitions(const std::vector<PendingBatch>& work) {
+    const auto now = unix_now_us();
+    const auto today = floor_div(now, kDayUs);
+    // Days retention would drop at once are not made again for a late event
+    // (it goes to the default partition, whose old rows retention deletes).
+    auto first_day = today - kPartitionPastDays;
+    if (options_.retention_days > 0) {
+      first_day = std::max(first_day, floor_div(now - options_.retention_days * kDayUs, kDayUs));
+    }
+    std::set<std::int64_t> days;
+    for (const auto& p : work) {
+      for (const auto& e : p.events) {
+        const auto day = floor_div(e.event_us, kDayUs);
+        if (day >= first_day && day <= today + kPartitionFutureDays && !known_days_.contains(day)) {
+          days.insert(day);
+        }
+      }
+    }
+    for (const auto day : days) {
+      ensure_partition(day);
+    }
+  }
+
+  /// The day partitions that exist now, oldest first.
+  std::vector<std::pair<std::int64_t, std::string>> day_partitions() {
+    std::vector<std::pair<std::int64_t, std::string>> out;
+    const auto r = pg::exec(writer_.get(),
+                            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                            "WHERE i.inhparent = 'events'::regclass");
+    for (int i = 0; i < r.rows(); ++i) {
+      const auto name = r.text(i, 0);
+      if (const auto day = partition_day(name)) {
+        out.emplace_back(*day, name);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // ---- writer thread ----
+
+  void writer_loop() {
+    using clock = std::chrono::steady_clock;
+    const bool retention_on = options_.retention_days > 0 || options_.retention_max_mb > 0;
+    const auto interval = std::chrono::milliseconds(std::max<std::int64_t>(options_.retention_interval_ms, 1));
+    auto next_maintenance = clock::now();  // once at open
+    bool retention_pending = false;
+    WriterWork work;
+    while (true) {
+      if (!queue_.take(work, options_.max_batch, retention_pending ? clock::now() : next_maintenance)) {
+        break;
+      }
+      if (!work.empty()) {
+        commit(work);
+      }
+      if (retention_pending || clock::now() >= next_maintenance) {
+        if (!retention_pending) {
+          next_maintenance = clock::now() + interval;
+          if (writer_ready()) {
+            // Tomorrow's partition before the first event of tomorrow; the
+            // cache forgets partitions other cores dropped.
+            known_days_.clear();
+            const auto today = floor_div(unix_now_us(), kDayUs);
+            ensure_partition(today);
+            ensure_partition(today + 1);
+          }
+        }
+        retention_pending = retention_on && writer_ready() && retention_step();
+      }
+    }
+  }
+
+  void commit(WriterWork& work) {
+    const std::size_t events = work.events;
+    std::uint64_t stored = 0;
+    bool ok = false;
+    auto backoff = std::chrono::milliseconds(10);
+    const int attempts = std::max(options_.commit_attempts, 1);
+    std::string copy;
+    std::string last_error;
+    ok = events == 0;  // only callbacks to run
+    for (int attempt = 0; attempt < attempts && !ok; ++attempt) {
+      if (attempt > 0) {
+        std::this_thread::sleep_for(backoff);
+        backoff *= 4;
+      }
+      if (!writer_ready()) {
+        last_error = "the database is unreachable";
+        continue;
+      }
+      ensure_partitions(work.batches);
+      if (copy.empty()) {
+        encode_copy(work.batches, copy);
+      }
+      const auto inserted = copy_in(copy);
+      if (inserted >= 0) {
+        stored = static_cast<std::uint64_t>(inserted);
+        ok = true;
+        break;
+      }
+      last_error = pg::errmsg(writer_.get());
+      spdlog::warn("store: commit of {} events (attempt {}): {}", events, attempt + 1, last_error);
+      pg::exec(writer_.get(), "ROLLBACK");
+    }
+    if (!ok) {
+      spdlog::error("store: {} events could not be stored: {}", events, last_error);
+    }
+    queue_.finish(work, ok, stored);
+  }
+
+  /// The batch in COPY text format, one line per event, `seq` first (the
+  /// arrival order the ids follow).
+  static void encode_copy(const std::vector<PendingBatch>& work, std::string& out) {
+    std::int64_t seq = 0;
+    for (const auto& p : work) {
+      for (const auto& e : p.events) {
+        out += std::to_string(seq++);
+        out.push_back('\t');
+        if (e.event_id.empty()) {
+          out += "\\N";
+        } else {
+          pg::append_copy_text(out, e.event_id);
+        }
+        fmt::format_to(std::back_inserter(out), "\t{}\t{}\t{}\t", e.received_us, e.event_us, pg::to_db(e.node_id));
+        pg::append_copy_text(out, e.pot_id);
+        out.push_back('\t');
+        pg::append_copy_text(out, e.pot_type);
+        out.push_back('\t');
+        pg::append_copy_text(out, e.event_type);
+        out.push_back('\t');
+        pg::append_copy_text(out, e.src_ip);
+        out.push_back('\t');
+        Ip16 ip{};
+        if (ip_to_bin(e.src_ip, ip)) {
+          out += "\\\\x" + hex_bytes(ip);  // bytea hex, its backslash escaped for COPY
+        } else {
+          out += "\\N";
+        }
+        fmt::format_to(std::back_inserter(out), "\t{}\t", e.src_port);
+        pg::append_copy_text(out, e.dst_ip);
+        fmt::format_to(std::back_inserter(out), "\t{}\t", e.dst_port);
+        for (const auto* field : {&e.username, &e.password, &e.command, &e.session, &e.url, &e.message}) {
+          pg::append_copy_text(out, *field);
+          out.push_back('\t');
+        }
+        pg::append_copy_text(out, e.raw_json);
+        out.push_back('\n');
+      }
+    }
+  }
+
+  /// One transaction: COPY into the staging table, then move into events
+  /// skipping duplicates (COPY itself cannot). The rows inserted, or -1.
+  std::int64_t copy_in(const std::string& copy) {
+    PGconn* c = writer_.get();
+    if (!pg::exec(c, "BEGIN").ok()) {
+      return -1;
+    }
+    const auto started = pg::exec(c, std::string("COPY events_stage(seq, ") + kInsertColumns + ") FROM STDIN");
+    if (started.status() != PGRES_COPY_IN) {
+      return -1;
+    }
+    constexpr std::size_t kChunk = 1 << 20;
+    bool sent = true;
+    for (std::size_t at = 0; at < copy.size() && sent; at += kChunk) {
+      const auto n = std::min(kChunk, copy.size() - at);
+      sent = pg::lib().PQputCopyData(c, copy.data() + at, static_cast<int>(n)) == 1;
+    }
+    if (pg::lib().PQputCopyEnd(c, sent ? nullptr : "send failed") != 1) {
+      return -1;
+    }
+    bool copied = true;
+    while (PGresult* raw = pg::lib().PQgetResult(c)) {
+      const pg::Result r(raw);
+      copied = copied && r.status() == PGRES_COMMAND_OK;
+    }
+    if (!copied) {
+      return -1;
+    }
+    const auto moved = pg::exec(c, std::string("INSERT INTO events(") + kInsertColumns + ") SELECT " + kInsertColumns +
+                                       " FROM events_stage ORDER BY seq ON CONFLICT DO NOTHING");
+    if (!moved.ok() || !pg::exec(c, "COMMIT").ok()) {
+      return -1;
+    }
+    return moved.affected();
+  }
+
+  /// One retention transaction; true when more remains to do.
+  bool retention_step() {
+    PGconn* c = writer_.get();
+    std::int64_t deleted = 0;
+    bool more = false;
+    const std::string lock = "SET LOCAL lock_timeout = " + std::to_string(kDdlLockTimeoutMs) +
+                             "; SELECT pg_advisory_xact_lock(" + std::to_string(kDdlLockKey) + ");";
+    if (options_.retention_days > 0) {
+      const std::int64_t cutoff = unix_now_us() - options_.retention_days * kDayUs;
+      // Days wholly before the cutoff: their tables go, at once.
+      for (const auto& [day, name] : day_partitions()) {
+        if ((day + 1) * kDayUs > cutoff) {
+          break;
+        }
+        deleted += drop_partition(name, lock);
+        more = true;
+        break;  // one per step: ingestion runs between steps
+      }
+      if (!more) {
+        // The day that straddles the cutoff (and the default partition): rows.
+        Params p;
+        p.add(cutoff).add(static_cast<std::int64_t>(kRetentionChunk));
+        const auto r = p.exec(c,
+                              "DELETE FROM events WHERE event_us < $1 AND id IN "
+                              "(SELECT id FROM events WHERE event_us < $1 LIMIT $2)");
+        if (r.ok()) {
+          deleted += r.affected();
+          more = r.affected() == kRetentionChunk;
+        } else {
+          spdlog::error("store: retention: {}", pg::errmsg(c));
+        }
+      }
+    }
+    if (!more && options_.retention_max_mb > 0) {
+      const std::int64_t limit = options_.retention_max_mb * 1024 * 1024;
+      const auto used = database_size(c);
+      const auto days = day_partitions();
+      // Whole days, oldest first, never the newest day that holds events
+      // (empty days ahead, made in advance, do not count): rows deleted
+      // inside a table do not make the database smaller until VACUUM FULL,
+      // so deleting rows could go on until nothing is left.
+      if (used > limit && !days.empty()) {
+        const auto newest = pg::exec(c, "SELECT max(event_us) FROM events WHERE event_us < " +
+                                            std::to_string(days.back().first * kDayUs + kDayUs));
+        if (newest.ok() && newest.rows() == 1 && !newest.null(0, 0) &&
+            days.front().first < floor_div(newest.int64(0, 0), kDayUs)) {
+          deleted += drop_partition(days.front().second, lock);
+          more = true;
+        }
+      }
+    }
+    if (deleted > 0) {
+      queue_.count_retention(static_cast<std::uint64_t>(deleted));
+    }
+    return more;
+  }
+
+  /// Detaches and drops one day's table; the rows it held (0 on failure).
+  std::int64_t drop_partition(const std::string& name, const std::string& lock) {
+    PGconn* c = writer_.get();
+    // Counted for retention_deleted; a large day is estimated from the
+    // planner's statistics rather than read whole.
+    const auto counted =
+        pg::exec(c, "SELECT CASE WHEN reltuples > 100000 THEN reltuples::bigint ELSE (SELECT count(*) FROM " + name +
+                        ") END FROM pg_class WHERE oid = " + quote_literal(name) + "::regclass");
+    const std::int64_t rows = counted.ok() && counted.rows() == 1 ? counted.int64(0, 0) : 0;
+    const std::string sql = "BEGIN; " + lock + " DO $$ BEGIN IF to_regclass(" + quote_literal(name) +
+                            ") IS NOT NULL THEN ALTER TABLE events DETACH PARTITION " + name + "; DROP TABLE " + name +
+                            "; END IF; END $$; COMMIT;";
+    if (!pg::exec(c, sql).ok()) {
+      spdlog::warn("store: retention: dropping {}: {}", name, pg::errmsg(c));
+      pg::exec(c, "ROLLBACK");
+      return 0;
+    }
+    if (const auto day = partition_day(name)) {
+      known_days_.erase(*day);
+    }
+    return rows;
+  }
+
+  StorageOptions options_;
+  Conn writer_;                        ///< writer thread only (and open())
+  std::set<std::int64_t> known_days_;  ///< partitions known to exist; writer thread only
+  std::thread writer_thread_;
+
+  IngestQueue queue_{options_.queue_capacity};
+
+  std::mutex pool_mu_;
+  std::vector<Reader> pool_;
+
+  std::uint64_t audit_inserts_ = 0;  ///< under misc_mu_
+  std::mutex misc_mu_;               ///< misc_: registry and token writes
+  Conn misc_;
+};
+
+}  // namespace
+
+bool is_postgres_uri(std::string_view text) {
+  return text.starts_with("postgresql://") || text.starts_with("postgres://");
+}
+
+std::unique_ptr<Storage> open_postgres(const StorageOptions& options, std::string& error) {
+  if (options.postgres_uri.empty()) {
+    error = "no PostgreSQL URI";
+    return nullptr;
+  }
+  if (!pg::load(error)) {
+    return nullptr;
+  }
+  auto s = std::make_unique<PgStorage>(options);
+  if (!s->open(error)) {
+    return nullptr;
+  }
+  return s;
+}
+
+std::unique_ptr<Storage> open_storage(const StorageOptions& options, std::string& error) {
+  if (!options.postgres_uri.empty()) {
+    return open_postgres(options, error);
+  }
+  return open_sqlite(options, error);
+}
+
+}  // namespace honeycomb::store

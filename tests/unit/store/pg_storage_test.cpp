@@ -1,0 +1,468 @@
+// What only the PostgreSQL backend does: its schema version table, its
+// connections (timeouts, locks), one partition of events per UTC day and
+// retention by whole partitions, several cores on one database. The storage
+// contract both backends share is in storage_test.cpp. Each test gets a
+// database of its own on the test server (store_test_support.hpp).
+#include "store/storage.hpp"
+#include "store_test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace honeycomb::store {
+namespace {
+
+using namespace test_support;
+
+class PgStoreTest : public StoreFixture {
+ protected:
+  Backend backend() const override { return Backend::postgres; }
+};
+
+std::int64_t day_start(std::int64_t us) {
+  return (us >= 0 ? us : us - kDayUs + 1) / kDayUs * kDayUs;
+}
+
+/// The partition that holds the events of `us`'s UTC day: events_pYYYYMMDD.
+std::string day_partition(std::int64_t us) {
+  const std::time_t seconds = us / 1'000'000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char name[32];
+  std::strftime(name, sizeof name, "events_p%Y%m%d", &utc);
+  return name;
+}
+
+bool table_exists(PgConnection& db, const std::string& name) {
+  return db.value("SELECT to_regclass('" + name + "') IS NOT NULL") == "t";
+}
+
+std::size_t rows_in(PgConnection& db, const std::string& table) {
+  const auto n = db.value("SELECT count(*) FROM " + table);
+  return n ? std::stoul(*n) : 0;
+}
+
+/// The partitions of `events`, by name.
+std::set<std::string> partitions(PgConnection& db) {
+  const auto names = db.column(
+      "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+      "WHERE i.inhparent = 'events'::regclass");
+  return names ? std::set<std::string>(names->begin(), names->end()) : std::set<std::string>{};
+}
+
+/// Text of `n` characters that does not compress: PostgreSQL compresses
+/// long values, and the size tests need bytes on disk.
+std::string incompressible(std::size_t n, std::mt19937& random) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::uniform_int_distribution<std::size_t> pick(0, sizeof kAlphabet - 2);
+  std::string text(n, ' ');
+  for (auto& c : text) {
+    c = kAlphabet[pick(random)];
+  }
+  return text;
+}
+
+struct OpenOutcome {
+  bool returned = false;  ///< within the limit
+  bool opened = false;
+  std::string error;
+};
+
+/// open_postgres() on a thread of its own, so that a connection attempt that
+/// hangs fails the test at `limit` instead of blocking it until ctest kills it.
+OpenOutcome open_within(const StorageOptions& options, std::chrono::seconds limit) {
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable done;
+    OpenOutcome outcome;
+  };
+  auto shared = std::make_shared<Shared>();
+  std::thread([shared, options] {
+    std::string error;
+    const bool opened = open_postgres(options, error) != nullptr;
+    std::lock_guard lock(shared->mutex);
+    shared->outcome = {true, opened, error};
+    shared->done.notify_all();
+  }).detach();  // left behind only when it hangs, and then the test fails
+  std::unique_lock lock(shared->mutex);
+  shared->done.wait_for(lock, limit, [&] { return shared->outcome.returned; });
+  return shared->outcome;
+}
+
+TEST(PostgresUri, IsRecognisedByItsScheme) {
+  EXPECT_TRUE(is_postgres_uri("postgresql://honeycomb@db.example:5432/honeycomb?sslmode=require"));
+  EXPECT_TRUE(is_postgres_uri("postgres://db/honeycomb"));
+  EXPECT_FALSE(is_postgres_uri("/var/lib/honeycomb/events.db"));
+  EXPECT_FALSE(is_postgres_uri("events.db"));
+  EXPECT_FALSE(is_postgres_uri("mysql://db/honeycomb"));
+}
+
+// A URI chooses PostgreSQL whatever `path` says (a path SQLite cannot open).
+TEST_F(PgStoreTest, OpenStorageChoosesPostgresForAUri) {
+  StorageOptions o;
+  o.path = dir_.file("no/such/dir/events.db");
+  o.postgres_uri = pg_.uri();
+  std::string error;
+  auto s = open_storage(o, error);
+  ASSERT_TRUE(s) << error;
+  append_all(*s, range(0, 3));
+  s->flush();
+  EXPECT_EQ(count(*s, {}), 3u);
+  EXPECT_GT(s->used_bytes(), 0) << "PostgreSQL can tell its size (retention_max_mb needs it)";
+}
+
+TEST_F(PgStoreTest, RefusesNewerSchema) {
+  {
+    auto s = open();  // creates the schema
+    ASSERT_TRUE(s);
+  }
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  ASSERT_EQ(db.value("SELECT count(*) FROM honeycomb_schema"), "1");
+  ASSERT_EQ(db.exec("UPDATE honeycomb_schema SET version = 99"), "");
+  StorageOptions o;
+  o.postgres_uri = pg_.uri();
+  std::string error;
+  EXPECT_FALSE(open_postgres(o, error));
+  EXPECT_NE(error.find("newer than this build's"), std::string::npos) << error;
+}
+
+// A wrong URI, a server that is not there, a database that does not exist:
+// open fails with a reason, soon (a hanging connect would hold the core's
+// start-up forever).
+TEST_F(PgStoreTest, BadUriOrUnreachableServerFailsToOpen) {
+  for (const std::string& uri : {
+           std::string("postgresql://[::1"),                            // unterminated IPv6 host
+           std::string("postgresql://honeycomb@127.0.0.1:1/postgres"),  // nothing listens on port 1
+           with_database(pg_.admin_uri(), "hc_no_such_database"),       // the server is there, the database not
+           std::string("postgresql://honeycomb@192.0.2.1:5432/postgres?connect_timeout=2"),  // TEST-NET-1
+       }) {
+    StorageOptions o;
+    o.postgres_uri = uri;
+    const auto started = steady_clock::now();
+    const auto outcome = open_within(o, std::chrono::seconds(15));
+    ASSERT_TRUE(outcome.returned) << uri << ": open_postgres() still connecting after 15 s";
+    EXPECT_FALSE(outcome.opened) << uri;
+    EXPECT_FALSE(outcome.error.empty()) << uri;
+    EXPECT_LT(steady_clock::now() - started, std::chrono::seconds(10)) << uri;
+  }
+}
+
+// The writer waits for a lock at most busy_timeout_ms (lock_timeout); a
+// batch that cannot be written after commit_attempts is reported, and the
+// writer carries on once the lock is gone.
+TEST_F(PgStoreTest, CommitFailureIsRetriedThenReported) {
+  StorageOptions o;
+  o.busy_timeout_ms = 100;
+  o.commit_attempts = 2;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  PgConnection other(pg_.uri());
+  ASSERT_TRUE(other.connected()) << other.error();
+  ASSERT_EQ(other.exec("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE"), "");
+  std::atomic<int> result{-1};
+  auto batch = range(0, 5);
+  ASSERT_TRUE(s->append(batch, [&](bool ok) { result = ok ? 1 : 0; }));
+  s->flush();
+  EXPECT_EQ(result.load(), 0);
+  EXPECT_EQ(s->counters().failed, 5u);
+  EXPECT_EQ(s->counters().stored, 0u);
+  ASSERT_EQ(other.exec("ROLLBACK"), "");
+
+  batch = range(0, 5);
+  ASSERT_TRUE(s->append(batch, [&](bool ok) { result = ok ? 1 : 0; }));
+  s->flush();
+  EXPECT_EQ(result.load(), 1);
+  EXPECT_EQ(s->counters().stored, 5u);
+  EXPECT_EQ(count(*s, {}), 5u);
+}
+
+// Events live in a table partitioned by event time, one partition per UTC
+// day (events_pYYYYMMDD); times far from now (before now - 400 days, after
+// now + 2 days) go to events_default rather than make a partition each.
+TEST_F(PgStoreTest, EventsArePartitionedByUtcDay) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const auto today = day_start(now_us());
+  const std::int64_t days[] = {today - 10 * kDayUs, today - 5 * kDayUs, today - 2 * kDayUs};
+  std::vector<events::Event> batch;
+  int i = 0;
+  for (const auto day : days) {
+    for (int k = 0; k < 4; ++k, ++i) {
+      batch.push_back(make_event(i, day + 3'600'000'000LL * (k * 7 + 1)));  // 01:00, 08:00, 15:00, 22:00
+    }
+  }
+  append_all(*s, std::move(batch));
+  s->flush();
+  EXPECT_EQ(count(*s, {}), 12u);
+
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  std::set<std::string> expected;
+  for (const auto day : days) {
+    expected.insert(day_partition(day));
+    EXPECT_EQ(rows_in(db, day_partition(day)), 4u) << day_partition(day);
+  }
+  // A day without events has no partition (today's and tomorrow's may be
+  // made ahead of their first event).
+  std::set<std::string> day_partitions;
+  for (const auto& name : partitions(db)) {
+    if (name.starts_with("events_p") && name != day_partition(today) && name != day_partition(today + kDayUs)) {
+      day_partitions.insert(name);
+    }
+  }
+  EXPECT_EQ(day_partitions, expected);
+
+  const std::int64_t y1999 = 928'195'200'000'000;  // 1999-06-01T00:00:00Z
+  std::vector<events::Event> far{make_event(100, y1999), make_event(101, today + 30 * kDayUs)};
+  append_all(*s, std::move(far));
+  s->flush();
+  EXPECT_EQ(rows_in(db, "events_default"), 2u);
+  EXPECT_FALSE(table_exists(db, day_partition(y1999)));
+  EXPECT_FALSE(table_exists(db, day_partition(today + 30 * kDayUs)));
+  EXPECT_EQ(count(*s, {}), 14u);
+  EventQuery q;
+  q.filter.until_us = y1999 + 1;
+  auto page = s->query(q);
+  ASSERT_TRUE(page) << page.error.message;
+  ASSERT_EQ(page.value->events.size(), 1u);
+  EXPECT_EQ(page.value->events[0].event.event_id, "ev-100");
+  EXPECT_EQ(page.value->events[0].event.event_us, y1999);
+  auto got = s->get(page.value->events[0].id);
+  ASSERT_TRUE(got) << got.error.message;
+  EXPECT_EQ(got.value->event.event_id, "ev-100");
+}
+
+// Age retention drops the partitions of days wholly past the cutoff and
+// deletes the older rows of the day the cutoff falls in.
+TEST_F(PgStoreTest, RetentionByAgeDropsWholeDaysAndTrimsTheCutoffDay) {
+  const auto now = now_us();
+  const auto cutoff = now - kDayUs;  // retention_days = 1; later passes only move it forward
+  const std::int64_t old_days[] = {now - 5 * kDayUs, now - 3 * kDayUs};
+  std::vector<events::Event> batch;
+  std::set<std::string> kept;
+  int i = 0;
+  for (const auto day : old_days) {
+    for (int k = 0; k < 10; ++k) {
+      batch.push_back(make_event(i++, day + k));
+    }
+  }
+  for (int k = 0; k < 5; ++k) {  // the cutoff's day, before the cutoff: deleted
+    batch.push_back(make_event(i++, day_start(cutoff) + k));
+  }
+  for (int k = 0; k < 5; ++k) {  // after the cutoff, well clear of the passes to come: kept
+    kept.insert("ev-" + std::to_string(i));
+    batch.push_back(make_event(i++, cutoff + 1'800'000'000LL + k));
+  }
+  for (int k = 0; k < 5; ++k) {  // an hour old: kept
+    kept.insert("ev-" + std::to_string(i));
+    batch.push_back(make_event(i++, now - 3'600'000'000LL + k));
+  }
+  {
+    auto s = open();  // no retention yet: every day gets its partition
+    ASSERT_TRUE(s);
+    append_all(*s, std::move(batch));
+    s->flush();
+    ASSERT_EQ(count(*s, {}), 35u);
+  }
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  for (const auto day : old_days) {
+    ASSERT_TRUE(table_exists(db, day_partition(day))) << day_partition(day);
+  }
+
+  StorageOptions o;
+  o.retention_days = 1;
+  o.retention_interval_ms = 5;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  const auto old_partitions_gone = [&] {
+    return std::none_of(std::begin(old_days), std::end(old_days),
+                        [&](std::int64_t day) { return table_exists(db, day_partition(day)); });
+  };
+  ASSERT_TRUE(wait_for([&] { return count(*s, {}) == kept.size() && old_partitions_gone(); }))
+      << count(*s, {}) << " events left";
+  std::set<std::string> left;
+  ASSERT_TRUE(s->export_events({}, [&](const StoredEvent& e) {
+    EXPECT_GE(e.event.event_us, cutoff) << e.event.event_id;
+    left.insert(e.event.event_id);
+    return true;
+  }));
+  EXPECT_EQ(left, kept);
+  if (day_start(cutoff + 1'800'000'000LL) == day_start(cutoff)) {  // the cutoff's day kept some: trimmed, not dropped
+    EXPECT_TRUE(table_exists(db, day_partition(cutoff)));
+  }
+  EXPECT_TRUE(wait_for([&] { return s->counters().retention_deleted == 25u; }))
+      << s->counters().retention_deleted << " counted as deleted";
+}
+
+// Size retention drops the oldest day's partition while the database is over
+// retention_max_mb, but never the newest day's, whatever its size.
+TEST_F(PgStoreTest, RetentionBySizeDropsTheOldestDaysButNeverTheNewest) {
+  constexpr int kPerDay = 800;  // ~1.2 MB a day, so that two days are always over 1 MB
+  const auto today = day_start(now_us());
+  std::mt19937 random(9);
+  std::set<std::string> newest;
+  std::vector<std::string> old_partitions;
+  {
+    auto s = open();  // no retention while writing: every day gets its partition
+    ASSERT_TRUE(s);
+    int i = 0;
+    for (int back = 3; back >= 0; --back) {
+      const auto day = today - back * kDayUs;
+      if (back > 0) {
+        old_partitions.push_back(day_partition(day));
+      }
+      std::vector<events::Event> batch;
+      for (int k = 0; k < kPerDay; ++k, ++i) {
+        auto e = make_event(i, day + k * 1'000'000LL);
+        e.raw_json = R"({"pad":")" + incompressible(1500, random) + R"("})";
+        if (back == 0) {
+          newest.insert(e.event_id);
+        }
+        batch.push_back(std::move(e));
+      }
+      ASSERT_TRUE(append_when_room(*s, batch));
+    }
+    s->flush();
+    ASSERT_EQ(count(*s, {}), 4u * kPerDay);
+    EXPECT_GT(s->used_bytes(), 4 * 1024 * 1024);
+  }
+
+  StorageOptions o;
+  o.retention_max_mb = 1;
+  o.retention_interval_ms = 5;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(wait_for([&] { return count(*s, {}) == newest.size(); })) << count(*s, {}) << " events left";
+  std::set<std::string> left;
+  ASSERT_TRUE(s->export_events({}, [&](const StoredEvent& e) {
+    left.insert(e.event.event_id);
+    return true;
+  }));
+  EXPECT_EQ(left, newest);
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  for (const auto& name : old_partitions) {
+    EXPECT_FALSE(table_exists(db, name)) << name;
+  }
+  EXPECT_TRUE(table_exists(db, day_partition(today)));
+  EXPECT_TRUE(wait_for([&] { return s->counters().retention_deleted == 3u * kPerDay; }))
+      << s->counters().retention_deleted << " counted as deleted";
+  // Still over 1 MB, but the newest day stays: later passes leave it alone.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(count(*s, {}), newest.size());
+}
+
+// Reads give up after query_timeout_ms (statement_timeout, which counts the
+// time spent waiting for a lock too): a table locked by someone else makes
+// them time out rather than hold a database thread.
+TEST_F(PgStoreTest, ReadsTimeOutWhileTheTableIsLocked) {
+  StorageOptions o;
+  o.query_timeout_ms = 300;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  append_all(*s, range(0, 20));
+  s->flush();
+  PgConnection other(pg_.uri());
+  ASSERT_TRUE(other.connected()) << other.error();
+  ASSERT_EQ(other.exec("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE"), "");
+  const auto started = steady_clock::now();
+  auto page = s->query(EventQuery{});
+  ASSERT_FALSE(page);
+  EXPECT_TRUE(page.error.timed_out) << page.error.message;
+  EXPECT_FALSE(page.error.bad_request);
+  auto st = s->stats(StatsQuery{});
+  ASSERT_FALSE(st);
+  EXPECT_TRUE(st.error.timed_out) << st.error.message;
+  auto a = s->attacker_summary("10.0.1.9");
+  ASSERT_FALSE(a);
+  EXPECT_TRUE(a.error.timed_out) << a.error.message;
+  EXPECT_LT(steady_clock::now() - started, std::chrono::seconds(10));
+  ASSERT_EQ(other.exec("ROLLBACK"), "");
+  // The connections that timed out still work.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(count(*s, {}), 20u);
+    auto summary = s->attacker_summary("10.0.1.9");
+    ASSERT_TRUE(summary) << summary.error.message;
+    EXPECT_EQ(summary.value->event_count, 3u);  // i = 1, 6, 11 (i % 5 == 1; 16 has an IPv6 source)
+  }
+}
+
+// Several cores on one database, each with its own Storage: they see each
+// other's events, tokens and nodes, an event sent to both (a node that
+// failed over mid-batch) is stored once, and a join token is taken once.
+TEST_F(PgStoreTest, TwoStoragesShareOneDatabase) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  append_all(*a, range(0, 10));
+  a->flush();
+  EXPECT_EQ(count(*b, {}), 10u);
+  append_all(*b, range(5, 15));
+  b->flush();
+  EXPECT_EQ(b->counters().stored, 5u);
+  EXPECT_EQ(b->counters().duplicates, 5u);
+  EXPECT_EQ(count(*a, {}), 15u);
+
+  // The same events through both at once: each stored once, whoever wins.
+  auto for_a = range(100, 1100);
+  auto for_b = range(100, 1100);
+  std::thread through_b([&] { ASSERT_TRUE(append_when_room(*b, for_b)); });
+  ASSERT_TRUE(append_when_room(*a, for_a));
+  through_b.join();
+  a->flush();
+  b->flush();
+  const auto ca = a->counters();
+  const auto cb = b->counters();
+  EXPECT_EQ(ca.failed + cb.failed, 0u);
+  EXPECT_EQ(ca.stored + cb.stored, 1015u);
+  EXPECT_EQ(ca.duplicates + cb.duplicates, 1005u);
+  const auto ids = ids_of(*b, {});
+  EXPECT_EQ(ids.size(), 1015u);
+  EXPECT_EQ(std::set<std::int64_t>(ids.begin(), ids.end()).size(), ids.size()) << "ids are unique across cores";
+
+  const auto token = a->add_token("ci", std::string(64, 'a'), "read");
+  ASSERT_GT(token.id, 0);
+  auto found = b->find_token(std::string(64, 'a'));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->name, "ci");
+  EXPECT_EQ(found->scope, "read");
+  EXPECT_TRUE(b->revoke_token("ci"));
+  EXPECT_TRUE(a->find_token(std::string(64, 'a'))->revoked);
+
+  NodeRecord node;
+  node.node_id = kBigNode;
+  node.name = "edge-1";
+  node.node_type = "Full";
+  node.status = "Running";
+  node.pots = {{"cowrie-01", "cowrie", "Running", "", kT0}};
+  a->save_node(node);
+  const auto nodes = b->load_nodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].node_id, kBigNode);
+  ASSERT_EQ(nodes[0].pots.size(), 1u);
+  EXPECT_EQ(nodes[0].pots[0].pot_id, "cowrie-01");
+
+  const std::int64_t now = 1'800'000'000'000'000;
+  ASSERT_GT(a->add_join_token("sensor-1", std::string(64, 'j'), now + 1000).id, 0);
+  auto taken = b->redeem_join_token(std::string(64, 'j'), 42, now);
+  ASSERT_EQ(taken.index(), 0u) << std::get<std::string>(taken);
+  auto again = a->redeem_join_token(std::string(64, 'j'), 43, now);
+  ASSERT_EQ(again.index(), 1u);
+  EXPECT_NE(std::get<std::string>(again).find("already used"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace honeycomb::store
