@@ -84,23 +84,53 @@ struct CommandRouter::Pending {
 };
 
 std::uint64_t CommandRouter::attach(protocol::NodeId id, SendFn send) {
-  std::lock_guard lock(mutex_);
-  auto& s = sessions_[id];
-  s.send = std::move(send);
-  s.generation = ++next_generation_;
-  return s.generation;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto& s = sessions_[id];
+    s.send = std::move(send);
+    s.generation = ++next_generation_;
+    generation = s.generation;
+  }
+  if (presence_) {
+    presence_(id, true);
+  }
+  return generation;
 }
 
 void CommandRouter::detach(protocol::NodeId id, std::uint64_t generation) {
-  std::lock_guard lock(mutex_);
-  auto it = sessions_.find(id);
-  if (it != sessions_.end() && it->second.generation == generation) {
-    sessions_.erase(it);
+  bool detached = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(id);
+    if (it != sessions_.end() && it->second.generation == generation) {
+      sessions_.erase(it);
+      detached = true;
+    }
+  }
+  if (detached && presence_) {
+    presence_(id, false);
   }
 }
 
 asio::awaitable<CommandResult> CommandRouter::execute(protocol::NodeId id, Command command, bool known,
-                                                      std::chrono::milliseconds timeout) {
+                                                      std::chrono::milliseconds timeout, bool local_only) {
+  bool here = false;
+  {
+    std::lock_guard lock(mutex_);
+    here = sessions_.contains(id);
+  }
+  if (remote_ && !local_only && !here) {
+    std::optional<CommandResult> remote = co_await remote_(id, command, timeout);
+    if (remote) {
+      co_return std::move(*remote);
+    }
+  }
+  co_return co_await execute_here(id, std::move(command), known, timeout);
+}
+
+asio::awaitable<CommandResult> CommandRouter::execute_here(protocol::NodeId id, Command command, bool known,
+                                                           std::chrono::milliseconds timeout) {
   CommandResult result;
   auto ex = co_await asio::this_coro::executor;
   auto pending = std::make_shared<Pending>(ex, command);

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,13 +48,27 @@ class CommandRouter {
   /// Removes the session unless a newer one has been attached since.
   void detach(protocol::NodeId id, std::uint64_t generation);
   /// `known`: the registry knows this node (offline rather than unknown).
+  /// A node without a session here goes to the remote executor when there
+  /// is one (several cores on one database) unless `local_only`.
   boost::asio::awaitable<CommandResult> execute(protocol::NodeId id, protocol::Command command, bool known,
-                                                std::chrono::milliseconds timeout);
+                                                std::chrono::milliseconds timeout, bool local_only = false);
+
+  /// Several cores on one database (core/cluster.hpp): runs a command for a
+  /// node whose session is on another core; nullopt when no core has it.
+  using RemoteExecutor = std::function<boost::asio::awaitable<std::optional<CommandResult>>(
+      protocol::NodeId, protocol::Command, std::chrono::milliseconds)>;
+  void set_remote_executor(RemoteExecutor remote) { remote_ = std::move(remote); }
+  /// Told when a node's session attaches (true) or detaches (false): the
+  /// other cores learn where the node is. Must not block.
+  void set_presence_hook(std::function<void(protocol::NodeId, bool)> hook) { presence_ = std::move(hook); }
   /// A reply-shaped message from node `id` (PotStatusUpdate, NodeEvent, NodeStatusUpdate).
   void on_reply(protocol::NodeId id, const protocol::Message& message);
 
  private:
   struct Pending;
+  /// execute() for a node whose session is (or should be) on this core.
+  boost::asio::awaitable<CommandResult> execute_here(protocol::NodeId id, protocol::Command command, bool known,
+                                                     std::chrono::milliseconds timeout);
   Metrics& metrics_;
   std::mutex mutex_;
   struct Session {
@@ -63,6 +78,8 @@ class CommandRouter {
   std::map<protocol::NodeId, Session> sessions_;
   std::uint64_t next_generation_ = 0;
   std::multimap<protocol::NodeId, std::shared_ptr<Pending>> pending_;
+  RemoteExecutor remote_;                                 ///< set before the servers start
+  std::function<void(protocol::NodeId, bool)> presence_;  ///< likewise
 };
 
 }  // namespace honeycomb::core

@@ -5,6 +5,7 @@
 #include "core/api/api_server.hpp"
 #include "core/api/dashboard.hpp"
 #include "core/auth.hpp"
+#include "core/cluster.hpp"
 #include "core/command_router.hpp"
 #include "core/metrics.hpp"
 #include "core/node_auth.hpp"
@@ -125,6 +126,10 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   }
 
   asio::io_context io(static_cast<int>(config.io_threads));
+  // Several cores on one PostgreSQL database: before the servers start, so
+  // that the first session's presence and any command find the hooks set.
+  Cluster cluster(ClusterContext{io, db_pool, *storage, router, hub, registry, *log});
+  cluster.start();
   NodeServer nodes(io, NodeServerContext{config, registry, *storage, router, hub, metrics, node_auth, db_pool},
                    node_tls);
   ApiServer api(io, ApiContext{config, registry, *storage, router, auth, metrics, db_pool, std::move(dashboard)},
@@ -179,6 +184,7 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
     ws.stop();
     persist_timer.cancel();
     revocation_timer.cancel();
+    cluster.stop();
     *shutdown_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     wait_sessions();
   });

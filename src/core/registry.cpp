@@ -47,6 +47,7 @@ std::uint64_t Registry::on_registered(const protocol::NodeRegistration& reg, std
   v.record.status = kUnknown;
   v.record.last_seen_us = now_us;
   v.connected = true;
+  v.core_id = 0;  // here now, whichever core had it before
   v.lost = false;
   v.dropped = false;
   v.connected_since_us = now_us;
@@ -199,9 +200,26 @@ std::size_t Registry::connected_count() const {
   std::lock_guard lock(mutex_);
   std::size_t n = 0;
   for (const auto& [id, e] : nodes_) {
-    n += e.view.connected ? 1 : 0;
+    n += e.view.connected && e.view.core_id == 0 ? 1 : 0;  // sessions on this core
   }
   return n;
+}
+
+void Registry::merge_remote(const std::vector<store::NodeRecord>& records,
+                            const std::map<std::uint64_t, std::uint64_t>& presence, std::uint64_t this_core) {
+  std::lock_guard lock(mutex_);
+  for (const auto& record : records) {
+    auto& e = nodes_[record.node_id];
+    if (e.view.connected && e.view.core_id == 0) {
+      continue;  // its session is here: this core's view is the newest
+    }
+    e.view.record = record;
+    const auto at = presence.find(record.node_id);
+    const bool elsewhere = at != presence.end() && at->second != this_core;
+    e.view.connected = elsewhere;
+    e.view.core_id = elsewhere ? at->second : 0;
+    e.view.lost = false;
+  }
 }
 
 void Registry::persist_locked(Entry& e) {

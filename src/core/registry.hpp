@@ -24,9 +24,12 @@ using protocol::NodeId;
 /// A node as the API shows it.
 struct NodeView {
   store::NodeRecord record;  ///< persisted part (status "Unknown" until the first status)
-  bool connected = false;    ///< a session is open now
-  bool lost = false;         ///< connected but silent for 3 heartbeat intervals, or disconnected without NodeDrop
-  bool dropped = false;      ///< left with NodeDrop
+  bool connected = false;    ///< a session is open now (on this core, or on core_id)
+  /// Several cores on one database: the other core the node's session is
+  /// on; 0 when it is on this core (or offline).
+  std::uint64_t core_id = 0;
+  bool lost = false;     ///< connected but silent for 3 heartbeat intervals, or disconnected without NodeDrop
+  bool dropped = false;  ///< left with NodeDrop
   std::int64_t connected_since_us = 0;
   std::uint64_t events_received = 0;  ///< PotEvents since the core started
   /// "Unknown" | "Running" | ... | "Lost" | "Offline": what a user should read.
@@ -61,6 +64,13 @@ class Registry {
   bool is_connected(NodeId id) const;
   std::size_t connected_count() const;
 
+  /// Several cores on one database: the nodes as the database has them
+  /// (`records`) and which live core has each one's session (`presence`).
+  /// Nodes with a session on this core are left as they are; the others
+  /// take the database's record and show connected when another core has
+  /// them. Nothing is marked for persisting (the other core writes them).
+  void merge_remote(const std::vector<store::NodeRecord>& records,
+                    const std::map<std::uint64_t, std::uint64_t>& presence, std::uint64_t this_core);
   /// Writes changed records to storage. Blocking: runs on the database
   /// pool. Registration, status and pot changes ask for it at once through
   /// the scheduler; last-seen refreshes wait for the periodic call (and exit).

@@ -36,19 +36,20 @@ bool load(std::string& error) {
       return;
     }
     Lib& l = g_lib;
-    g_loaded = resolve(handle, "PQclear", l.PQclear) && resolve(handle, "PQcmdTuples", l.PQcmdTuples) &&
-               resolve(handle, "PQconnectdbParams", l.PQconnectdbParams) &&
-               resolve(handle, "PQconsumeInput", l.PQconsumeInput) &&
-               resolve(handle, "PQerrorMessage", l.PQerrorMessage) && resolve(handle, "PQexec", l.PQexec) &&
-               resolve(handle, "PQexecParams", l.PQexecParams) && resolve(handle, "PQfinish", l.PQfinish) &&
-               resolve(handle, "PQgetResult", l.PQgetResult) && resolve(handle, "PQgetisnull", l.PQgetisnull) &&
-               resolve(handle, "PQgetlength", l.PQgetlength) && resolve(handle, "PQgetvalue", l.PQgetvalue) &&
-               resolve(handle, "PQntuples", l.PQntuples) && resolve(handle, "PQputCopyData", l.PQputCopyData) &&
-               resolve(handle, "PQputCopyEnd", l.PQputCopyEnd) &&
-               resolve(handle, "PQresultErrorField", l.PQresultErrorField) &&
-               resolve(handle, "PQresultStatus", l.PQresultStatus) &&
-               resolve(handle, "PQsetNoticeProcessor", l.PQsetNoticeProcessor) &&
-               resolve(handle, "PQstatus", l.PQstatus) && resolve(handle, "PQtransactionStatus", l.PQtransactionStatus);
+    g_loaded =
+        resolve(handle, "PQclear", l.PQclear) && resolve(handle, "PQcmdTuples", l.PQcmdTuples) &&
+        resolve(handle, "PQconnectdbParams", l.PQconnectdbParams) &&
+        resolve(handle, "PQconsumeInput", l.PQconsumeInput) && resolve(handle, "PQerrorMessage", l.PQerrorMessage) &&
+        resolve(handle, "PQexec", l.PQexec) && resolve(handle, "PQexecParams", l.PQexecParams) &&
+        resolve(handle, "PQfinish", l.PQfinish) && resolve(handle, "PQfreemem", l.PQfreemem) &&
+        resolve(handle, "PQgetResult", l.PQgetResult) && resolve(handle, "PQgetisnull", l.PQgetisnull) &&
+        resolve(handle, "PQgetlength", l.PQgetlength) && resolve(handle, "PQgetvalue", l.PQgetvalue) &&
+        resolve(handle, "PQnotifies", l.PQnotifies) && resolve(handle, "PQntuples", l.PQntuples) &&
+        resolve(handle, "PQputCopyData", l.PQputCopyData) && resolve(handle, "PQputCopyEnd", l.PQputCopyEnd) &&
+        resolve(handle, "PQresultErrorField", l.PQresultErrorField) &&
+        resolve(handle, "PQresultStatus", l.PQresultStatus) &&
+        resolve(handle, "PQsetNoticeProcessor", l.PQsetNoticeProcessor) && resolve(handle, "PQsocket", l.PQsocket) &&
+        resolve(handle, "PQstatus", l.PQstatus) && resolve(handle, "PQtransactionStatus", l.PQtransactionStatus);
   });
   if (!g_loaded) {
     error = g_error;

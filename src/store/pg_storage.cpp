@@ -23,11 +23,13 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <exception>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <poll.h>
 #include <set>
 #include <string_view>
 #include <thread>
@@ -42,7 +44,7 @@ using pg::Conn;
 using pg::Params;
 using namespace query_support;  // NOLINT(google-build-using-namespace): the shared filter parts
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;  ///< rows deleted per retention transaction
@@ -60,6 +62,17 @@ constexpr int kDdlLockTimeoutMs = 2000;
 /// pg_advisory_lock key serialising schema migrations and partition DDL
 /// between the cores sharing a database ("honeycmb").
 constexpr std::int64_t kDdlLockKey = 0x686f6e6579636d62;
+/// A core beats every kCoreBeat; one silent for kCoreAlive is gone (its
+/// nodes count as offline until they reconnect to another core).
+constexpr auto kCoreBeat = std::chrono::seconds(2);
+constexpr std::int64_t kCoreAliveUs = 10'000'000;
+/// Commands and their answers are kept this long in core_commands.
+constexpr std::int64_t kCommandKeepUs = 3'600'000'000;
+/// NOTIFY payloads stay under PostgreSQL's 8000-byte limit.
+constexpr std::size_t kNotifyMax = 7000;
+/// A notified id range longer than this is not read back (a forged or
+/// broken payload): the stream misses it, the store has it.
+constexpr std::int64_t kRemoteRangeMax = 100'000;
 
 // Migrations: index i brings honeycomb_schema.version i to i+1. Never edit a
 // released step; append a new one.
@@ -159,6 +172,35 @@ CREATE TABLE audit_log(
   target text NOT NULL,
   outcome text NOT NULL
 );
+)sql",
+    // 1 -> 2: several cores on one database (docs/DEPLOYMENT.md). Each
+    // core's writer session takes ids in blocks (CACHE), so that the ids of
+    // one batch form a few ranges another core can read back by. Cores beat
+    // in `cores`; a node's session is in `node_presence` under the core that
+    // has it; `core_commands` carries commands to that core and answers back.
+    R"sql(
+ALTER SEQUENCE events_id_seq CACHE 16384;
+CREATE TABLE cores(
+  core_id bigint PRIMARY KEY,
+  started_us bigint NOT NULL,
+  heartbeat_us bigint NOT NULL
+);
+CREATE TABLE node_presence(
+  node_id bigint PRIMARY KEY,
+  core_id bigint NOT NULL,
+  since_us bigint NOT NULL
+);
+CREATE TABLE core_commands(
+  id bigserial PRIMARY KEY,
+  core_id bigint NOT NULL,
+  node_id bigint NOT NULL,
+  envelope text NOT NULL,
+  timeout_ms bigint NOT NULL,
+  created_us bigint NOT NULL,
+  taken_us bigint NOT NULL DEFAULT 0,
+  answer text
+);
+CREATE INDEX core_commands_waiting ON core_commands(core_id) WHERE taken_us = 0;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
@@ -340,6 +382,25 @@ class PgStorage final : public Storage {
     queue_.stop();
     if (writer_thread_.joinable()) {
       writer_thread_.join();
+    }
+    {
+      std::lock_guard lk(listener_mu_);
+      listener_stop_ = true;
+    }
+    listener_cv_.notify_all();
+    if (listener_.joinable()) {
+      listener_.join();
+    }
+    if (const auto me = core_id_.load(); me != 0) {
+      // Leaving: the other cores see this core's nodes offline at once
+      // rather than after kCoreAlive.
+      std::lock_guard lk(misc_mu_);
+      if (PGconn* c = misc()) {
+        Params p;
+        p.add(static_cast<std::int64_t>(me));
+        p.exec(c, "DELETE FROM node_presence WHERE core_id = $1");
+        p.exec(c, "DELETE FROM cores WHERE core_id = $1");
+      }
     }
   }
 
@@ -873,6 +934,126 @@ class PgStorage final : public Storage {
     return out;
   }
 
+  // ---- several cores on one database ----
+
+  bool shared() const override { return true; }
+
+  void join_cluster(std::uint64_t core_id, ClusterHandlers handlers) override {
+    {
+      std::lock_guard lk(listener_mu_);
+      if (listener_.joinable() || core_id == 0) {
+        return;
+      }
+      handlers_ = std::move(handlers);
+    }
+    core_id_.store(core_id);
+    listener_ = std::thread([this] { listener_loop(); });
+  }
+
+  void set_node_presence(std::uint64_t node_id, bool connected) override {
+    const auto me = core_id_.load();
+    if (me == 0) {
+      return;
+    }
+    std::lock_guard lk(misc_mu_);
+    PGconn* c = misc();
+    if (c == nullptr) {
+      return;
+    }
+    Params p;
+    p.add(pg::to_db(node_id)).add(static_cast<std::int64_t>(me));
+    if (connected) {
+      p.add(unix_now_us());
+      p.exec(c,
+             "INSERT INTO node_presence(node_id, core_id, since_us) VALUES($1,$2,$3) ON CONFLICT(node_id) DO UPDATE "
+             "SET core_id = excluded.core_id, since_us = excluded.since_us");
+    } else {
+      p.exec(c, "DELETE FROM node_presence WHERE node_id = $1 AND core_id = $2");
+    }
+  }
+
+  std::map<std::uint64_t, std::uint64_t> node_presence() override {
+    std::map<std::uint64_t, std::uint64_t> out;
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      return out;
+    }
+    Params p;
+    p.add(unix_now_us() - kCoreAliveUs);
+    const auto r = p.exec(lease.conn(),
+                          "SELECT p.node_id, p.core_id FROM node_presence p JOIN cores c ON c.core_id = p.core_id "
+                          "WHERE c.heartbeat_us > $1");
+    for (int i = 0; i < r.rows(); ++i) {
+      out.emplace(pg::from_db(r.int64(i, 0)), static_cast<std::uint64_t>(r.int64(i, 1)));
+    }
+    return out;
+  }
+
+  std::int64_t send_command(std::uint64_t core_id, std::uint64_t node_id, const std::string& envelope,
+                            std::int64_t timeout_ms) override {
+    std::lock_guard lk(misc_mu_);
+    PGconn* c = misc();
+    if (c == nullptr) {
+      return 0;
+    }
+    Params p;
+    p.add(static_cast<std::int64_t>(core_id))
+        .add(pg::to_db(node_id))
+        .add(envelope)
+        .add(timeout_ms)
+        .add(unix_now_us())
+        .add(std::to_string(core_id));
+    const auto r = p.exec(c,
+                          "WITH c AS (INSERT INTO core_commands(core_id, node_id, envelope, timeout_ms, created_us) "
+                          "VALUES($1,$2,$3,$4,$5) RETURNING id) SELECT id, pg_notify('honeycomb_commands', $6) FROM c");
+    return r.ok() && r.rows() == 1 ? r.int64(0, 0) : 0;
+  }
+
+  std::vector<RemoteCommand> take_commands() override {
+    std::vector<RemoteCommand> out;
+    const auto me = core_id_.load();
+    std::lock_guard lk(misc_mu_);
+    PGconn* c = misc();
+    if (me == 0 || c == nullptr) {
+      return out;
+    }
+    Params p;
+    p.add(static_cast<std::int64_t>(me)).add(unix_now_us());
+    const auto r = p.exec(c,
+                          "UPDATE core_commands SET taken_us = $2 WHERE core_id = $1 AND taken_us = 0 "
+                          "RETURNING id, node_id, envelope, timeout_ms");
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back(RemoteCommand{r.int64(i, 0), pg::from_db(r.int64(i, 1)), r.text(i, 2), r.int64(i, 3)});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return out;
+  }
+
+  void answer_command(std::int64_t id, const std::string& answer_json) override {
+    std::lock_guard lk(misc_mu_);
+    if (PGconn* c = misc()) {
+      Params p;
+      p.add(id).add(answer_json);
+      p.exec(c, "UPDATE core_commands SET answer = $2 WHERE id = $1");
+    }
+  }
+
+  std::optional<std::string> command_answer(std::int64_t id) override {
+    Error error;
+    auto lease = reader(error, options_.query_timeout_ms);
+    if (!lease) {
+      return std::nullopt;
+    }
+    Params p;
+    p.add(id);
+    const auto r = p.exec(lease.conn(), "SELECT answer FROM core_commands WHERE id = $1 AND answer IS NOT NULL");
+    if (r.rows() != 1) {
+      return std::nullopt;
+    }
+    return r.text(0, 0);
+  }
+
   std::int64_t used_bytes() override {
     Error error;
     auto lease = reader(error, options_.query_timeout_ms);
@@ -1364,6 +1545,106 @@ class PgStorage final : public Storage {
     return out;
   }
 
+  // ---- the listener thread (several cores) ----
+  //
+  // Its own connection LISTENs for the other cores' commits and for
+  // commands to this core, and keeps this core's heartbeat. Notifications
+  // sent while it is reconnecting are missed: the WebSocket stream is live,
+  // not a record (the store has every event); commands are also found by
+  // the core's periodic take_commands().
+
+  void listener_loop() {
+    using clock = std::chrono::steady_clock;
+    Conn c;
+    auto next_beat = clock::now();
+    const auto me = static_cast<std::int64_t>(core_id_.load());
+    while (true) {
+      {
+        std::unique_lock lk(listener_mu_);
+        if (listener_stop_) {
+          break;
+        }
+      }
+      if (!pg::alive(c.get())) {
+        std::string error;
+        c = connect(error);
+        if (!c || !pg::exec(c.get(), "LISTEN honeycomb_events; LISTEN honeycomb_commands").ok()) {
+          spdlog::warn("store: cluster listener: {}", c ? pg::errmsg(c.get()) : error);
+          c.reset();
+          std::unique_lock lk(listener_mu_);
+          listener_cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return listener_stop_; });
+          continue;
+        }
+        next_beat = clock::now();
+      }
+      if (clock::now() >= next_beat) {
+        Params p;
+        p.add(me).add(unix_now_us());
+        p.exec(c.get(),
+               "INSERT INTO cores(core_id, started_us, heartbeat_us) VALUES($1,$2,$2) ON CONFLICT(core_id) DO "
+               "UPDATE SET heartbeat_us = excluded.heartbeat_us");
+        next_beat = clock::now() + kCoreBeat;
+      }
+      pollfd fd{pg::lib().PQsocket(c.get()), POLLIN, 0};
+      if (fd.fd < 0 || ::poll(&fd, 1, 250) < 0) {
+        continue;
+      }
+      if (pg::lib().PQconsumeInput(c.get()) == 0) {
+        continue;  // broken: reconnect above
+      }
+      while (PGnotify* n = pg::lib().PQnotifies(c.get())) {
+        const std::string channel = n->relname;
+        const std::string payload = n->extra;
+        pg::lib().PQfreemem(n);
+        on_notification(c.get(), channel, payload);
+      }
+    }
+  }
+
+  void on_notification(PGconn* c, std::string_view channel, std::string_view payload) {
+    const auto me = core_id_.load();
+    std::uint64_t from = 0;
+    const auto space = payload.find(' ');
+    const auto head = payload.substr(0, space);
+    if (std::from_chars(head.data(), head.data() + head.size(), from).ec != std::errc{}) {
+      return;
+    }
+    if (channel == "honeycomb_commands") {
+      if (from == me && handlers_.commands_waiting) {
+        handlers_.commands_waiting();
+      }
+      return;
+    }
+    if (channel != "honeycomb_events" || from == me || !handlers_.remote_events || space == std::string_view::npos) {
+      return;
+    }
+    // "<core> lo-hi lo-hi ...": read those rows back, oldest first.
+    std::vector<StoredEvent> events;
+    auto rest = payload.substr(space + 1);
+    while (!rest.empty()) {
+      const auto next = rest.find(' ');
+      const auto range = rest.substr(0, next);
+      rest = next == std::string_view::npos ? std::string_view() : rest.substr(next + 1);
+      const auto dash = range.find('-');
+      std::int64_t lo = 0, hi = 0;
+      if (dash == std::string_view::npos || std::from_chars(range.data(), range.data() + dash, lo).ec != std::errc{} ||
+          std::from_chars(range.data() + dash + 1, range.data() + range.size(), hi).ec != std::errc{} || hi < lo ||
+          hi - lo >= kRemoteRangeMax) {
+        continue;
+      }
+      Params p;
+      p.add(lo).add(hi);
+      const auto r =
+          p.exec(c, std::string("SELECT ") + kEventColumns + " FROM events WHERE id BETWEEN $1 AND $2 ORDER BY id");
+      for (int i = 0; i < r.rows(); ++i) {
+        events.push_back(read_event(r, i));
+      }
+    }
+    if (!events.empty()) {
+      handlers_.remote_events(std::move(events));
+    }
+  }
+
   // ---- writer thread ----
 
   void writer_loop() {
@@ -1390,6 +1671,12 @@ class PgStorage final : public Storage {
             const auto today = floor_div(unix_now_us(), kDayUs);
             ensure_partition(today);
             ensure_partition(today + 1);
+            // Old commands and answers; cores gone for a day.
+            Params p;
+            p.add(unix_now_us() - kCommandKeepUs).add(unix_now_us() - kDayUs);
+            p.exec(writer_.get(),
+                   "WITH a AS (DELETE FROM core_commands WHERE created_us < $1) DELETE FROM cores WHERE heartbeat_us < "
+                   "$2");
           }
         }
         retention_pending = retention_on && writer_ready() && retention_step();
@@ -1505,11 +1792,50 @@ class PgStorage final : public Storage {
       return -1;
     }
     const auto moved = pg::exec(c, std::string("INSERT INTO events(") + kInsertColumns + ") SELECT " + kInsertColumns +
-                                       " FROM events_stage ORDER BY seq ON CONFLICT DO NOTHING");
-    if (!moved.ok() || !pg::exec(c, "COMMIT").ok()) {
+                                       " FROM events_stage ORDER BY seq ON CONFLICT DO NOTHING RETURNING id");
+    if (!moved.ok() || !notify_committed(moved) || !pg::exec(c, "COMMIT").ok()) {
       return -1;
     }
-    return moved.affected();
+    return moved.rows();
+  }
+
+  /// Tells the other cores which ids this transaction stored (delivered at
+  /// its commit): "<core id> lo-hi lo-hi ...", in as many NOTIFYs as the
+  /// payload limit takes. Nothing while this core is alone.
+  bool notify_committed(const pg::Result& inserted) {
+    const auto me = core_id_.load();
+    if (me == 0 || inserted.rows() == 0) {
+      return true;
+    }
+    std::vector<std::int64_t> ids;
+    ids.reserve(static_cast<std::size_t>(inserted.rows()));
+    for (int i = 0; i < inserted.rows(); ++i) {
+      ids.push_back(inserted.int64(i, 0));
+    }
+    std::sort(ids.begin(), ids.end());
+    const std::string head = std::to_string(me);
+    std::string payload = head;
+    const auto send = [&] {
+      Params p;
+      p.add(payload);
+      return p.exec(writer_.get(), "SELECT pg_notify('honeycomb_events', $1)").ok();
+    };
+    for (std::size_t i = 0; i < ids.size();) {
+      std::size_t j = i;
+      while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) {
+        ++j;
+      }
+      const auto range = fmt::format(" {}-{}", ids[i], ids[j]);
+      if (payload.size() + range.size() > kNotifyMax) {
+        if (!send()) {
+          return false;
+        }
+        payload = head;
+      }
+      payload += range;
+      i = j + 1;
+    }
+    return send();
   }
 
   /// One retention transaction; true when more remains to do.
@@ -1605,6 +1931,13 @@ class PgStorage final : public Storage {
   std::uint64_t audit_inserts_ = 0;  ///< under misc_mu_
   std::mutex misc_mu_;               ///< misc_: registry and token writes
   Conn misc_;
+
+  std::atomic<std::uint64_t> core_id_{0};  ///< set by join_cluster(); 0: alone
+  std::thread listener_;
+  std::mutex listener_mu_;  ///< listener_stop_, handlers_ (until the listener starts)
+  std::condition_variable listener_cv_;
+  bool listener_stop_ = false;
+  ClusterHandlers handlers_;
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -185,6 +186,25 @@ struct AuditRecord {
   std::string outcome;  ///< "ok", or why it was refused
 };
 
+/// A command sent through the database to the core a node is connected to
+/// (several cores on one PostgreSQL database, docs/DEPLOYMENT.md).
+struct RemoteCommand {
+  std::int64_t id = 0;
+  std::uint64_t node_id = 0;
+  std::string envelope;  ///< the Protocol v2 NodeCommand, as the node gets it
+  std::int64_t timeout_ms = 0;
+};
+
+/// What a core hears from the other cores on its database. Both run on the
+/// storage's listener thread: they must not block.
+struct ClusterHandlers {
+  /// Events another core committed, oldest first (its WebSocket clients
+  /// see every core's events).
+  std::function<void(std::vector<StoredEvent>)> remote_events;
+  /// Commands for nodes connected to this core are waiting (take_commands()).
+  std::function<void()> commands_waiting;
+};
+
 struct Counters {
   std::uint64_t appended = 0;    ///< events accepted by append()
   std::uint64_t stored = 0;      ///< events committed
@@ -273,6 +293,47 @@ class Storage {
   virtual void audit(const AuditRecord& record) = 0;
   /// Newest first; at most `limit`, ids below `before` (0: from the newest).
   virtual std::vector<AuditRecord> audit_log(std::size_t limit, std::int64_t before = 0) = 0;
+
+  // ---- several cores on one database (blocking; PostgreSQL only) ----
+  // A backend that cannot be shared (SQLite) keeps the defaults: one core.
+
+  /// True when other cores may share this database.
+  virtual bool shared() const { return false; }
+  /// This core takes part as `core_id` (unique among the cores): its
+  /// heartbeat is kept, other cores' events and commands for it reach
+  /// `handlers`. Returns at once; a listener thread does the work.
+  virtual void join_cluster(std::uint64_t core_id, ClusterHandlers handlers) {
+    (void)core_id;
+    (void)handlers;
+  }
+  /// A node's session opened (true) or closed on this core.
+  virtual void set_node_presence(std::uint64_t node_id, bool connected) {
+    (void)node_id;
+    (void)connected;
+  }
+  /// Node id -> the live core its session is on (every core's, this one too).
+  virtual std::map<std::uint64_t, std::uint64_t> node_presence() { return {}; }
+  /// Queues `envelope` for the core `core_id`'s node; the command's id, 0 on failure.
+  virtual std::int64_t send_command(std::uint64_t core_id, std::uint64_t node_id, const std::string& envelope,
+                                    std::int64_t timeout_ms) {
+    (void)core_id;
+    (void)node_id;
+    (void)envelope;
+    (void)timeout_ms;
+    return 0;
+  }
+  /// The commands queued for this core's nodes, each taken once.
+  virtual std::vector<RemoteCommand> take_commands() { return {}; }
+  /// Stores the answer (CommandResult as JSON) of a command taken here.
+  virtual void answer_command(std::int64_t id, const std::string& answer_json) {
+    (void)id;
+    (void)answer_json;
+  }
+  /// The answer of a command this core sent, once there is one.
+  virtual std::optional<std::string> command_answer(std::int64_t id) {
+    (void)id;
+    return std::nullopt;
+  }
 
   // ---- maintenance (blocking) ----
   /// Bytes the database uses (pages in use x page size, free pages

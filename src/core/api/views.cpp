@@ -65,6 +65,8 @@ json::object node_json(const NodeView& node) {
       {"status", node.state()},
       {"reported_status", r.status},
       {"connected", node.connected},
+      // Several cores on one database: the other core holding the session.
+      {"core_id", node.core_id != 0 ? json::value(std::to_string(node.core_id)) : json::value(nullptr)},
       {"connected_since", node.connected ? time_json(node.connected_since_us) : json::value(nullptr)},
       {"first_seen", time_json(r.first_seen_us)},
       {"last_seen", time_json(r.last_seen_us)},

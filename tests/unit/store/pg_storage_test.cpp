@@ -466,3 +466,95 @@ TEST_F(PgStoreTest, TwoStoragesShareOneDatabase) {
 
 }  // namespace
 }  // namespace honeycomb::store
+
+namespace honeycomb::store {
+namespace {
+
+// Several cores on one database: what a core commits reaches the other
+// cores' listeners (read back by the ids it notified), never its own.
+TEST_F(PgStoreTest, OtherCoresHearOfCommittedEvents) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  std::mutex mu;
+  std::vector<StoredEvent> heard_by_b, heard_by_a;
+  ClusterHandlers hb;
+  hb.remote_events = [&](std::vector<StoredEvent> events) {
+    std::lock_guard lk(mu);
+    heard_by_b.insert(heard_by_b.end(), events.begin(), events.end());
+  };
+  ClusterHandlers ha;
+  ha.remote_events = [&](std::vector<StoredEvent> events) {
+    std::lock_guard lk(mu);
+    heard_by_a.insert(heard_by_a.end(), events.begin(), events.end());
+  };
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  a->join_cluster(1001, ha);
+  b->join_cluster(1002, hb);
+  EXPECT_TRUE(a->shared());
+  // The listener is up once its heartbeat is in: then nothing is missed.
+  ASSERT_TRUE(wait_for([&] { return db.value("SELECT count(*) FROM cores") == "2"; }));
+  append_all(*a, range(0, 300));
+  a->flush();
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lk(mu);
+    return heard_by_b.size() >= 300;
+  }));
+  std::lock_guard lk(mu);
+  ASSERT_EQ(heard_by_b.size(), 300u);
+  std::set<std::string> ids;
+  for (const auto& e : heard_by_b) {
+    ids.insert(e.event.event_id);
+  }
+  EXPECT_EQ(ids.size(), 300u);
+  EXPECT_EQ(heard_by_b.front().event.event_id, "ev-0");  // oldest first, whole records
+  EXPECT_EQ(heard_by_b.front().event.raw_json, make_event(0).raw_json);
+  EXPECT_TRUE(heard_by_a.empty()) << "a core does not hear its own events";
+}
+
+// Presence says which live core has a node; a command queued for that core
+// is taken there once, and its answer comes back to the sender.
+TEST_F(PgStoreTest, CommandsReachTheCoreThatHasTheNode) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  std::atomic<int> b_woken{0};
+  ClusterHandlers hb;
+  hb.commands_waiting = [&] { ++b_woken; };
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  a->join_cluster(2001, {});
+  b->join_cluster(2002, hb);
+  ASSERT_TRUE(wait_for([&] { return db.value("SELECT count(*) FROM cores") == "2"; }));
+  b->set_node_presence(kBigNode, true);
+  a->set_node_presence(7, true);
+  auto presence = a->node_presence();
+  ASSERT_EQ(presence.size(), 2u);
+  EXPECT_EQ(presence[kBigNode], 2002u);
+  EXPECT_EQ(presence[7], 2001u);
+
+  const auto id = a->send_command(2002, kBigNode, R"({"NodeCommand":{}})", 5000);
+  ASSERT_GT(id, 0);
+  ASSERT_TRUE(wait_for([&] { return b_woken.load() > 0; })) << "the core that has the node is told at once";
+  EXPECT_TRUE(a->take_commands().empty()) << "not a's command to run";
+  auto taken = b->take_commands();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].id, id);
+  EXPECT_EQ(taken[0].node_id, kBigNode);
+  EXPECT_EQ(taken[0].envelope, R"({"NodeCommand":{}})");
+  EXPECT_EQ(taken[0].timeout_ms, 5000);
+  EXPECT_TRUE(b->take_commands().empty()) << "taken once";
+  EXPECT_FALSE(a->command_answer(id));
+  b->answer_command(id, R"({"outcome":"answered"})");
+  EXPECT_EQ(a->command_answer(id).value_or(""), R"({"outcome":"answered"})");
+
+  // A node that left, and a core that is gone: no longer present.
+  b->set_node_presence(kBigNode, false);
+  EXPECT_FALSE(a->node_presence().contains(kBigNode));
+  a.reset();  // leaves: its nodes go with it
+  EXPECT_FALSE(b->node_presence().contains(7));
+}
+
+}  // namespace
+}  // namespace honeycomb::store
