@@ -65,13 +65,22 @@ Cluster::Cluster(ClusterContext context)
       wake_(strand_),
       refresh_(strand_) {}
 
+Cluster::~Cluster() {
+  if (core_id_ != 0) {
+    ctx_.storage.leave_cluster();
+  }
+}
+
 bool Cluster::start() {
   if (!ctx_.storage.shared()) {
     return false;
   }
   core_id_ = new_core_id();
+  // The storage, not `this`: a session closing at shutdown may post after
+  // the cluster is gone (the storage outlives the database pool).
   ctx_.router.set_presence_hook([this](protocol::NodeId id, bool connected) {
-    asio::post(presence_strand_, [this, id, connected]() { ctx_.storage.set_node_presence(id, connected); });
+    asio::post(presence_strand_,
+               [&storage = ctx_.storage, id, connected]() { storage.set_node_presence(id, connected); });
   });
   ctx_.router.set_remote_executor(
       [this](protocol::NodeId id, protocol::Command command, std::chrono::milliseconds timeout) {

@@ -43,6 +43,10 @@ struct ClusterContext {
 class Cluster {
  public:
   explicit Cluster(ClusterContext context);
+  /// Leaves the cluster: the storage's listener stops calling back here.
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
   /// Joins the cluster when the storage is shared (before the servers
   /// start: the router's hooks are set here). False: one core alone.
   bool start();

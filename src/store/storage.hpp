@@ -306,6 +306,10 @@ class Storage {
     (void)core_id;
     (void)handlers;
   }
+  /// Stops hearing from the other cores (the handlers are not called once
+  /// it returns) and tells them this core left. Before the handlers' owner
+  /// goes; the destructor does it too.
+  virtual void leave_cluster() {}
   /// A node's session opened (true) or closed on this core.
   virtual void set_node_presence(std::uint64_t node_id, bool connected) {
     (void)node_id;
@@ -389,7 +393,10 @@ std::unique_ptr<Storage> open_postgres(const StorageOptions& options, std::strin
 /// open_postgres() when options.postgres_uri is set, else open_sqlite().
 std::unique_ptr<Storage> open_storage(const StorageOptions& options, std::string& error);
 
-/// True for a "postgresql://" or "postgres://" URI.
-bool is_postgres_uri(std::string_view text);
+/// True for a "postgresql://" or "postgres://" URI. Inline: the config
+/// parser uses it without the storage library (fuzz/yaml_config_fuzz).
+inline bool is_postgres_uri(std::string_view text) {
+  return text.starts_with("postgresql://") || text.starts_with("postgres://");
+}
 
 }  // namespace honeycomb::store
