@@ -218,14 +218,15 @@ constexpr int kRawColumn = 18;     ///< in kEventColumns
 
 // ---- text ----
 
-std::string hex_bytes(const Ip16& ip) {
+/// Appends a 16-byte address as bytea hex in COPY text ("\\x…": the
+/// backslash escaped for COPY), without a temporary string per event.
+void append_copy_bytea(std::string& out, const Ip16& ip) {
   static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
+  out += "\\\\x";
   for (const unsigned char b : ip) {
     out.push_back(digits[b >> 4]);
     out.push_back(digits[b & 0xf]);
   }
-  return out;
 }
 
 /// A text value as a SQL literal (standard_conforming_strings is on in
@@ -683,16 +684,10 @@ class PgStorage final : public Storage {
     t.scope = scope;
     Params p;
     p.add(name).add(hash).add(t.created_us).add(scope);
-    PGconn* c = misc();
-    const auto r = c == nullptr ? pg::Result()
-                                : p.exec(c,
-                                         "INSERT INTO api_tokens(name, hash, created_us, revoked, scope) "
-                                         "VALUES($1,$2,$3,false,$4) RETURNING id");
-    if (r.ok() && r.rows() == 1) {
-      t.id = r.int64(0, 0);
-    } else {
-      spdlog::error("store: add_token '{}': {}", name, pg::errmsg(c));
-    }
+    t.id = insert_returning_id(p,
+                               "INSERT INTO api_tokens(name, hash, created_us, revoked, scope) "
+                               "VALUES($1,$2,$3,false,$4) RETURNING id",
+                               "add_token '" + name + "'");
     return t;  // id 0: not stored
   }
 
@@ -740,16 +735,10 @@ class PgStorage final : public Storage {
     t.expires_us = expires_us;
     Params p;
     p.add(node_name).add(hash).add(t.created_us).add(expires_us);
-    PGconn* c = misc();
-    const auto r = c == nullptr ? pg::Result()
-                                : p.exec(c,
-                                         "INSERT INTO join_tokens(node_name, hash, created_us, expires_us) "
-                                         "VALUES($1,$2,$3,$4) RETURNING id");
-    if (r.ok() && r.rows() == 1) {
-      t.id = r.int64(0, 0);
-    } else {
-      spdlog::error("store: add_join_token '{}': {}", node_name, pg::errmsg(c));
-    }
+    t.id = insert_returning_id(p,
+                               "INSERT INTO join_tokens(node_name, hash, created_us, expires_us) "
+                               "VALUES($1,$2,$3,$4) RETURNING id",
+                               "add_join_token '" + node_name + "'");
     return t;  // id 0: not stored
   }
 
@@ -1124,6 +1113,18 @@ class PgStorage final : public Storage {
       result = read();
     }
     return result;
+  }
+
+  /// An INSERT ... RETURNING id on the registry connection (under
+  /// misc_mu_): the new row's id, or 0 (logged as `what`).
+  std::int64_t insert_returning_id(const Params& p, const std::string& sql, const std::string& what) {
+    PGconn* c = misc();
+    const auto r = c == nullptr ? pg::Result() : p.exec(c, sql);
+    if (r.ok() && r.rows() == 1) {
+      return r.int64(0, 0);
+    }
+    spdlog::error("store: {}: {}", what, pg::errmsg(c));
+    return 0;
   }
 
   /// A pooled read connection, returned on destruction.
@@ -1753,7 +1754,7 @@ class PgStorage final : public Storage {
         out.push_back('\t');
         Ip16 ip{};
         if (ip_to_bin(e.src_ip, ip)) {
-          out += "\\\\x" + hex_bytes(ip);  // bytea hex, its backslash escaped for COPY
+          append_copy_bytea(out, ip);
         } else {
           out += "\\N";
         }
