@@ -4,6 +4,7 @@
 # its self-registering static object) and stages its folder's config.json and
 # README into the plugin library under the build tree (installed alike).
 set(HONEYCOMB_BUILTIN_PLUGINS "" CACHE INTERNAL "")
+set(HONEYCOMB_BUILTIN_INTEGRATIONS "" CACHE INTERNAL "")  # the integrations alone (honeycomb-node's outputs)
 
 function(_honeycomb_add_plugin kind name)
   set(target hc_${kind}_${name})
@@ -12,6 +13,9 @@ function(_honeycomb_add_plugin kind name)
   target_link_libraries(${target} PRIVATE honeycomb_host)
   honeycomb_warnings(${target})
   set(HONEYCOMB_BUILTIN_PLUGINS ${HONEYCOMB_BUILTIN_PLUGINS} ${target} CACHE INTERNAL "")
+  if(kind STREQUAL "integration")
+    set(HONEYCOMB_BUILTIN_INTEGRATIONS ${HONEYCOMB_BUILTIN_INTEGRATIONS} ${target} CACHE INTERNAL "")
+  endif()
   set(dest ${HONEYCOMB_LIBRARY_DIR}/${kind}s/${name})
   foreach(f config.json README.md)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${f})

@@ -14,7 +14,6 @@ packages=(
   # the core's PostgreSQL store: libpq, PostgreSQL's own C client library
   libpq-dev
   # the node's event port: JSON validation at a million lines a second
-  libsimdjson-dev
   # the ssh honeypot's SSH server (linked statically; zlib with it)
   libssh-dev zlib1g-dev
   # runtime helpers and real peers used by tests and benchmarks

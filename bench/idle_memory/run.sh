@@ -4,7 +4,8 @@
 # memory"). Prints VmRSS / RssAnon / RssFile of:
 #   - three one-thread C++ programs (g++ -O2): libstdc++ shared, libstdc++
 #     static, static-pie — the floor for any C++ process here;
-#   - `honeycomb node --core none` (no pots) and
+#   - `honeycomb node --core none` (no pots), a node registered with a core
+#     over TLS (and that core),
 #     `honeycomb service run simple_http ... -i json_file`, each 3 s after start.
 #   bench/idle_memory/run.sh
 # Environment: HONEYCOMB_BUILD_DIR (build), BENCH_SETTLE_SECONDS (3).
@@ -64,3 +65,31 @@ wait_listening "$port" "$pid" "simple_http" "$work/svc.log"
 sleep "$settle"
 rss "honeycomb service run simple_http -i json_file" "$pid"
 stop_process "$pid"
+
+# A node registered with a core over TLS (a join token, the default
+# node_auth), with its link idle: what a sensor's node costs at rest.
+core_home=(--home "$work/core" "${root[@]}")
+printf 'database: %s\n' "$work/core/events.db" > "$work/core.yml"
+mkdir -p "$work/core"
+node_port=$(free_port) api_port=$(free_port)
+"$bin" "${core_home[@]}" core --config "$work/core.yml" --node-listen "127.0.0.1:$node_port" \
+  --api-listen "127.0.0.1:$api_port" --ws-listen "127.0.0.1:$(free_port)" > "$work/core.log" 2>&1 &
+core_pid=$!
+wait_listening "$node_port" "$core_pid" "the core" "$work/core.log"
+join=$("$bin" "${core_home[@]}" core --config "$work/core.yml" token create --node idle-bench 2>&1 | grep -o 'hcj1\.[^[:space:]]*' | head -1)
+[ -n "$join" ] || die "no join token from the core ($work/core.log)"
+port=$(free_port)
+"$bin" --home "$work/node2" "${root[@]}" node --core "127.0.0.1:$node_port" --join "$join" --name idle-bench \
+  --event-listen "127.0.0.1:$port" > "$work/node2.log" 2>&1 &
+pid=$!
+wait_listening "$port" "$pid" "the node" "$work/node2.log"
+for _ in $(seq 300); do  # registration: the node says so in stats.json
+  grep -q '"connected": *true' "$work/node2/node/stats.json" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q '"connected": *true' "$work/node2/node/stats.json" 2>/dev/null || die "the node did not register ($work/node2.log)"
+sleep "$settle"
+rss "honeycomb node (registered with a core, TLS)" "$pid"
+rss "honeycomb core (one node, empty store)" "$core_pid"
+stop_process "$pid"
+stop_process "$core_pid"

@@ -237,8 +237,12 @@ def main():
     m = args.e2e_events
     core = Proc(args, work / "core", "core")
     ports = [free_port() for _ in range(3)]
-    core.spawn("core", "--node-listen", f"127.0.0.1:{ports[0]}", "--api-listen", f"127.0.0.1:{ports[1]}",
-               "--ws-listen", f"127.0.0.1:{ports[2]}")
+    # node_auth open: the node speaks plain TCP without enrolling, as before
+    # the core required certificates (bench/core_ingest does the same).
+    core_config = work / "core.yml"
+    core_config.write_text("node_auth: open\n")
+    core.spawn("core", "--config", core_config, "--node-listen", f"127.0.0.1:{ports[0]}",
+               "--api-listen", f"127.0.0.1:{ports[1]}", "--ws-listen", f"127.0.0.1:{ports[2]}")
     token_file = work / "core" / "core" / "api-token"
     wait_for(lambda: token_file.exists() and listening(ports[1]), 30, "the core")
     token = token_file.read_text().strip()

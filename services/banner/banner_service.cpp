@@ -18,6 +18,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxPorts = 64;
 constexpr std::size_t kReadChunk = 4096;
+static_assert(kReadChunk <= honeypot::read_buffer_size);
 /// Once a client has sent something, this much silence ends its first
 /// message: scanners send a probe and wait for an answer.
 constexpr std::chrono::milliseconds kQuietEndsData{500};
@@ -122,9 +124,6 @@ class BannerService final : public honeypot::TcpHoneypot {
     }
     std::string first;
     bool collecting = true;
-    // One read buffer per thread, not per connection (4 KiB of every idle
-    // session otherwise): it is read into and used up between two awaits.
-    thread_local std::array<char, kReadChunk> chunk{};
     while (reason == nullptr) {
       const auto now = Clock::now();
       if (now >= deadline) {
@@ -144,7 +143,10 @@ class BannerService final : public honeypot::TcpHoneypot {
         reason = Clock::now() >= deadline ? "session timeout" : "idle timeout";
         break;
       }
-      const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+      // The thread's buffer, fetched after the wait: the coroutine may resume
+      // on another thread of the io_context. Used up before the next await.
+      const std::span<char> chunk = honeypot::thread_read_buffer().first(kReadChunk);
+      const std::size_t n = socket.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
       if (ec == asio::error::would_block) {
         continue;
       }

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@ using Clock = std::chrono::steady_clock;
 using namespace asio::experimental::awaitable_operators;
 
 constexpr std::size_t kReadChunk = 16384;
+static_assert(kReadChunk <= honeypot::read_buffer_size);
 
 struct Settings {
   std::string address;
@@ -183,12 +185,14 @@ class FtpService final : public honeypot::TcpHoneypot {
     data.non_blocking(true, ec);
     auto upload = quarantine_->begin(c.peer.session);
     bool truncated = false;
-    thread_local std::array<char, kReadChunk> chunk{};
     for (;;) {
       if (!co_await honeypot::wait_readable(data, settings_.data_timeout)) {
         break;
       }
-      const std::size_t n = data.read_some(asio::buffer(chunk), ec);
+      // The thread's buffer, fetched after the wait: the coroutine may resume
+      // on another thread of the io_context. Used up before the next await.
+      const std::span<char> chunk = honeypot::thread_read_buffer().first(kReadChunk);
+      const std::size_t n = data.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
       if (ec == asio::error::would_block) {
         continue;
       }
@@ -447,7 +451,6 @@ class FtpService final : public honeypot::TcpHoneypot {
     std::string out = settings_.banner + "\r\n";
     std::string ignored_echo;
     std::vector<std::string> lines;
-    thread_local std::array<char, kReadChunk> chunk{};
     while (c.reason == nullptr) {
       if (!out.empty()) {
         if (!co_await honeypot::write_all(socket, asio::buffer(out), settings_.limits.idle_timeout)) {
@@ -467,7 +470,10 @@ class FtpService final : public honeypot::TcpHoneypot {
         out += "421 Timeout.\r\n";
         break;
       }
-      const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+      // The thread's buffer, fetched after the wait: the coroutine may resume
+      // on another thread of the io_context. Used up before the next await.
+      const std::span<char> chunk = honeypot::thread_read_buffer().first(kReadChunk);
+      const std::size_t n = socket.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
       if (ec == asio::error::would_block) {
         continue;
       }

@@ -26,6 +26,7 @@
 #include <libssh/libssh.h>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -43,6 +44,7 @@ using honeypot::Peer;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 16384;
+static_assert(kReadChunk <= honeypot::read_buffer_size);
 /// How long the engine side waits in one go (it has no timeout of its own:
 /// the client side's idle and session limits end a connection).
 constexpr std::chrono::hours kEngineWait{24};
@@ -124,14 +126,16 @@ asio::awaitable<bool> forward(Socket& to, std::string_view bytes) {
 
 /// Engine -> attacker, less libssh's identification line (sent already).
 asio::awaitable<const char*> from_engine(PairSocket& engine, tcp::socket& client, std::string_view banner) {
-  thread_local std::array<char, kReadChunk> chunk{};
   std::size_t banner_left = banner.size();
   for (;;) {
     if (!co_await honeypot::wait_readable(engine, kEngineWait)) {
       continue;  // the client side ends the connection on its timeouts
     }
     boost::system::error_code ec;
-    const std::size_t n = engine.read_some(asio::buffer(chunk), ec);
+    // The thread's buffer, fetched after the wait: the coroutine may resume
+    // on another thread of the io_context. Used up before the next await.
+    const std::span<char> chunk = honeypot::thread_read_buffer().first(kReadChunk);
+    const std::size_t n = engine.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
     if (ec == asio::error::would_block) {
       continue;
     }
@@ -242,7 +246,6 @@ class SshService final : public honeypot::TcpHoneypot {
   /// the next await), with the limits applied and the hello read on the
   /// way; empty, with proxy.reason set, when the connection is over.
   asio::awaitable<std::string_view> next_from_client(tcp::socket& client, Proxy& proxy, ssh::Connection& connection) {
-    thread_local std::array<char, kReadChunk> chunk{};
     for (;;) {
       const auto now = Clock::now();
       if (now >= proxy.deadline) {
@@ -258,7 +261,10 @@ class SshService final : public honeypot::TcpHoneypot {
         continue;  // the checks above say which limit passed
       }
       boost::system::error_code ec;
-      const std::size_t n = client.read_some(asio::buffer(chunk), ec);
+      // The thread's buffer, fetched after the wait: the coroutine may resume
+      // on another thread of the io_context. Used up before the next await.
+      const std::span<char> chunk = honeypot::thread_read_buffer().first(kReadChunk);
+      const std::size_t n = client.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
       if (ec == asio::error::would_block) {
         continue;
       }

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ using honeypot::Peer;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 4096;
+static_assert(kReadChunk <= honeypot::read_buffer_size);
 /// How long the login prompt waits for the client's answer to our options.
 constexpr std::chrono::milliseconds kNegotiationWait{500};
 
@@ -120,9 +122,6 @@ class TelnetService final : public honeypot::TcpHoneypot {
         out += "\r\n" + settings_.banner + "\r\n\r\n" + login_prompt();
       }
     };
-    // One read buffer per thread, not per connection (4 KiB of every idle
-    // session otherwise): it is read into and used up between two awaits.
-    thread_local std::array<char, kReadChunk> chunk{};
     std::string data;
     std::vector<std::string> lines;
     while (reason == nullptr) {
@@ -147,7 +146,10 @@ class TelnetService final : public honeypot::TcpHoneypot {
         reason = Clock::now() >= deadline ? "session timeout" : "idle timeout";
         break;
       }
-      const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+      // The thread's buffer, fetched after the wait: the coroutine may resume
+      // on another thread of the io_context. Used up before the next await.
+      const std::span<char> chunk = honeypot::thread_read_buffer().first(kReadChunk);
+      const std::size_t n = socket.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
       if (ec == asio::error::would_block) {
         continue;
       }

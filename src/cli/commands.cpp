@@ -7,6 +7,7 @@
 #include "host/process.hpp"
 #include "host/runner.hpp"
 #include "host/service_loader.hpp"
+#include "host/small_executables.hpp"
 #include "plugin/parameters.hpp"
 
 #include <CLI/CLI.hpp>
@@ -543,16 +544,9 @@ int cmd_integration_test(const Home& home, const std::vector<std::string>& names
 
 int main(int argc, char** argv) {
   CLI::App app{"honeycomb: a honeypot framework (plugin host, node and core)", "honeycomb"};
-  app.set_version_flag("--version", std::string("honeycomb ") + HONEYCOMB_VERSION);
   app.set_help_all_flag("--help-all", "Show help for every command");
   GlobalOptions g;
-  app.add_option("-H,--home", g.home, "Honeycomb home folder (default: ~/.config/honeycomb)");
-  app.add_flag("--iamroot", g.iamroot, "Allow running as root (not recommended)");
-  app.add_option("-c,--config", g.config, "Run what a honeycomb.yml file lists (install, configure, run)");
-  app.add_flag("-v,--verbose", g.verbose, "Show debug messages");
-  std::string python;
-  app.add_option("--python", python,
-                 "Python interpreter for Python plugins (default: $HONEYCOMB_PYTHON, else python3)");
+  add_global_options(app, g);
   app.footer("Commands: up, core, service, integration. `honeycomb COMMAND --help` for more.");
 
   // ---- service ----
@@ -642,41 +636,23 @@ int main(int argc, char** argv) {
   UpCommand up;
   up.add(app);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "Error: " << e.what() << "\nTry `honeycomb --help` for help.\n";
-    return exit_code::usage;
+  if (auto done = parse_command_line(app, argc, argv)) {
+    return *done;
   }
-
-  if (!python.empty()) {
-    // Through the environment: daemons, pip at install and every child
-    // process see the same interpreter.
-    ::setenv("HONEYCOMB_PYTHON", python.c_str(), 1);
+  auto applied = apply_global_options(g);
+  if (const int* code = std::get_if<int>(&applied)) {
+    return *code;
   }
-
-  if (::geteuid() == 0 && !g.iamroot) {
-    std::cerr << "Error: running as root is not recommended; pass --iamroot if you are sure.\n"
-                 "To listen on ports below 1024 without root, grant the binary the capability instead:\n"
-                 "  sudo setcap cap_net_bind_service=+ep \"$(command -v honeycomb)\"\n";
-    return exit_code::failure;
-  }
-
-  Home home{g.home.empty() ? host::default_home() : fs::path(g.home), host::default_library()};
-  std::error_code ec;
-  fs::create_directories(home.root, ec);
-  home.root = fs::absolute(home.root, ec);
+  const Home home = std::get<Home>(std::move(applied));
 
   if (core.parsed()) {
     return core.run(home, g.verbose);
   }
   if (node.parsed()) {
+    if (node.runs_the_node()) {
+      // The same command line, parsed again by the small node executable.
+      host::exec_small_executable(host::node_executable_name, std::vector<std::string>(argv + 1, argv + argc));
+    }
     return node.run(home, g.verbose);
   }
   if (up.parsed()) {
@@ -729,6 +705,7 @@ int main(int argc, char** argv) {
         }
         req.ready_timeout = *t;
       }
+      host::exec_service_executable(req);  // returns only if the service stays in this process
       return host::run_service(req);
     }
     if (s_stop->parsed()) {

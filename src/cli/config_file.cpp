@@ -12,6 +12,7 @@
 
 #include "cli/commands.hpp"
 #include "host/runner.hpp"
+#include "host/small_executables.hpp"
 #include "plugin/parameters.hpp"
 
 #include <boost/json.hpp>
@@ -91,7 +92,9 @@ int run_config_file(const host::Home& home, const std::string& path, bool verbos
     return req;
   };
   if (services.size() == 1) {
-    return host::run_service(request_for(services.front()));
+    const auto request = request_for(services.front());
+    host::exec_service_executable(request);  // returns only if the service stays in this process
+    return host::run_service(request);
   }
 
   // Several services: one child process each, stopped together.
@@ -106,7 +109,9 @@ int run_config_file(const host::Home& home, const std::string& path, bool verbos
     const pid_t pid = ::fork();
     if (pid == 0) {
       sigprocmask(SIG_UNBLOCK, &signals, nullptr);
-      ::_exit(host::run_service(request_for(s)));
+      const auto request = request_for(s);
+      host::exec_service_executable(request);
+      ::_exit(host::run_service(request));
     }
     if (pid > 0) {
       children.push_back(pid);

@@ -1,6 +1,6 @@
 #include "cli/node_commands.hpp"
 
-#include "cli/commands.hpp"
+#include "cli/global_options.hpp"
 #include "common/log.hpp"
 #include "node/node.hpp"
 #include "security/join_token.hpp"
@@ -101,6 +101,23 @@ int NodeCommands::run(const host::Home& home, bool verbose) {
         config.spool_dir().string());
     std::cout << std::flush;
   });
+}
+
+int node_main(int argc, char** argv) {
+  CLI::App app{"honeycomb node (the small node executable; run `honeycomb node`)", "honeycomb"};
+  GlobalOptions g;
+  add_global_options(app, g);
+  app.require_subcommand(1, 1);
+  NodeCommands node;
+  node.add(app);
+  if (auto done = parse_command_line(app, argc, argv)) {
+    return *done;
+  }
+  auto applied = apply_global_options(g);
+  if (const int* code = std::get_if<int>(&applied)) {
+    return *code;
+  }
+  return node.run(std::get<host::Home>(applied), g.verbose);
 }
 
 }  // namespace honeycomb::cli

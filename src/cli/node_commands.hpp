@@ -15,6 +15,8 @@ class NodeCommands {
   /// Adds `node` (and `node status`) to `app`.
   void add(CLI::App& app);
   bool parsed() const { return node_->parsed(); }
+  /// Parsed, and runs the node (not --gen-config, status or pots).
+  bool runs_the_node() const { return node_->parsed() && !gen_config_ && !status_->parsed() && !pots_->parsed(); }
   /// Runs what was parsed; returns the exit code.
   int run(const host::Home& home, bool verbose);
 
@@ -31,5 +33,9 @@ class NodeCommands {
   std::string name_;
   std::string join_token_;
 };
+
+/// The small node executable's whole command line: the global options and
+/// `node ...`, as `honeycomb` took them (host/small_executables.hpp).
+int node_main(int argc, char** argv);
 
 }  // namespace honeycomb::cli

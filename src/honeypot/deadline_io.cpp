@@ -6,6 +6,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <memory>
+
 namespace honeycomb::honeypot {
 
 namespace asio = boost::asio;
@@ -40,6 +42,11 @@ asio::awaitable<bool> write_all(asio::ip::tcp::socket& socket, asio::const_buffe
   }
   const auto [ec, written] = std::get<0>(winner);
   co_return !ec && written == data.size();
+}
+
+std::span<char> thread_read_buffer() {
+  thread_local const std::unique_ptr<char[]> buffer(new char[read_buffer_size]);  // NOLINT(*-avoid-c-arrays)
+  return {buffer.get(), read_buffer_size};
 }
 
 }  // namespace honeycomb::honeypot

@@ -12,6 +12,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <span>
 
 namespace honeycomb::honeypot {
 
@@ -27,5 +29,15 @@ boost::asio::awaitable<bool> wait_readable(boost::asio::local::stream_protocol::
 /// Writes all of `data`; false on an error or when `timeout` passed first.
 boost::asio::awaitable<bool> write_all(boost::asio::ip::tcp::socket& socket, boost::asio::const_buffer data,
                                        std::chrono::steady_clock::duration timeout);
+
+/// The calling thread's read buffer (`read_buffer_size` bytes), for the
+/// pattern above: wait_readable(), then a non-blocking read_some() into it,
+/// then use the bytes up (or copy them) before the coroutine next awaits.
+/// One per thread, shared by every session and honeypot on it, and
+/// allocated on first use: a per-connection buffer would cost every idle
+/// session its size, and a thread_local array would cost every thread of
+/// every process (pipeline workers, the node's threads) its size at start.
+inline constexpr std::size_t read_buffer_size = 16384;
+std::span<char> thread_read_buffer();
 
 }  // namespace honeycomb::honeypot

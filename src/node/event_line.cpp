@@ -1,25 +1,129 @@
 #include "node/event_line.hpp"
 
 #include "common/json_text.hpp"
+#include "common/utf8.hpp"
 #include "events/normalize.hpp"
-#include "node/line_assembler.hpp"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <fmt/format.h>
 
-#include <simdjson.h>
+#include <optional>
 
 namespace honeycomb::node {
 
 namespace {
 
-simdjson::dom::parser& line_parser() {
-  thread_local simdjson::dom::parser parser = []() {
-    simdjson::dom::parser p;
-    // On failure (no memory) parse() allocates on demand, with the default depth.
-    const auto error = p.allocate(std::size_t{64} * 1024, kMaxEventDepth);
-    static_cast<void>(error);
-    return p;
-  }();
+namespace json = boost::json;
+
+/// What the event port needs of a line while Boost.JSON's push parser
+/// validates it: nothing is built, only the pot it names is kept (a
+/// top-level string `pot_id`, else `honeybee_honeypot_id`; the first of each
+/// when keys repeat). The same parser as the core's (protocol decode), so a
+/// line accepted here is one the core reads.
+class LineHandler {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  void clear() {
+    depth_ = 0;
+    pending_ = Pending::none;
+    pot_id_.reset();
+    honeybee_id_.reset();
+  }
+  /// The pot the line names; valid until the next clear().
+  [[nodiscard]] std::string_view pot_id() const {
+    if (pot_id_) {
+      return *pot_id_;
+    }
+    return honeybee_id_ ? std::string_view(*honeybee_id_) : std::string_view();
+  }
+
+  bool on_document_begin(json::error_code& /*ec*/) { return true; }
+  bool on_document_end(json::error_code& /*ec*/) { return true; }
+  bool on_array_begin(json::error_code& /*ec*/) { return enter(); }
+  bool on_array_end(std::size_t /*n*/, json::error_code& /*ec*/) { return leave(); }
+  bool on_object_begin(json::error_code& /*ec*/) { return enter(); }
+  bool on_object_end(std::size_t /*n*/, json::error_code& /*ec*/) { return leave(); }
+  bool on_key_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/) {
+    if (depth_ == 1) {
+      key_.append(s.data(), s.size());
+    }
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/) {
+    if (depth_ == 1) {
+      key_.append(s.data(), s.size());
+      pending_ = key_ == "pot_id" && !pot_id_                      ? Pending::pot_id
+                 : key_ == "honeybee_honeypot_id" && !honeybee_id_ ? Pending::honeybee_id
+                                                                   : Pending::none;
+      key_.clear();
+    }
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/) {
+    if (pending_ != Pending::none && depth_ == 1) {
+      value_.append(s.data(), s.size());
+    }
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/) {
+    if (pending_ != Pending::none && depth_ == 1) {
+      value_.append(s.data(), s.size());
+      (pending_ == Pending::pot_id ? pot_id_ : honeybee_id_) = value_;
+      value_.clear();
+    }
+    pending_ = Pending::none;
+    return true;
+  }
+  bool on_number_part(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
+  bool on_int64(std::int64_t /*i*/, json::string_view /*s*/, json::error_code& /*ec*/) { return scalar(); }
+  bool on_uint64(std::uint64_t /*u*/, json::string_view /*s*/, json::error_code& /*ec*/) { return scalar(); }
+  bool on_double(double /*d*/, json::string_view /*s*/, json::error_code& /*ec*/) { return scalar(); }
+  bool on_bool(bool /*b*/, json::error_code& /*ec*/) { return scalar(); }
+  bool on_null(json::error_code& /*ec*/) { return scalar(); }
+  bool on_comment_part(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
+  bool on_comment(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
+
+ private:
+  enum class Pending { none, pot_id, honeybee_id };
+
+  bool enter() {
+    ++depth_;
+    if (depth_ == 2) {
+      pending_ = Pending::none;  // the named key holds an object or array, not a string
+    }
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+  bool scalar() {
+    if (depth_ == 1) {
+      pending_ = Pending::none;
+    }
+    return true;
+  }
+
+  std::size_t depth_ = 0;
+  Pending pending_ = Pending::none;
+  std::string key_;
+  std::string value_;
+  std::optional<std::string> pot_id_;
+  std::optional<std::string> honeybee_id_;
+};
+
+json::parse_options line_options() {
+  json::parse_options options;
+  options.max_depth = kMaxEventDepth;
+  return options;
+}
+
+json::basic_parser<LineHandler>& line_parser() {
+  thread_local json::basic_parser<LineHandler> parser(line_options());
   return parser;
 }
 
@@ -41,28 +145,22 @@ LineCheck check_line(std::string_view line) {
     return {LineKind::malformed, "not a JSON object"};
   }
   auto& parser = line_parser();
-  // The caller guarantees LineAssembler::kPadding (>= SIMDJSON_PADDING)
-  // readable bytes after the line, so simdjson need not copy it.
-  static_assert(LineAssembler::kPadding >= simdjson::SIMDJSON_PADDING);
-  auto doc = parser.parse(line.data(), line.size(), false);
-  if (doc.error() == simdjson::DEPTH_ERROR) {
+  parser.reset();
+  parser.handler().clear();
+  json::error_code ec;
+  std::size_t used = parser.write_some(false, line.data(), line.size(), ec);
+  if (ec == json::error::too_deep) {
     return {LineKind::malformed, "nested too deep"};
   }
-  if (doc.error()) {
-    return {LineKind::malformed, doc.error() == simdjson::UTF8_ERROR ? "invalid UTF-8" : "invalid JSON"};
+  // The parser stops after one complete value: only JSON whitespace may
+  // follow (the line goes into the envelope as it is).
+  while (used < line.size() && (line[used] == ' ' || line[used] == '\t' || line[used] == '\r' || line[used] == '\n')) {
+    ++used;
   }
-  LineCheck result{LineKind::event, {}, {}};
-  const auto object = doc.get_object();
-  if (!object.error()) {
-    for (const char* key : {"pot_id", "honeybee_honeypot_id"}) {
-      std::string_view id;
-      if (!object.value_unsafe().at_key(key).get(id)) {
-        result.pot_id = id;
-        break;
-      }
-    }
+  if (ec || !parser.done() || used != line.size()) {
+    return {LineKind::malformed, utf8::valid(line) ? "invalid JSON" : "invalid UTF-8"};
   }
-  return result;
+  return {LineKind::event, {}, parser.handler().pot_id()};
 }
 
 std::string oversize_event(std::string_view head, std::size_t total_bytes, std::size_t limit, std::string_view peer,

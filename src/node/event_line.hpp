@@ -21,9 +21,9 @@ struct LineCheck {
   /// check_line() on this thread.
   std::string_view pot_id;
 };
-/// Checks one line (without its '\n'; LineAssembler::kPadding readable bytes
-/// must follow it): a JSON object, valid UTF-8, nested at most
-/// kMaxEventDepth deep. Trailing '\r' and surrounding blanks are allowed.
+/// Checks one line (without its '\n'): a JSON object, valid UTF-8, nested
+/// at most kMaxEventDepth deep, as Boost.JSON (the core's parser) reads it.
+/// Trailing '\r' and surrounding blanks are allowed.
 LineCheck check_line(std::string_view line);
 /// Deeper events are refused: the core's parser accepts 32 levels, and the
 /// Protocol v2 envelope adds four around the event.

@@ -36,7 +36,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 /// One read buffer per event-port thread (see the header: idle connections
-/// hold none). The slack after it lets simdjson read past a line's end.
+/// hold none), with LineAssembler::kPadding of slack after it.
 constexpr std::size_t kReadBytes = std::size_t{256} * 1024;
 /// Reads one connection may do in a row before letting the others run.
 constexpr int kReadsPerTurn = 16;

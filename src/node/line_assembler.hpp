@@ -16,7 +16,9 @@ namespace honeycomb::node {
 class LineAssembler {
  public:
   /// Bytes after every line handed out that the caller may read (not
-  /// write): simdjson reads up to 64 bytes past the end of its input.
+  /// write). The line check needs none since it parses with Boost.JSON;
+  /// kept so that a SIMD parser, which reads up to 64 bytes past the end of
+  /// its input, can check lines in place.
   static constexpr std::size_t kPadding = 64;
   /// How much of an oversized line is kept for its anomaly event.
   static constexpr std::size_t kHeadBytes = 1024;

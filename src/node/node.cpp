@@ -3,6 +3,7 @@
 #include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "host/home.hpp"
+#include "host/small_executables.hpp"
 #include "node/ack_gate.hpp"
 #include "node/core_link.hpp"
 #include "node/event_port.hpp"
@@ -169,8 +170,7 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
   pot_options.stable_after = config.pot_stable_after;
   pot_options.stop_grace = config.pot_stop_grace;
   pot_options.potstore_file = config.potstore.empty() ? default_potstore_file() : config.potstore;
-  std::error_code exe_ec;
-  pot_options.install.honeycomb_exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec);
+  pot_options.install.honeycomb_exe = host::honeycomb_executable();  // not honeycomb-node: pots run `service run`
   pot_options.install.pots_dir = config.pots_dir();
   pot_options.declared = config.pots;
   pot_options.sandbox = config.pot_sandbox;

@@ -4,6 +4,7 @@ Protocol v2 -> our core -> SQLite -> REST. Real samples from real honeypots
 input, and outages: the core or the node killed with SIGKILL mid-stream must
 still leave every event stored exactly once."""
 import json
+import os
 import signal
 import socket
 from pathlib import Path
@@ -76,6 +77,23 @@ def test_node_registers_and_id_persists(tmp_path, core):
     n2 = Node(tmp_path / "n", core.node_port).start()
     assert n2.node_id == node_id
     n2.kill()
+
+
+def test_the_node_runs_in_the_small_executable_and_its_pots_in_honeycomb(tmp_path, core):
+    # `honeycomb node` parses its command line, then execs honeycomb-node
+    # (static: no shared C++ runtime at idle), same pid, same arguments.
+    n = Node(tmp_path / "n", core.node_port).start()
+    exe = os.readlink(f"/proc/{n.proc.pid}/exe")
+    assert os.path.basename(exe) == "honeycomb-node"
+    with open(f"/proc/{n.proc.pid}/maps") as maps:
+        assert "libstdc++" not in maps.read()
+    wait_for(lambda: (core.node(n.node_id) or {}).get("status") == "Running", 20, what="node Running in the core")
+    n.stop()
+    # HONEYCOMB_SMALL_EXEC=0 keeps it in honeycomb, which does the same job.
+    n = Node(tmp_path / "n", core.node_port, env={**os.environ, "HONEYCOMB_SMALL_EXEC": "0"}).start()
+    assert os.path.basename(os.readlink(f"/proc/{n.proc.pid}/exe")) == "honeycomb"
+    wait_for(lambda: (core.node(n.node_id) or {}).get("status") == "Running", 20, what="node Running in the core")
+    n.stop()
 
 
 @pytest.mark.parametrize("sample,per_event", [

@@ -3,6 +3,7 @@ start-up records of the debug log, what an HTTP client sees, the alerts in
 the output file, and a clean stop on SIGINT and SIGTERM."""
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -30,9 +31,9 @@ def alerts_file(hc, tmp_path):
     return path
 
 
-def start(hc, port, *extra):
+def start(hc, port, *extra, **spawn_options):
     """Runs simple_http in the foreground and waits until it serves."""
-    proc = hc.spawn("service", "run", "simple_http", f"port={port}", "-i", "json_file", *extra)
+    proc = hc.spawn("service", "run", "simple_http", f"port={port}", "-i", "json_file", *extra, **spawn_options)
     wait_log_while_running(hc, proc, lambda r: r.get("message") == f"Starting Simple HTTP service on port: {port}",
                            what="the Starting Simple HTTP record")
     wait_log_while_running(hc, proc, lambda r: r.get("message") == "service is ready", what="service is ready")
@@ -229,3 +230,35 @@ def test_sigint_stops_a_service_started_with_sigint_ignored(hc, alerts_file):
     assert code == 0, err
     assert "Caught KeyboardInterrupt, shutting service down gracefully" in [r.get("message") for r in hc.log_records()]
     assert port_closed(port)
+
+
+def mapped_files(pid):
+    """The files mapped into a process (its executable and shared libraries)."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return {line.split()[5] for line in maps if len(line.split()) >= 6 and line.split()[5].startswith("/")}
+
+
+def test_the_service_runs_in_the_small_executable(hc, alerts_file):
+    # `service run` resolves the request, then replaces itself with
+    # honeycomb-service (statically linked: no libstdc++.so, no CLI, core or
+    # node code at idle); same pid, same alerts.
+    port = free_port()
+    proc = start(hc, port)
+    assert os.path.basename(os.readlink(f"/proc/{proc.pid}/exe")) == "honeycomb-service"
+    assert not any("libstdc++" in f for f in mapped_files(proc.pid))
+    curl(port, "/small")
+    wait_for(lambda: any(a.get("request", "").startswith("GET /small") for a in read_json_lines(alerts_file)),
+             what="the alert of GET /small")
+    code, _, err = stop_process(proc, signal.SIGTERM)
+    assert code == 0, err
+
+
+def test_small_exec_zero_keeps_the_service_in_honeycomb(hc, alerts_file):
+    port = free_port()
+    proc = start(hc, port, env={**os.environ, "HONEYCOMB_SMALL_EXEC": "0"})
+    assert os.path.basename(os.readlink(f"/proc/{proc.pid}/exe")) == "honeycomb"
+    curl(port, "/big")
+    wait_for(lambda: any(a.get("request", "").startswith("GET /big") for a in read_json_lines(alerts_file)),
+             what="the alert of GET /big")
+    code, _, err = stop_process(proc, signal.SIGTERM)
+    assert code == 0, err

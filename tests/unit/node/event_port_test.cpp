@@ -32,9 +32,9 @@ TEST(CheckLine, BlankLinesAreNotEvents) {
 }
 
 TEST(CheckLine, RefusesWhatIsNotAJsonObject) {
-  for (const std::string& bad :
-       std::vector<std::string>{"[1,2]", "42", "\"text\"", "{\"a\":", "{\"a\":1} trailing", "{\"a\":1}{\"b\":2}",
-                                std::string("{\"a\":\"r\xffoot\"}"), std::string("\x00\x01", 2), "null"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "[1,2]", "42", "\"text\"", "{\"a\":", "{\"a\":1} trailing", "{\"a\":1}{\"b\":2}", "{\"a\":1}\f",
+           std::string("{\"a\":\"r\xffoot\"}"), std::string("\x00\x01", 2), "null"}) {
     EXPECT_EQ(check(bad).kind, LineKind::malformed) << bad;
   }
   EXPECT_EQ(check("{\"a\":\"r\xffoot\"}").reason, "invalid UTF-8");
