@@ -2,6 +2,7 @@
 
 #include "cli/commands.hpp"
 #include "core/core.hpp"
+#include "host/process.hpp"
 #include "security/pki.hpp"
 
 #include <fmt/format.h>
@@ -33,12 +34,7 @@ struct Child {
 };
 
 pid_t spawn(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
+  std::vector<char*> args = host::exec_argv(argv);
   // The supervisor blocks the signals it waits for; its children must not
   // inherit that mask (they handle SIGINT/SIGTERM themselves).
   posix_spawnattr_t attr;

@@ -1,5 +1,6 @@
 #include "host/home.hpp"
 
+#include "host/process.hpp"
 #include "host/python_child.hpp"
 
 #include <boost/json.hpp>
@@ -152,12 +153,7 @@ namespace {
 
 // Runs a program (no shell) and waits; returns its exit status or -1.
 int run_program(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-  }
-  args.push_back(nullptr);
+  std::vector<char*> args = exec_argv(argv);
   pid_t pid = 0;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -180,12 +176,7 @@ int run_program(const std::vector<std::string>& argv) {
 // it after `timeout`; returns its exit status, or -1.
 int run_program_logged(const std::vector<std::string>& argv, const fs::path& output_file,
                        std::chrono::seconds timeout) {
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-  }
-  args.push_back(nullptr);
+  std::vector<char*> args = exec_argv(argv);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);

@@ -12,6 +12,17 @@
 
 namespace honeycomb::host {
 
+std::vector<char*> exec_argv(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const auto& s : strings) {
+    // exec and posix_spawn take char* const[] but do not write through it.
+    pointers.push_back(const_cast<char*>(s.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  }
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
 std::optional<pid_t> read_pidfile(const std::filesystem::path& pidfile) {
   auto text = read_text_file(pidfile);
   if (!text) {

@@ -1,13 +1,19 @@
-// Process helpers for daemons: pidfiles, liveness, daemonizing.
+// Process helpers: exec argument arrays, and for daemons pidfiles,
+// liveness, daemonizing.
 #pragma once
 
 #include <filesystem>
 #include <optional>
 #include <string>
-
 #include <sys/types.h>
+#include <vector>
 
 namespace honeycomb::host {
+
+/// `strings` as the null-terminated array execv()/posix_spawn() take; the
+/// pointers are valid while `strings` lives and is not changed. Built
+/// before a fork (it allocates), not between fork and exec.
+std::vector<char*> exec_argv(const std::vector<std::string>& strings);
 
 /// The pid stored in `pidfile`, or nullopt when missing or unreadable.
 std::optional<pid_t> read_pidfile(const std::filesystem::path& pidfile);

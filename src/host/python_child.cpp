@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "host/home.hpp"
+#include "host/process.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -190,12 +191,7 @@ bool PythonChild::start(const PythonChildOptions& options, std::string& error) {
   // and exec only async-signal-safe calls are allowed (we have threads).
   std::vector<std::string> argv_text = {python,   "-u",           "-B",       script.string(), "--mode",
                                         options.mode, "--name", options.name, "--folder",      options.folder.string()};
-  std::vector<char*> argv;
-  argv.reserve(argv_text.size() + 1);
-  for (auto& a : argv_text) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
+  std::vector<char*> argv = exec_argv(argv_text);
 
   int to_host[2] = {-1, -1};
   int to_child[2] = {-1, -1};

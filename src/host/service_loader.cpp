@@ -46,10 +46,14 @@ std::vector<std::string> builtin_service_names() {
   return names;
 }
 
+std::filesystem::path native_plugin_file(const plugin::ServiceSpec& spec) {
+  return spec.folder / (spec.name + "_service.so");
+}
+
 std::variant<LoadedService, LoadError> load_service(const plugin::ServiceSpec& spec) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  const fs::path so = spec.folder / (spec.name + "_service.so");
+  const fs::path so = native_plugin_file(spec);
   if (fs::is_regular_file(so, ec)) {
     void* lib = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (lib == nullptr) {

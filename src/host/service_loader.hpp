@@ -7,6 +7,7 @@
 
 #include <honeycomb/service.hpp>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <variant>
@@ -36,6 +37,9 @@ class LoadedService {
 struct LoadError {
   std::string message;
 };
+
+/// Where a service's C++ plugin code would be: `<folder>/<name>_service.so`.
+std::filesystem::path native_plugin_file(const plugin::ServiceSpec& spec);
 
 /// Instantiates the service described by `spec`.
 std::variant<LoadedService, LoadError> load_service(const plugin::ServiceSpec& spec);

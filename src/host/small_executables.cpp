@@ -1,5 +1,8 @@
 #include "host/small_executables.hpp"
 
+#include "host/process.hpp"
+#include "host/service_loader.hpp"
+
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -165,7 +168,7 @@ std::optional<RunRequest> parse_service_exec_arguments(const std::vector<std::st
 
 bool has_native_plugin_code(const plugin::ServiceSpec& spec) {
   std::error_code ec;
-  return fs::exists(spec.folder / (spec.name + "_service.so"), ec);
+  return fs::exists(native_plugin_file(spec), ec);
 }
 
 void exec_small_executable(const char* name, const std::vector<std::string>& arguments) {
@@ -178,19 +181,14 @@ void exec_small_executable(const char* name, const std::vector<std::string>& arg
       !small_executable_resolves_names(read_text_file("/etc/nsswitch.conf").value_or(""))) {
     return;
   }
-  std::string argv0 = executable.string();
-  std::vector<std::string> owned(arguments);
-  std::vector<char*> argv;
-  argv.push_back(argv0.data());
-  for (auto& a : owned) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
+  std::vector<std::string> strings{executable.string()};
+  strings.insert(strings.end(), arguments.begin(), arguments.end());
+  const std::vector<char*> argv = exec_argv(strings);
   std::cout.flush();
   std::cerr.flush();
-  ::execv(argv0.c_str(), argv.data());
+  ::execv(argv[0], argv.data());
   // Not fatal: the job runs in this process instead.
-  std::cerr << "warning: cannot run " << argv0 << " (" << std::strerror(errno) << "); staying in this process\n";
+  std::cerr << "warning: cannot run " << strings[0] << " (" << std::strerror(errno) << "); staying in this process\n";
 }
 
 void exec_service_executable(const RunRequest& request) {

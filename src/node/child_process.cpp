@@ -1,5 +1,7 @@
 #include "node/child_process.hpp"
 
+#include "host/process.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -287,19 +289,8 @@ std::variant<pid_t, std::string> spawn_child(const ChildCommand& command) {
     entry += value;
     env_text.push_back(std::move(entry));
   }
-  std::vector<char*> envp;
-  envp.reserve(env_text.size() + 1);
-  for (auto& e : env_text) {
-    envp.push_back(e.data());
-  }
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_text = command.argv;
-  std::vector<char*> argv;
-  argv.reserve(argv_text.size() + 1);
-  for (auto& a : argv_text) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
+  std::vector<char*> envp = host::exec_argv(env_text);
+  std::vector<char*> argv = host::exec_argv(command.argv);
   const std::string exe_text = exe->string();
   const std::string workdir = command.workdir.string();
 
