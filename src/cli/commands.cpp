@@ -646,6 +646,10 @@ int main(int argc, char** argv) {
   const Home home = std::get<Home>(std::move(applied));
 
   if (core.parsed()) {
+    if (core.small_executable_can_run(home)) {
+      // The same command line, parsed again by the small core executable.
+      host::exec_small_executable(host::core_executable_name, std::vector<std::string>(argv + 1, argv + argc));
+    }
     return core.run(home, g.verbose);
   }
   if (node.parsed()) {

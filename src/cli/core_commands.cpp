@@ -1,6 +1,6 @@
 #include "cli/core_commands.hpp"
 
-#include "cli/commands.hpp"
+#include "cli/global_options.hpp"
 #include "common/log.hpp"
 #include "core/core.hpp"
 
@@ -57,18 +57,30 @@ void CoreCommands::add(CLI::App& app) {
       ->check(CLI::Range(1, 100000));
 }
 
-int CoreCommands::run(const host::Home& home, bool verbose) {
+bool CoreCommands::runs_the_core() const {
+  return core_->parsed() && !gen_config_ && !token_->parsed() && !node_->parsed() && !audit_->parsed();
+}
+
+bool CoreCommands::small_executable_can_run(const host::Home& home) const {
+  if (!runs_the_core()) {
+    return false;
+  }
+  // A configuration that does not load is reported by run(), in this process.
+  auto loaded = config(home, /*quiet=*/true);
+  const auto* config = std::get_if<core::CoreConfig>(&loaded);
+  return config != nullptr && !config->database_is_postgres();
+}
+
+std::variant<int, core::CoreConfig> CoreCommands::config(const host::Home& home, bool quiet) const {
   core::CoreConfig defaults;
   defaults.data_dir = home.root / "core";
-  if (gen_config_) {
-    std::cout << core::generate_core_config(defaults);
-    return exit_code::ok;
-  }
   core::CoreConfig config = defaults;
   if (!config_file_.empty()) {
     auto loaded = core::load_core_config(config_file_, defaults);
     if (auto* err = std::get_if<std::string>(&loaded)) {
-      std::cerr << "Error: " << *err << "\n";
+      if (!quiet) {
+        std::cerr << "Error: " << *err << "\n";
+      }
       return exit_code::usage;
     }
     config = std::get<core::CoreConfig>(std::move(loaded));
@@ -91,7 +103,9 @@ int CoreCommands::run(const host::Home& home, bool verbose) {
       port = 70000;
     }
     if (port > 65535) {
-      std::cerr << "Error: '" << *text << "' is not ADDRESS:PORT\n";
+      if (!quiet) {
+        std::cerr << "Error: '" << *text << "' is not ADDRESS:PORT\n";
+      }
       return exit_code::usage;
     }
     if (colon != std::string::npos) {
@@ -102,6 +116,27 @@ int CoreCommands::run(const host::Home& home, bool verbose) {
       listen->address = address;
     }
     listen->port = static_cast<std::uint16_t>(port);
+  }
+  return config;
+}
+
+int CoreCommands::run(const host::Home& home, bool verbose, bool sqlite_only) {
+  if (gen_config_) {
+    core::CoreConfig defaults;
+    defaults.data_dir = home.root / "core";
+    std::cout << core::generate_core_config(defaults);
+    return exit_code::ok;
+  }
+  auto loaded = config(home);
+  if (const int* code = std::get_if<int>(&loaded)) {
+    return *code;
+  }
+  const core::CoreConfig config = std::get<core::CoreConfig>(std::move(loaded));
+  if (sqlite_only && config.database_is_postgres()) {
+    // `honeycomb core` keeps a core on PostgreSQL in itself: libpq cannot be
+    // loaded into the static honeycomb-core.
+    std::cerr << "Error: honeycomb-core runs the core on SQLite only; run `honeycomb core` instead\n";
+    return exit_code::usage;
   }
 
   if (token_create_->parsed()) {
@@ -152,6 +187,14 @@ int CoreCommands::run(const host::Home& home, bool verbose) {
     }
     std::cout << std::flush;
   });
+}
+
+int core_main(int argc, char** argv) {
+  CoreCommands core;
+  return run_one_command(
+      "honeycomb core (the small core executable; run `honeycomb core`)", argc, argv,
+      [&](CLI::App& app) { core.add(app); },
+      [&](const host::Home& home, bool verbose) { return core.run(home, verbose, /*sqlite_only=*/true); });
 }
 
 }  // namespace honeycomb::cli

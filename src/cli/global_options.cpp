@@ -53,4 +53,21 @@ std::variant<host::Home, int> apply_global_options(const GlobalOptions& options)
   return home;
 }
 
+int run_one_command(const char* description, int argc, char** argv, const std::function<void(CLI::App&)>& add,
+                    const std::function<int(const host::Home&, bool verbose)>& run) {
+  CLI::App app{description, "honeycomb"};
+  GlobalOptions g;
+  add_global_options(app, g);
+  app.require_subcommand(1, 1);
+  add(app);
+  if (auto done = parse_command_line(app, argc, argv)) {
+    return *done;
+  }
+  auto applied = apply_global_options(g);
+  if (const int* code = std::get_if<int>(&applied)) {
+    return *code;
+  }
+  return run(std::get<host::Home>(applied), g.verbose);
+}
+
 }  // namespace honeycomb::cli

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -40,5 +42,11 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
 /// refused without --iamroot, the home folder made. The home, or the exit
 /// code (its error printed).
 std::variant<host::Home, int> apply_global_options(const GlobalOptions& options);
+
+/// A small executable's main(): a command line of the global options and
+/// the one command `add` puts on `app`, parsed and applied; then `run` with
+/// the home and --verbose. Returns the exit code.
+int run_one_command(const char* description, int argc, char** argv, const std::function<void(CLI::App&)>& add,
+                    const std::function<int(const host::Home&, bool verbose)>& run);
 
 }  // namespace honeycomb::cli

@@ -104,20 +104,11 @@ int NodeCommands::run(const host::Home& home, bool verbose) {
 }
 
 int node_main(int argc, char** argv) {
-  CLI::App app{"honeycomb node (the small node executable; run `honeycomb node`)", "honeycomb"};
-  GlobalOptions g;
-  add_global_options(app, g);
-  app.require_subcommand(1, 1);
   NodeCommands node;
-  node.add(app);
-  if (auto done = parse_command_line(app, argc, argv)) {
-    return *done;
-  }
-  auto applied = apply_global_options(g);
-  if (const int* code = std::get_if<int>(&applied)) {
-    return *code;
-  }
-  return node.run(std::get<host::Home>(applied), g.verbose);
+  return run_one_command(
+      "honeycomb node (the small node executable; run `honeycomb node`)", argc, argv,
+      [&](CLI::App& app) { node.add(app); },
+      [&](const host::Home& home, bool verbose) { return node.run(home, verbose); });
 }
 
 }  // namespace honeycomb::cli

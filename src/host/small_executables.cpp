@@ -205,7 +205,8 @@ void exec_service_executable(const RunRequest& request) {
 fs::path honeycomb_executable() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (self.filename() == service_executable_name || self.filename() == node_executable_name) {
+  if (self.filename() == service_executable_name || self.filename() == node_executable_name ||
+      self.filename() == core_executable_name) {
     return self.parent_path() / "honeycomb";
   }
   return self;

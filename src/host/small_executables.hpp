@@ -1,18 +1,21 @@
-// The small executables: `honeycomb-service` (one service) and
-// `honeycomb-node` (the node), each linked statically with only what its
-// job needs.
+// The small executables: `honeycomb-service` (one service),
+// `honeycomb-node` (the node) and `honeycomb-core` (the core on SQLite),
+// each linked statically with only what its job needs.
 //
-// `honeycomb service run` and `honeycomb node` parse the command line and
-// the configuration with the whole CLI (CLI11, yaml-cpp, the core, the node,
-// the services all linked in, with the shared C++ runtime), then replace
-// themselves with the small executable. The process keeps its pid, its
-// arguments' meaning and its exit code; what it sheds is every page the big
-// image and its shared libraries brought in at start-up, which is most of a
-// long-running process's resident memory at idle (docs/BENCHMARKS.md, "Idle
-// memory": 9 MB -> about 4 MB for a service).
+// `honeycomb service run`, `honeycomb node` and `honeycomb core` parse the
+// command line and the configuration with the whole CLI (CLI11, yaml-cpp,
+// the core, the node, the services all linked in, with the shared C++
+// runtime), then replace themselves with the small executable. The process
+// keeps its pid, its arguments' meaning and its exit code; what it sheds is
+// every page the big image and its shared libraries brought in at start-up,
+// which is most of a long-running process's resident memory at idle
+// (docs/BENCHMARKS.md, "Idle memory": 9 MB -> about 4 MB for a service,
+// 12.5 MB -> 8.7 MB for a core).
 //
 // A process stays in `honeycomb` when the small executable could not do the
 // same job:
+//  - a core on PostgreSQL: libpq is loaded when the store opens, and a
+//    static executable cannot load it;
 //  - a service with C++ plugin code (`<name>_service.so`): the plugin shares
 //    the host's libstdc++.so, and a static executable cannot load it;
 //  - name services other than those built into glibc in nsswitch.conf
@@ -33,6 +36,7 @@ namespace honeycomb::host {
 /// The small executables' names, next to `honeycomb` in the same folder.
 inline constexpr const char* service_executable_name = "honeycomb-service";
 inline constexpr const char* node_executable_name = "honeycomb-node";
+inline constexpr const char* core_executable_name = "honeycomb-core";
 
 /// The arguments (without argv[0]) that make `honeycomb-service` run
 /// `request`. Values are passed as whole arguments: no quoting.

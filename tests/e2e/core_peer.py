@@ -18,7 +18,7 @@ from conftest import BIN, free_port, port_open, wait_for
 class Core:
     """A running `honeycomb core` with its own home, data dir and ports."""
 
-    def __init__(self, home: Path, config: str = "", extra_args=(), node_auth="open"):
+    def __init__(self, home: Path, config: str = "", extra_args=(), node_auth="open", env=None):
         """`node_auth`: written to core.yml unless the config sets it; the
         tests of the Protocol v2 wire use raw peers, so "open" by default
         (test_node_security.py runs the default, certificates)."""
@@ -32,6 +32,7 @@ class Core:
         self.config_file = home / "core.yml"
         self.config_file.write_text(config)
         self.extra_args = list(extra_args)
+        self.env = env
         self.proc = None
         self.out_path = home / "core.out"
 
@@ -52,7 +53,7 @@ class Core:
             self.argv("core", "--config", self.config_file, "--node-listen", f"127.0.0.1:{self.node_port}",
                       "--api-listen", f"127.0.0.1:{self.api_port}", "--ws-listen", f"127.0.0.1:{self.ws_port}",
                       *self.extra_args),
-            stdout=self.out, stderr=subprocess.STDOUT, text=True)
+            stdout=self.out, stderr=subprocess.STDOUT, text=True, env=self.env)
 
         def up():
             if self.proc.poll() is not None:

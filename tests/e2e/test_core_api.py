@@ -21,6 +21,41 @@ def core(tmp_path):
     c.kill()
 
 
+def test_the_core_on_sqlite_runs_in_the_small_executable(tmp_path, core):
+    # `honeycomb core` parses its command line and configuration, then execs
+    # honeycomb-core (static: no shared C++ runtime or SQLite at idle), same
+    # pid; the core it runs answers as the one in honeycomb does.
+    exe = os.readlink(f"/proc/{core.proc.pid}/exe")
+    assert os.path.basename(exe) == "honeycomb-core"
+    if os.environ.get("HONEYCOMB_SMALL_STATIC", "1") == "1":  # sanitizer builds link it dynamically
+        with open(f"/proc/{core.proc.pid}/maps") as maps:
+            mapped = maps.read()
+        assert "libstdc++" not in mapped and "libsqlite3" not in mapped
+    assert "honeycomb core is running" in core.output()
+    assert core.get_json("/api/v1/nodes")["nodes"] == []
+    # HONEYCOMB_SMALL_EXEC=0 keeps it in honeycomb, on the same store.
+    core.stop()
+    again = Core(core.home, config=core.config_file.read_text(), env={**os.environ, "HONEYCOMB_SMALL_EXEC": "0"})
+    again.start()
+    try:
+        assert os.path.basename(os.readlink(f"/proc/{again.proc.pid}/exe")) == "honeycomb"
+        assert again.get_json("/api/v1/nodes")["nodes"] == []
+    finally:
+        again.kill()
+
+
+def test_honeycomb_core_alone_refuses_a_postgres_store(tmp_path):
+    # A static executable cannot load libpq: `honeycomb core` keeps a core on
+    # PostgreSQL in itself, and honeycomb-core run by hand says so.
+    small = os.path.join(os.path.dirname(BIN), "honeycomb-core")
+    config = tmp_path / "core.yml"
+    config.write_text("database: postgresql://nobody@127.0.0.1:1/none\n")
+    r = subprocess.run([small, "--home", str(tmp_path / "home"), "--iamroot", "core", "--config", str(config)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "run `honeycomb core` instead" in r.stderr
+
+
 def test_gen_config_is_a_valid_config(tmp_path):
     r = subprocess.run([BIN, "--home", str(tmp_path), "--iamroot", "core", "--gen-config"], capture_output=True,
                        text=True, timeout=30)

@@ -4,6 +4,7 @@ Events, nodes and tokens land in PostgreSQL and survive a core restart; the
 database killed and brought back mid-stream loses nothing and stores
 nothing twice (the nodes keep what was not acknowledged and resend it)."""
 import json
+import os
 import threading
 
 from conftest import wait_for
@@ -34,6 +35,8 @@ def pg_core(tmp_path, uri, name="core-home"):
 def test_core_on_postgres_stores_events_nodes_and_tokens(tmp_path, pg_server):
     uri = pg_server.create_database("fleet")
     core = pg_core(tmp_path, uri).start()
+    # libpq is loaded at run time: this core stays in honeycomb, not honeycomb-core.
+    assert os.path.basename(os.readlink(f"/proc/{core.proc.pid}/exe")) == "honeycomb"
     node = Node(tmp_path / "node-home", core.node_port).start()
     try:
         node.send_stream(numbered(1000))
