@@ -113,6 +113,7 @@ Counters IngestQueue::counters() const {
     c.queued = queued_;
   }
   c.retention_deleted = retention_deleted_.load(std::memory_order_relaxed);
+  c.retention_steps = retention_steps_.load(std::memory_order_relaxed);
   c.last_commit_lag_us = last_commit_lag_us_.load(std::memory_order_relaxed);
   return c;
 }

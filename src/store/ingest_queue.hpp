@@ -55,7 +55,11 @@ class IngestQueue {
   /// batch's on_committed (an exception from one is logged), wakes flush().
   void finish(WriterWork& work, bool ok, std::uint64_t stored);
 
-  void count_retention(std::uint64_t deleted) { retention_deleted_.fetch_add(deleted, std::memory_order_relaxed); }
+  /// One retention step ran and deleted `deleted` events.
+  void count_retention(std::uint64_t deleted) {
+    retention_deleted_.fetch_add(deleted, std::memory_order_relaxed);
+    retention_steps_.fetch_add(1, std::memory_order_relaxed);
+  }
   Counters counters() const;
 
  private:
@@ -69,7 +73,8 @@ class IngestQueue {
   std::uint64_t processed_seq_ = 0;
   bool stopping_ = false;
 
-  std::atomic<std::uint64_t> appended_{0}, stored_{0}, duplicates_{0}, failed_{0}, retention_deleted_{0};
+  std::atomic<std::uint64_t> appended_{0}, stored_{0}, duplicates_{0}, failed_{0}, retention_deleted_{0},
+      retention_steps_{0};
   std::atomic<std::int64_t> last_commit_lag_us_{0};
 };
 

@@ -1897,9 +1897,7 @@ class PgStorage final : public Storage {
         }
       }
     }
-    if (deleted > 0) {
-      queue_.count_retention(static_cast<std::uint64_t>(deleted));
-    }
+    queue_.count_retention(static_cast<std::uint64_t>(deleted));
     return more;
   }
 

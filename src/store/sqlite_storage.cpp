@@ -1579,9 +1579,7 @@ class SqliteStorage final : public Storage {
         }
       }
     }
-    if (deleted > 0) {
-      queue_.count_retention(static_cast<std::uint64_t>(deleted));
-    }
+    queue_.count_retention(static_cast<std::uint64_t>(deleted));
     return more;
   }
 

@@ -77,9 +77,12 @@ TEST(WebSite, WordPressLoginAsksAndRecords) {
 TEST(WebSite, NotAFormIsNotALogin) {
   const auto wordpress = site("wordpress");
   std::vector<WebLogin> login;
-  wordpress.answer({"POST", "/wp-login.php", "log=a&pwd=b", "text/plain", ""}, kNever, login);
+  // The login page again, and no attempt recorded.
+  EXPECT_EQ(wordpress.answer({"POST", "/wp-login.php", "log=a&pwd=b", "text/plain", ""}, kNever, login).status, 200);
   EXPECT_TRUE(login.empty());
-  wordpress.answer({"POST", "/wp-login.php", "pwd=b", "application/x-www-form-urlencoded", ""}, kNever, login);
+  EXPECT_EQ(wordpress.answer({"POST", "/wp-login.php", "pwd=b", "application/x-www-form-urlencoded", ""}, kNever, login)
+                .status,
+            200);
   EXPECT_TRUE(login.empty());  // no user name: WordPress says the field is empty
 }
 
@@ -87,7 +90,11 @@ TEST(WebSite, CredentialsAreCut) {
   const auto admin = site("admin");
   std::vector<WebLogin> login;
   const auto body = "username=" + std::string(1000, 'u') + "&password=p";
-  admin.answer({"POST", "/admin/login", body, "application/x-www-form-urlencoded; charset=UTF-8", ""}, kNever, login);
+  EXPECT_EQ(
+      admin
+          .answer({"POST", "/admin/login", body, "application/x-www-form-urlencoded; charset=UTF-8", ""}, kNever, login)
+          .status,
+      200);  // a failed login: the form again
   ASSERT_EQ(login.size(), 1U);
   EXPECT_EQ(login[0].username.size(), WebSite::kMaxCredential);
   EXPECT_EQ(login[0].page, "admin");

@@ -1056,10 +1056,11 @@ TEST_P(StoreTest, ReleaseMemoryWhileBusyKeepsEverything) {
   releaser.join();
   s->release_memory();
   EXPECT_EQ(s->counters().stored, 10'000u);
-  EXPECT_EQ(count(*s, {}), 10'000u);
+  // Seen once in CI on PostgreSQL: stored 10,000 but every query found no row.
+  EXPECT_EQ(count(*s, {}), 10'000u) << database_state();
   append_all(*s, range(10'000, 10'010));  // the writer still takes work after a release
   s->flush();
-  EXPECT_EQ(count(*s, {}), 10'010u);
+  EXPECT_EQ(count(*s, {}), 10'010u) << database_state();
 }
 
 }  // namespace

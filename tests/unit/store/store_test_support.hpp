@@ -326,6 +326,26 @@ class StoreFixture : public ::testing::Test {
     return o;
   }
 
+  /// What the database itself holds, for a failure message: on PostgreSQL,
+  /// the rows of each partition of `events` and the sessions on it, read on
+  /// a connection of the test's own (the storage's readers are suspects).
+  std::string database_state() {
+    if (backend() != Backend::postgres) {
+      return "";
+    }
+    PgConnection c(pg_.uri());
+    std::string out = "\nthe database itself:";
+    for (const char* sql : {"SELECT tableoid::regclass::text || ': ' || count(*) FROM events GROUP BY 1",
+                            "SELECT 'session ' || pid || ' ' || coalesce(state, '?') || ' xmin ' || "
+                            "coalesce(backend_xmin::text, '-') || ': ' || left(query, 60) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"}) {
+      for (const auto& row : c.column(sql).value_or(std::vector<std::string>{})) {
+        out += "\n  " + row;
+      }
+    }
+    return out;
+  }
+
   std::unique_ptr<Storage> open(StorageOptions o = {}) {
     std::string error;
     auto s = open_storage(at_store(std::move(o)), error);
