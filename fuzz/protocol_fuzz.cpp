@@ -3,6 +3,8 @@
 // everything at once, a digit selects the default 4 MiB limit), every
 // value is decoded, and every decoded message must survive
 // encode -> parse -> decode unchanged, in both unit styles, as one line.
+// The same bytes through a scratch-memory Framer and decode_borrowed (the
+// core's sessions) must give the same values, messages and errors.
 #include "protocol/codec.hpp"
 #include "protocol/framer.hpp"
 
@@ -13,6 +15,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <variant>
+#include <vector>
 
 namespace {
 
@@ -119,32 +123,63 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t max_bytes = default_limit ? 4 * 1024 * 1024 : 8 + std::size_t{data[1]} * 16;
   const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);  // NOLINT
 
-  Framer framer(max_bytes);
-  const Framer::Sink sink{
-      [](boost::json::value&& value) {
-        const auto result = decode(value);
-        const auto moved = decode(std::move(value));  // the moving overload agrees
-        require(result.index() == moved.index());
-        if (const auto* error = std::get_if<DecodeError>(&result)) {
-          require(!error->reason.empty() && error->reason == std::get<DecodeError>(moved).reason);
-          return;
-        }
-        require(std::get<Decoded>(result).message == std::get<Decoded>(moved).message);
-        check_round_trip(std::get<Decoded>(result).message);
-      },
-      [](std::string_view reason) { require(!reason.empty()); },
-  };
-  if (chunk_seed == ' ') {
-    framer.feed(input, sink);
-  } else {
-    std::size_t pos = 0;
-    for (std::size_t i = 1; pos < input.size(); ++i) {
-      const std::size_t n = 1 + (chunk_seed * i * 7919U) % 61U;
-      framer.feed(input.substr(pos, n), sink);
-      pos += std::min(n, input.size() - pos);
-      require(framer.pending_bytes() <= max_bytes);
+  const auto feed_all = [&](Framer& framer, const Framer::Sink& sink) {
+    if (chunk_seed == ' ') {
+      framer.feed(input, sink);
+    } else {
+      std::size_t pos = 0;
+      for (std::size_t i = 1; pos < input.size(); ++i) {
+        const std::size_t n = 1 + (chunk_seed * i * 7919U) % 61U;
+        framer.feed(input.substr(pos, n), sink);
+        pos += std::min(n, input.size() - pos);
+        require(framer.pending_bytes() <= max_bytes);
+      }
     }
-  }
-  require(framer.pending_bytes() <= max_bytes);
+    require(framer.pending_bytes() <= max_bytes);
+  };
+
+  // Values in the default memory: decode, the moving decode, round trips.
+  std::vector<std::variant<Decoded, DecodeError>> results;
+  std::size_t errors = 0;
+  Framer framer(max_bytes);
+  feed_all(framer, Framer::Sink{
+                       [&](boost::json::value&& value) {
+                         auto result = decode(value);
+                         const auto moved = decode(std::move(value));  // the moving overload agrees
+                         require(result.index() == moved.index());
+                         if (const auto* error = std::get_if<DecodeError>(&result)) {
+                           require(!error->reason.empty() && error->reason == std::get<DecodeError>(moved).reason);
+                         } else {
+                           require(std::get<Decoded>(result).message == std::get<Decoded>(moved).message);
+                           check_round_trip(std::get<Decoded>(result).message);
+                         }
+                         results.push_back(std::move(result));
+                       },
+                       [&](std::string_view reason) {
+                         require(!reason.empty());
+                         ++errors;
+                       },
+                   });
+
+  // The core's way: values in the framer's scratch memory, decoded in
+  // place; the same values, messages and errors, in the same order.
+  std::size_t next = 0;
+  std::size_t scratch_errors = 0;
+  Framer scratch(max_bytes, Framer::ValueMemory::scratch);
+  feed_all(scratch, Framer::Sink{
+                        [&](boost::json::value&& value) {
+                          require(next < results.size());
+                          const auto borrowed = decode_borrowed(std::move(value));
+                          const auto& expected = results[next++];
+                          require(borrowed.index() == expected.index());
+                          if (const auto* error = std::get_if<DecodeError>(&borrowed)) {
+                            require(error->reason == std::get<DecodeError>(expected).reason);
+                          } else {
+                            require(std::get<Decoded>(borrowed).message == std::get<Decoded>(expected).message);
+                          }
+                        },
+                        [&](std::string_view) { ++scratch_errors; },
+                    });
+  require(next == results.size() && scratch_errors == errors);
   return 0;
 }

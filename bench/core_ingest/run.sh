@@ -14,6 +14,7 @@
 #   BENCH_SEED            generator seed [1]
 #   BENCH_IO_THREADS      the core's io_threads [2, the default]
 #   BENCH_INGEST_QUEUE    the core's ingest_queue [unset: the core's default]
+#   BENCH_INGEST_BATCH    the core's ingest_batch [unset: the core's default]
 #   BENCH_DEADLINE        seconds to wait for every event to be stored [900]
 #   BENCH_BASELINE        0: skip the raw SQLite baseline [1]
 #   BENCH_KEEP            1: keep the temp dir (core log, databases) [0]
@@ -74,6 +75,7 @@ api_rate_per_second: 0
 node_auth: open
 EOF
 if [ -n "${BENCH_INGEST_QUEUE:-}" ]; then echo "ingest_queue: $BENCH_INGEST_QUEUE" >>"$work/core.yml"; fi
+if [ -n "${BENCH_INGEST_BATCH:-}" ]; then echo "ingest_batch: $BENCH_INGEST_BATCH" >>"$work/core.yml"; fi
 hc=("$honeycomb_bin" --home "$home")
 if [ "$(id -u)" -eq 0 ]; then hc+=(--iamroot); fi
 "${hc[@]}" core --config "$work/core.yml" --node-listen "127.0.0.1:$node_port" \
@@ -154,14 +156,15 @@ PY
 # --- baseline: SQLite alone inserting the same rows ---------------------------------
 # A fresh database with the core's own schema (copied from sqlite_master: the
 # same table and indexes) and pragmas (WAL, synchronous=NORMAL, 64 KiB pages),
-# filled by SQLite itself (INSERT ... SELECT from the core's database, 8192
-# rows per transaction as the core's writer): no parsing, no client language,
-# no network. The upper bound for any writer on this machine.
+# filled by SQLite itself (INSERT ... SELECT from the core's database, as
+# many rows per transaction as the core's writer: ingest_batch): no parsing,
+# no client language, no network. The upper bound for any writer on this
+# machine.
 raw_rate=""
 if [ "$baseline" = 1 ]; then
-  raw_rate="$(python3 - "$db" "$work/raw.db" <<'PY'
+  raw_rate="$(python3 - "$db" "$work/raw.db" "${BENCH_INGEST_BATCH:-32768}" <<'PY'
 import sqlite3, sys, time
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = sqlite3.connect(src)
 ddl = [r[0] for r in s.execute(
     "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL ORDER BY type DESC")]
@@ -179,10 +182,10 @@ d.execute("SELECT count(*), sum(length(raw)) FROM src.events").fetchone()
 c = ",".join(cols)
 t0 = time.perf_counter()
 n = 0
-for a in range(lo, hi + 1, 8192):
+for a in range(lo, hi + 1, batch):
     d.execute("BEGIN")
     n += d.execute(f"INSERT INTO main.events({c}) SELECT {c} FROM src.events WHERE id BETWEEN ? AND ?",
-                   (a, a + 8191)).rowcount
+                   (a, a + batch - 1)).rowcount
     d.execute("COMMIT")
 dt = time.perf_counter() - t0
 print(int(n / dt))

@@ -139,6 +139,8 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
         c.storage.retention_max_mb = scalar<std::int64_t>(v, key, 0, std::int64_t{1} << 40);
       } else if (key == "ingest_queue") {
         c.storage.queue_capacity = scalar<std::size_t>(v, key, 1024, std::size_t{1} << 30);
+      } else if (key == "ingest_batch") {
+        c.storage.max_batch = scalar<std::size_t>(v, key, 1, 1'048'576);
       } else if (key == "verbose") {
         c.log_verbose = config_keys::boolean(v, key);
       } else {
@@ -149,6 +151,12 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
     return fmt::format("{}: {}", file.string(), e.message);
   } catch (const YAML::Exception& e) {
     return fmt::format("{}: line {}: {}", file.string(), e.mark.line + 1, e.msg);
+  }
+  // The queue counts the events being committed: a transaction larger than
+  // it would take the whole queue and stall every node while it commits.
+  if (c.storage.max_batch > c.storage.queue_capacity) {
+    return fmt::format("{}: ingest_batch ({}) is larger than ingest_queue ({}); keep it at most half of it",
+                       file.string(), c.storage.max_batch, c.storage.queue_capacity);
   }
   return c;
 }
@@ -221,6 +229,9 @@ ws_max_clients: {}
 
 # Events waiting to be written (nodes are slowed down beyond, never dropped).
 ingest_queue: {}
+# Most events written in one transaction. Larger batches write each index
+# page once for more events (faster under load) but hold more in memory.
+ingest_batch: {}
 # Delete events older than this many days (0: keep forever).
 retention_days: {}
 # Keep the database under this size, deleting the oldest events (0: no limit).
@@ -232,7 +243,7 @@ retention_max_mb: {}
                      d.heartbeat.count() / 1000, d.registration_timeout.count() / 1000, d.max_malformed_per_peer,
                      d.max_nodes, d.command_timeout.count() / 1000, d.api_max_body_bytes, d.api_rate_per_second,
                      d.api_max_connections, d.ws_client_queue, d.ws_max_clients, d.storage.queue_capacity,
-                     d.storage.retention_days, d.storage.retention_max_mb);
+                     d.storage.max_batch, d.storage.retention_days, d.storage.retention_max_mb);
 }
 
 }  // namespace honeycomb::core

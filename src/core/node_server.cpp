@@ -155,7 +155,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         ctx_(server_->ctx),
         stream_(std::move(stream)),
         outbound_(stream_.get_executor(), kOutboundQueue),
-        framer_(ctx_.config.max_envelope_bytes),
+        framer_(ctx_.config.max_envelope_bytes, protocol::Framer::ValueMemory::scratch),
         peer_(std::move(peer)) {
     identity_.address = peer_;
   }
@@ -534,7 +534,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       return;
     }
     ctx_.metrics.node_messages_total.fetch_add(1, std::memory_order_relaxed);
-    auto decoded = protocol::decode(std::move(value));
+    // The message borrows the framer's scratch memory: nothing of it is kept
+    // past this call (events are normalised into their own strings).
+    auto decoded = protocol::decode_borrowed(std::move(value));
     if (auto* err = std::get_if<protocol::DecodeError>(&decoded)) {
       malformed(err->reason);
       return;

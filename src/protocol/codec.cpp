@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -1028,7 +1029,9 @@ std::variant<Decoded, DecodeError> decode(const boost::json::value& envelope) {
   return decoded;
 }
 
-std::variant<Decoded, DecodeError> decode(boost::json::value&& envelope) {
+namespace {
+
+std::variant<Decoded, DecodeError> decode_taking_data(json::value& envelope, bool any_resource) {
   // Find the PotEvent's `data` object; everything else is decoded as usual.
   json::object* data = nullptr;
   if (auto* o = envelope.if_object()) {
@@ -1046,7 +1049,7 @@ std::variant<Decoded, DecodeError> decode(boost::json::value&& envelope) {
   }
   // Only values on the default resource may be kept: a value on a caller's
   // (e.g. monotonic) resource must not outlive it inside a message.
-  if (data == nullptr || data->empty() || data->storage().get() != json::storage_ptr().get()) {
+  if (data == nullptr || data->empty() || (!any_resource && data->storage().get() != json::storage_ptr().get())) {
     return decode(std::as_const(envelope));
   }
   json::object taken(std::move(*data));  // leaves an empty `data` behind
@@ -1059,11 +1062,24 @@ std::variant<Decoded, DecodeError> decode(boost::json::value&& envelope) {
           taken.emplace(member.key(), std::move(member.value()));
         }
       }
-      event->data = std::move(taken);
+      // Move-construct, not move-assign: assigning between two memory
+      // resources copies the whole record.
+      std::destroy_at(&event->data);
+      std::construct_at(&event->data, std::move(taken));
       null_non_finite(event->data);
     }
   }
   return result;
+}
+
+}  // namespace
+
+std::variant<Decoded, DecodeError> decode(boost::json::value&& envelope) {
+  return decode_taking_data(envelope, false);
+}
+
+std::variant<Decoded, DecodeError> decode_borrowed(boost::json::value&& envelope) {
+  return decode_taking_data(envelope, true);
 }
 
 std::string encode(const Message& message, UnitStyle command_units) {

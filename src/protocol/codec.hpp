@@ -35,6 +35,12 @@ std::variant<Decoded, DecodeError> decode(const boost::json::value& envelope);
 /// copying when the value does not use the default memory resource.
 std::variant<Decoded, DecodeError> decode(boost::json::value&& envelope);
 
+/// As decode(value&&), but a PotEvent's `data` is moved out whatever memory
+/// resource it is on: the message then borrows the envelope's memory and
+/// must not outlive it (a core session stores each event before its
+/// Framer's scratch memory is emptied).
+std::variant<Decoded, DecodeError> decode_borrowed(boost::json::value&& envelope);
+
 /// How unit variants are written. The Go node expects {"Restart":{}}; the
 /// Rust core accepts "NodeDrop" or {"NodeDrop":null} only.
 enum class UnitStyle { empty_object, bare_string };

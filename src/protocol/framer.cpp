@@ -12,9 +12,27 @@ bool is_json_space(char c) {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
+/// The first block of a scratch resource: a typical envelope (~1 KB of
+/// JSON, a few KB parsed) fits in one.
+constexpr std::size_t kScratchBlock = 8192;
+
 }  // namespace
 
-Framer::Framer(std::size_t max_bytes) : max_bytes_(std::max<std::size_t>(max_bytes, 1)) {}
+Framer::Framer(std::size_t max_bytes, ValueMemory memory)
+    : use_scratch_(memory == ValueMemory::scratch), max_bytes_(std::max<std::size_t>(max_bytes, 1)) {
+  restart_value();
+}
+
+void Framer::restart_value() {
+  parser_.reset();  // drops any partial value before its memory goes
+  if (use_scratch_) {
+    scratch_.reset();
+    scratch_.emplace(kScratchBlock);
+    // The value's memory; the parser's own temporary storage stays the
+    // default (its constructor's argument would set that one).
+    parser_.reset(boost::json::storage_ptr(&*scratch_));
+  }
+}
 
 void Framer::feed(std::string_view bytes, const Sink& sink) {
   const char* p = bytes.data();
@@ -31,7 +49,7 @@ void Framer::feed(std::string_view bytes, const Sink& sink) {
     return newline;
   };
   const auto fail = [&](std::string_view reason) {
-    parser_.reset();
+    restart_value();
     in_value_ = false;
     pending_ = 0;
     if (sink.on_error) {
@@ -89,13 +107,15 @@ void Framer::feed(std::string_view bytes, const Sink& sink) {
     pending_ += used;
     p += used;
     if (parser_.done()) {
-      boost::json::value value = parser_.release();
-      parser_.reset();
       in_value_ = false;
       pending_ = 0;
-      if (sink.on_value) {
-        sink.on_value(std::move(value));
-      }
+      {
+        boost::json::value value = parser_.release();
+        if (sink.on_value) {
+          sink.on_value(std::move(value));
+        }
+      }  // the value is gone before its scratch memory is
+      restart_value();
     }
   }
 }

@@ -362,7 +362,7 @@ struct StorageOptions {
   /// network threads ~30 % slower (a growing heap); past it, nodes are
   /// slowed by TCP backpressure and spool (docs/BENCHMARKS.md).
   std::size_t queue_capacity = 65'536;
-  std::size_t max_batch = 8192;                 ///< events per transaction
+  std::size_t max_batch = 32768;                ///< events per transaction
   std::int64_t retention_days = 0;              ///< 0: keep forever
   std::int64_t retention_max_mb = 0;            ///< 0: no size limit
   std::int64_t retention_interval_ms = 60'000;  ///< how often the writer applies retention (also once at open)

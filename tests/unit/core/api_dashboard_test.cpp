@@ -256,5 +256,31 @@ TEST(DashboardTest, ConfigKey) {
   EXPECT_TRUE(std::holds_alternative<CoreConfig>(load_core_config(file, CoreConfig{})));
 }
 
+// ingest_batch: events per storage transaction, never more than the queue
+// that holds them.
+TEST(CoreConfigTest, IngestBatch) {
+  TempDir dir;
+  const auto file = dir.path() / "core.yml";
+  auto load = [&](const std::string& text) {
+    std::ofstream(file) << text;
+    return load_core_config(file, CoreConfig{});
+  };
+  EXPECT_EQ(CoreConfig{}.storage.max_batch, 32768U);
+  auto c = load("ingest_batch: 4096\n");
+  ASSERT_TRUE(std::holds_alternative<CoreConfig>(c));
+  EXPECT_EQ(std::get<CoreConfig>(c).storage.max_batch, 4096U);
+  c = load("ingest_queue: 200000\ningest_batch: 100000\n");
+  ASSERT_TRUE(std::holds_alternative<CoreConfig>(c));
+  EXPECT_EQ(std::get<CoreConfig>(c).storage.max_batch, 100000U);
+  c = load("ingest_queue: 4096\ningest_batch: 8192\n");
+  ASSERT_TRUE(std::holds_alternative<std::string>(c));
+  EXPECT_NE(std::get<std::string>(c).find("ingest_batch (8192) is larger than ingest_queue (4096)"), std::string::npos)
+      << std::get<std::string>(c);
+  c = load("ingest_batch: 0\n");
+  ASSERT_TRUE(std::holds_alternative<std::string>(c));
+  EXPECT_NE(std::get<std::string>(c).find("ingest_batch"), std::string::npos) << std::get<std::string>(c);
+  EXPECT_NE(generate_core_config(CoreConfig{}).find("\ningest_batch: 32768\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace honeycomb::core::api

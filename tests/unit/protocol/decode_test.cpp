@@ -482,6 +482,30 @@ TEST(ProtocolDecode, DecodedDataNeverUsesTheCallersMemoryResource) {
   }
 }
 
+// decode_borrowed: the core's hot path keeps the record in the caller's
+// memory (no copy), with the same precedence and non-finite rules.
+TEST(ProtocolDecode, BorrowedDecodeKeepsDataInTheCallersMemoryResource) {
+  const auto text = envelope(R"({"PotEvent":{"node_id":1,"pot_id":"p","event":"e",)"
+                             R"("data":{"a":"1","message":"m1","x":1e400},"metadata":{"a":"2","b":"3"},)"
+                             R"("message":"m2"}})");
+  boost::json::monotonic_resource mr;
+  auto v = boost::json::parse(text, &mr);
+  auto r = decode_borrowed(std::move(v));
+  ASSERT_TRUE(std::holds_alternative<Decoded>(r));
+  const auto& data = std::get<PotEvent>(std::get<Decoded>(r).message).data;
+  EXPECT_EQ(data, test::parse_json(R"({"a":"1","message":"m1","x":null,"b":"3"})").as_object());
+  EXPECT_EQ(data.storage().get(), &mr);
+  // Not a PotEvent, or not on a caller's resource: as decode().
+  auto status = boost::json::parse(envelope(R"({"NodeStatusUpdate":{"node_id":7,"status":"Running"}})"), &mr);
+  auto s = decode_borrowed(std::move(status));
+  ASSERT_TRUE(std::holds_alternative<Decoded>(s));
+  EXPECT_EQ(std::get<NodeStatusUpdate>(std::get<Decoded>(s).message).node_id, 7U);
+  auto plain = test::parse_json(text);
+  auto p = decode_borrowed(std::move(plain));
+  ASSERT_TRUE(std::holds_alternative<Decoded>(p));
+  EXPECT_EQ(std::get<PotEvent>(std::get<Decoded>(p).message).data.storage().get(), boost::json::storage_ptr().get());
+}
+
 TEST(ProtocolDecode, PotEventNumbersBeyondDoubleRangeBecomeNull) {
   // Boost.JSON parses 1e400 as infinity, which has no JSON form.
   const auto m = decode_as<PotEvent>(R"({"PotEvent":{"node_id":1,"pot_id":"p","event_type":"e",)"
