@@ -71,9 +71,19 @@ bool CoreCommands::small_executable_can_run(const host::Home& home) const {
   return config != nullptr && !config->database_is_postgres();
 }
 
-std::variant<int, core::CoreConfig> CoreCommands::config(const host::Home& home, bool quiet) const {
+namespace {
+
+/// What a core under this home runs with when core.yml leaves it out.
+core::CoreConfig defaults_for(const host::Home& home) {
   core::CoreConfig defaults;
   defaults.data_dir = home.root / "core";
+  return defaults;
+}
+
+}  // namespace
+
+std::variant<int, core::CoreConfig> CoreCommands::config(const host::Home& home, bool quiet) const {
+  const core::CoreConfig defaults = defaults_for(home);
   core::CoreConfig config = defaults;
   if (!config_file_.empty()) {
     auto loaded = core::load_core_config(config_file_, defaults);
@@ -122,9 +132,7 @@ std::variant<int, core::CoreConfig> CoreCommands::config(const host::Home& home,
 
 int CoreCommands::run(const host::Home& home, bool verbose, bool sqlite_only) {
   if (gen_config_) {
-    core::CoreConfig defaults;
-    defaults.data_dir = home.root / "core";
-    std::cout << core::generate_core_config(defaults);
+    std::cout << core::generate_core_config(defaults_for(home));
     return exit_code::ok;
   }
   auto loaded = config(home);

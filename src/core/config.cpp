@@ -140,7 +140,7 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
       } else if (key == "ingest_queue") {
         c.storage.queue_capacity = scalar<std::size_t>(v, key, 1024, std::size_t{1} << 30);
       } else if (key == "ingest_batch") {
-        c.storage.max_batch = scalar<std::size_t>(v, key, 1, 1'048'576);
+        c.storage.max_batch = scalar<std::size_t>(v, key, 0, 1'048'576);
       } else if (key == "verbose") {
         c.log_verbose = config_keys::boolean(v, key);
       } else {
@@ -229,8 +229,9 @@ ws_max_clients: {}
 
 # Events waiting to be written (nodes are slowed down beyond, never dropped).
 ingest_queue: {}
-# Most events written in one transaction. Larger batches write each index
-# page once for more events (faster under load) but hold more in memory.
+# Most events written in one transaction (at most ingest_queue). 0: the
+# store's own, 32768 on SQLite (each index page is written once for more
+# events), 8192 on PostgreSQL.
 ingest_batch: {}
 # Delete events older than this many days (0: keep forever).
 retention_days: {}

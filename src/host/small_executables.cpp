@@ -205,9 +205,11 @@ void exec_service_executable(const RunRequest& request) {
 fs::path honeycomb_executable() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (self.filename() == service_executable_name || self.filename() == node_executable_name ||
-      self.filename() == core_executable_name) {
-    return self.parent_path() / "honeycomb";
+  const auto name = self.filename();
+  for (const char* small : {service_executable_name, node_executable_name, core_executable_name}) {
+    if (name == small) {
+      return self.parent_path() / "honeycomb";  // installed side by side
+    }
   }
   return self;
 }

@@ -1663,7 +1663,7 @@ class PgStorage final : public Storage {
     bool retention_pending = false;
     WriterWork work;
     while (true) {
-      if (!queue_.take(work, options_.max_batch, retention_pending ? clock::now() : next_maintenance)) {
+      if (!queue_.take(work, batch_limit_, retention_pending ? clock::now() : next_maintenance)) {
         break;
       }
       if (!work.empty()) {
@@ -1930,6 +1930,7 @@ class PgStorage final : public Storage {
   std::thread writer_thread_;
 
   IngestQueue queue_{options_.queue_capacity};
+  const std::size_t batch_limit_ = options_.batch_limit(kPostgresBatch);
 
   std::mutex pool_mu_;
   std::vector<Reader> pool_;

@@ -1452,7 +1452,7 @@ class SqliteStorage final : public Storage {
       } else if (retention_on) {
         until = next_retention;
       }
-      if (!queue_.take(work, options_.max_batch, until, [&] { return writer_release_.load(); })) {
+      if (!queue_.take(work, batch_limit_, until, [&] { return writer_release_.load(); })) {
         break;
       }
       if (work.empty() && writer_release_.exchange(false)) {
@@ -1607,6 +1607,7 @@ class SqliteStorage final : public Storage {
   std::thread writer_;
 
   IngestQueue queue_{options_.queue_capacity};
+  const std::size_t batch_limit_ = options_.batch_limit(kSqliteBatch);
 
   std::mutex pool_mu_;
   std::vector<Db> pool_;

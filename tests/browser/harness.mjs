@@ -3,7 +3,7 @@
 // a fresh home folder, on free ports, and Debian's Chromium driven by
 // playwright-core. Waiting is always for a condition with a deadline.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,8 +113,26 @@ export class Honeycomb {
     this.baseUrl = `http://127.0.0.1:${api}`;
     await waitFor(async () => (await this.api('/api/v1/nodes')).nodes.some((n) => n.status === 'Running'),
       { timeout: 60000, what: 'the node registered and Running' });
-    await waitFor(() => portOpen(http), { timeout: 60000, what: 'the simple_http pot listening' });
+    try {
+      await waitFor(() => portOpen(http), { timeout: 60000, what: 'the simple_http pot listening' });
+    } catch (err) {
+      throw new Error(`${err.message}\n${this.diagnostics()}`);
+    }
     return this;
+  }
+
+  /// What `up` printed and what the pots logged, for a start-up that failed.
+  diagnostics() {
+    const logs = [];
+    const walk = (dir) => {
+      for (const entry of existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : []) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(file);
+        else if (entry.name === 'stderr.log') logs.push(`--- ${file}\n${readFileSync(file, 'utf8').slice(-3000)}`);
+      }
+    };
+    walk(path.join(this.home, 'node'));
+    return [`--- honeycomb up output\n${this.output.slice(-5000)}`, ...logs].join('\n');
   }
 
   async api(pathAndQuery, init = {}) {

@@ -265,7 +265,9 @@ TEST(CoreConfigTest, IngestBatch) {
     std::ofstream(file) << text;
     return load_core_config(file, CoreConfig{});
   };
-  EXPECT_EQ(CoreConfig{}.storage.max_batch, 32768U);
+  EXPECT_EQ(CoreConfig{}.storage.max_batch, 0U);  // the store's own
+  EXPECT_EQ(CoreConfig{}.storage.batch_limit(store::kSqliteBatch), 32768U);
+  EXPECT_EQ(CoreConfig{}.storage.batch_limit(store::kPostgresBatch), 8192U);
   auto c = load("ingest_batch: 4096\n");
   ASSERT_TRUE(std::holds_alternative<CoreConfig>(c));
   EXPECT_EQ(std::get<CoreConfig>(c).storage.max_batch, 4096U);
@@ -276,10 +278,14 @@ TEST(CoreConfigTest, IngestBatch) {
   ASSERT_TRUE(std::holds_alternative<std::string>(c));
   EXPECT_NE(std::get<std::string>(c).find("ingest_batch (8192) is larger than ingest_queue (4096)"), std::string::npos)
       << std::get<std::string>(c);
-  c = load("ingest_batch: 0\n");
+  // Left to the store, the batch never takes more than half a small queue.
+  c = load("ingest_queue: 4096\n");
+  ASSERT_TRUE(std::holds_alternative<CoreConfig>(c));
+  EXPECT_EQ(std::get<CoreConfig>(c).storage.batch_limit(store::kSqliteBatch), 2048U);
+  c = load("ingest_batch: lots\n");
   ASSERT_TRUE(std::holds_alternative<std::string>(c));
   EXPECT_NE(std::get<std::string>(c).find("ingest_batch"), std::string::npos) << std::get<std::string>(c);
-  EXPECT_NE(generate_core_config(CoreConfig{}).find("\ningest_batch: 32768\n"), std::string::npos);
+  EXPECT_NE(generate_core_config(CoreConfig{}).find("\ningest_batch: 0\n"), std::string::npos);
 }
 
 }  // namespace
