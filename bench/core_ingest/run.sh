@@ -164,7 +164,8 @@ raw_rate=""
 if [ "$baseline" = 1 ]; then
   raw_rate="$(python3 - "$db" "$work/raw.db" "${BENCH_INGEST_BATCH:-32768}" <<'PY'
 import sqlite3, sys, time
-src, dst, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src, dst = sys.argv[1], sys.argv[2]
+batch = int(sys.argv[3]) or 32768  # ingest_batch 0: the SQLite store's own
 s = sqlite3.connect(src)
 ddl = [r[0] for r in s.execute(
     "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL ORDER BY type DESC")]

@@ -18,16 +18,17 @@ constexpr std::size_t kScratchBlock = 8192;
 
 }  // namespace
 
-Framer::Framer(std::size_t max_bytes, ValueMemory memory)
-    : use_scratch_(memory == ValueMemory::scratch), max_bytes_(std::max<std::size_t>(max_bytes, 1)) {
+Framer::Framer(std::size_t max_bytes, ValueMemory memory) : max_bytes_(std::max<std::size_t>(max_bytes, 1)) {
+  if (memory == ValueMemory::scratch) {
+    scratch_.emplace(kScratchBlock);
+  }
   restart_value();
 }
 
 void Framer::restart_value() {
   parser_.reset();  // drops any partial value before its memory goes
-  if (use_scratch_) {
-    scratch_.reset();
-    scratch_.emplace(kScratchBlock);
+  if (scratch_) {
+    scratch_.emplace(kScratchBlock);  // the old resource, and its blocks, go first
     // The value's memory; the parser's own temporary storage stays the
     // default (its constructor's argument would set that one).
     parser_.reset(boost::json::storage_ptr(&*scratch_));

@@ -49,7 +49,7 @@ class Framer {
   /// kept between values: 10,000 idle nodes hold no parse memory). Made
   /// anew for each value: Boost 1.81's release() frees the blocks but keeps
   /// doubling the next block's size, which overflows after a few dozen.
-  bool use_scratch_;
+  /// Empty in `owned` mode.
   std::optional<boost::json::monotonic_resource> scratch_;
   boost::json::stream_parser parser_;
   std::size_t max_bytes_;

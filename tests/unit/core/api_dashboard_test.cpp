@@ -229,13 +229,17 @@ TEST(DashboardTest, OpenFollowsDashboardDir) {
   EXPECT_EQ(candidates[candidates.size() - 2].filename(), "dashboard");
 }
 
+/// Writes `text` as core.yml in `dir` and loads it over the defaults.
+std::variant<CoreConfig, std::string> load_core_yml(const TempDir& dir, const std::string& text) {
+  const auto file = dir.path() / "core.yml";
+  std::ofstream(file) << text;
+  return load_core_config(file, CoreConfig{});
+}
+
 TEST(DashboardTest, ConfigKey) {
   TempDir dir;
   const auto file = dir.path() / "core.yml";
-  auto load = [&](const std::string& text) {
-    std::ofstream(file) << text;
-    return load_core_config(file, CoreConfig{});
-  };
+  auto load = [&](const std::string& text) { return load_core_yml(dir, text); };
   auto c = load("api_listen: 127.0.0.1:9002\n");
   ASSERT_TRUE(std::holds_alternative<CoreConfig>(c));
   EXPECT_EQ(std::get<CoreConfig>(c).dashboard_dir, "");
@@ -260,11 +264,7 @@ TEST(DashboardTest, ConfigKey) {
 // that holds them.
 TEST(CoreConfigTest, IngestBatch) {
   TempDir dir;
-  const auto file = dir.path() / "core.yml";
-  auto load = [&](const std::string& text) {
-    std::ofstream(file) << text;
-    return load_core_config(file, CoreConfig{});
-  };
+  auto load = [&](const std::string& text) { return load_core_yml(dir, text); };
   EXPECT_EQ(CoreConfig{}.storage.max_batch, 0U);  // the store's own
   EXPECT_EQ(CoreConfig{}.storage.batch_limit(store::kSqliteBatch), 32768U);
   EXPECT_EQ(CoreConfig{}.storage.batch_limit(store::kPostgresBatch), 8192U);
