@@ -1,5 +1,5 @@
 // The events table (live feed, search, attacker) and the detail drawer.
-import { useEffect } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { Text, IpLink, Time } from './common.jsx';
 import { clean, prettyJSON } from '../lib/format.js';
 
@@ -89,11 +89,17 @@ const FIELDS = [
 ];
 
 export function EventDetail({ event, nodeNames, onClose }) {
-  useEffect(() => {
-    const onKey = (e) => e.key === 'Escape' && onClose();
+  // Esc must work from the moment the drawer is on screen: a layout effect is
+  // attached before the browser paints it (useEffect waits for the next frame,
+  // so a key pressed at once was lost), and it is attached once — the pages
+  // pass a new onClose on every render, which the ref follows.
+  const close = useRef(onClose);
+  close.current = onClose;
+  useLayoutEffect(() => {
+    const onKey = (e) => e.key === 'Escape' && close.current();
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  }, []);
   if (!event) return null;
   const name = nodeNames ? nodeNames.get(String(event.node_id)) : null;
   let raw;
