@@ -2,6 +2,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/resident_code.hpp"
 #include "core/api/api_server.hpp"
 #include "core/api/dashboard.hpp"
 #include "core/auth.hpp"
@@ -196,7 +197,12 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   // would otherwise keep.
   // The first tick comes after 1 s: what start-up used (schema, migrations)
   // is given back soon.
+  // The code of start-up, and of each burst of events, leaves resident
+  // memory at the first idle tick, and after a burst at the second
+  // (common/resident_code.hpp).
   std::uint64_t events_at_last_tick = 0;
+  std::uint64_t busy_ticks = 0;
+  resident_code::ReleasePolicy code_release(std::chrono::seconds(1), std::chrono::steady_clock::now());
   bool first_tick = true;
   std::function<void()> schedule_persist = [&]() {
     persist_timer.expires_after(first_tick ? std::chrono::seconds(1) : std::chrono::seconds(5));
@@ -206,10 +212,15 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
         const auto events_now = metrics.events_received_total.load();
         const bool idle = events_now == events_at_last_tick;
         events_at_last_tick = events_now;
-        asio::post(db_pool, [&registry, &storage, idle]() {
+        busy_ticks += idle ? 0 : 1;
+        const bool release_code = idle && code_release.due(busy_ticks, std::chrono::steady_clock::now());
+        asio::post(db_pool, [&registry, &storage, idle, release_code]() {
           registry.persist_dirty();
           if (idle) {
             storage->release_memory();  // also trims the heap: freed session memory goes back too
+          }
+          if (release_code) {
+            resident_code::release_startup_code();
           }
         });
         schedule_persist();

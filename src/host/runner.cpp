@@ -1,6 +1,7 @@
 #include "host/runner.hpp"
 
 #include "common/log.hpp"
+#include "common/resident_code.hpp"
 #include "host/process.hpp"
 #include "host/python_integration.hpp"
 #include "host/service_loader.hpp"
@@ -8,12 +9,14 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -23,10 +26,14 @@ namespace {
 
 spdlog::level::level_enum to_spdlog(Logger::Level level) {
   switch (level) {
-    case Logger::Level::debug: return spdlog::level::debug;
-    case Logger::Level::info: return spdlog::level::info;
-    case Logger::Level::warning: return spdlog::level::warn;
-    case Logger::Level::error: return spdlog::level::err;
+    case Logger::Level::debug:
+      return spdlog::level::debug;
+    case Logger::Level::info:
+      return spdlog::level::info;
+    case Logger::Level::warning:
+      return spdlog::level::warn;
+    case Logger::Level::error:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -106,8 +113,7 @@ std::variant<plugin::ServiceSpec, std::string> resolve_service(const Home& home,
   return std::move(spec.value());
 }
 
-std::variant<LoadedIntegration, std::string> load_integration(const Home& home, const std::string& name,
-                                                              bool editable,
+std::variant<LoadedIntegration, std::string> load_integration(const Home& home, const std::string& name, bool editable,
                                                               const std::vector<std::string>* override_args) {
   auto found = plugin_folder(home.integrations(), name, editable);
   if (auto* err = std::get_if<std::string>(&found)) {
@@ -222,8 +228,8 @@ int run_service(const RunRequest& req) {
 
   int status_fd = -1;
   if (req.daemon) {
-    const pid_t pid = daemonize(req.home.logs_dir(spec.name) / "stdout.log", req.home.logs_dir(spec.name) / "stderr.log",
-                                status_fd);
+    const pid_t pid =
+        daemonize(req.home.logs_dir(spec.name) / "stdout.log", req.home.logs_dir(spec.name) / "stderr.log", status_fd);
     if (pid < 0) {
       std::cerr << "Error: cannot start a daemon: " << std::strerror(errno) << "\n";
       return 1;
@@ -231,8 +237,8 @@ int run_service(const RunRequest& req) {
     if (pid > 0) {
       const bool ok = wait_for_startup(status_fd, static_cast<int>(req.ready_timeout.count() + 2000));
       if (!ok) {
-        std::cerr << "Error: " << spec.name << " failed to start; see `honeycomb service logs " << spec.name
-                  << "` and " << req.home.debug_log().string() << "\n";
+        std::cerr << "Error: " << spec.name << " failed to start; see `honeycomb service logs " << spec.name << "` and "
+                  << req.home.debug_log().string() << "\n";
         return 1;
       }
       std::cout << "[+] " << spec.name << " is running in the background (pid: " << pid << ")\n";
@@ -288,11 +294,27 @@ int run_service(const RunRequest& req) {
   const auto ready_deadline = std::chrono::steady_clock::now() + req.ready_timeout;
   int exit_code = 0;
   bool thread_done = false;
+  // A few seconds after ready, the start-up code leaves resident memory
+  // (common/resident_code.hpp): an idle honeypot waits for connections.
+  std::optional<std::chrono::steady_clock::time_point> release_code_at;
   for (;;) {
     timespec wait{};
     const bool waiting_ready = !context.ready();
-    if (waiting_ready) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ready_deadline - std::chrono::steady_clock::now());
+    if (!waiting_ready && release_code_at && std::chrono::steady_clock::now() >= *release_code_at) {
+      release_code_at.reset();
+      if (auto released = resident_code::release_startup_code(); !released.error.empty()) {
+        logger->debug("start-up code not released: {}", released.error);
+      }
+    }
+    if (!waiting_ready && release_code_at) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*release_code_at - std::chrono::steady_clock::now());
+      const auto ms = std::max<std::int64_t>(left.count(), 1);
+      wait.tv_sec = ms / 1000;
+      wait.tv_nsec = (ms % 1000) * 1'000'000;
+    } else if (waiting_ready) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(ready_deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         logger->error("service {} did not signal ready within {} s; stopping it", spec.name,
                       static_cast<double>(req.ready_timeout.count()) / 1000.0);
@@ -307,6 +329,7 @@ int run_service(const RunRequest& req) {
     const int sig = ::sigtimedwait(&signals, nullptr, &wait);
     if (sig == SIGUSR2) {
       notify_parent(true);
+      release_code_at = std::chrono::steady_clock::now() + std::chrono::seconds(3);
       continue;
     }
     if (sig == SIGINT) {

@@ -149,10 +149,14 @@ struct CoreLink::Impl : std::enable_shared_from_this<CoreLink::Impl> {
   bool tls_session = false;    ///< this connection is certificate-authenticated
   std::string renewal_key;     ///< the key of a renewal in flight ("" when none)
   bool renewal_asked = false;  ///< once per connection
+  /// When to ask for a new certificate (Unix seconds), read once per
+  /// connection: parsing the certificate at every heartbeat ran the X.509
+  /// and EC code each time, and kept it resident in an idle node.
+  std::int64_t renewal_at = 0;
 };
 
 void CoreLink::Impl::maybe_renew() {
-  if (!tls_session || renewal_asked || !credentials.renewal_due()) {
+  if (!tls_session || renewal_asked || unix_now_seconds() < renewal_at) {
     return;
   }
   auto request = security::make_node_key_and_csr(config.node_name);
@@ -450,6 +454,7 @@ asio::awaitable<bool> CoreLink::Impl::session(Stream& socket) {
   current = &lowest(socket);
   renewal_asked = false;
   renewal_key.clear();
+  renewal_at = tls_session ? credentials.renewal_time() : 0;
   if (first && acks) {
     // Not to a public core: right after the status, two messages could
     // reach its one read() together.

@@ -118,18 +118,21 @@ std::string NodeCredentials::save(const std::string& key_pem, const std::string&
   return security::write_file(certificate_file(), certificate_pem, false);
 }
 
-bool NodeCredentials::renewal_due() const {
+std::int64_t NodeCredentials::renewal_time() const {
   auto pem = read_small_file(certificate_file());
   if (!pem) {
-    return true;
+    return 0;
   }
   auto validity = validity_of(*pem);
   if (!validity) {
-    return true;
+    return 0;
   }
   const auto [from, to] = *validity;
-  const auto now = static_cast<std::int64_t>(::time(nullptr));
-  return now >= to - (to - from) / 3;
+  return to - (to - from) / 3;
+}
+
+bool NodeCredentials::renewal_due() const {
+  return static_cast<std::int64_t>(::time(nullptr)) >= renewal_time();
 }
 
 std::string NodeCredentials::certificate_serial() const {

@@ -27,8 +27,11 @@ class NodeCredentials {
   /// Saves a new key + certificate (+ CA), replacing the old ones (each
   /// file written whole, then renamed). Error text, empty on success.
   std::string save(const std::string& key_pem, const std::string& certificate_pem, const std::string& ca_pem) const;
-  /// The certificate has used two thirds of its lifetime (or is unreadable
-  /// or expired): time to ask the core for a new one.
+  /// When the certificate will have used two thirds of its lifetime (Unix
+  /// seconds): time to ask the core for a new one. 0 (due now) when it is
+  /// unreadable. Reads and parses the certificate: call once per connection.
+  std::int64_t renewal_time() const;
+  /// renewal_time() has come.
   bool renewal_due() const;
   /// The serial of the current certificate ("" when none).
   std::string certificate_serial() const;

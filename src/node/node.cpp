@@ -2,6 +2,7 @@
 
 #include "common/json_text.hpp"
 #include "common/log.hpp"
+#include "common/resident_code.hpp"
 #include "host/home.hpp"
 #include "host/small_executables.hpp"
 #include "node/ack_gate.hpp"
@@ -202,13 +203,22 @@ int run_node(const NodeConfig& config, const std::function<void(const NodeRunInf
 
   // Statistics for `honeycomb node status`, tests and benchmarks, every
   // stats_interval when they changed.
+  // The same timer releases the start-up code (common/resident_code.hpp) a
+  // few seconds after start and after each registration with a core
+  // (enrolment and the TLS handshake run once per connection).
   asio::steady_timer stats_timer(event_io);
   std::string last_stats;
+  resident_code::ReleasePolicy code_release(std::chrono::seconds(3), std::chrono::steady_clock::now());
   std::function<void()> schedule_stats = [&]() {
     stats_timer.expires_after(config.stats_interval);
     stats_timer.async_wait([&](const boost::system::error_code& ec) {
       if (ec) {
         return;
+      }
+      if (code_release.due(link ? link->stats().registrations.load() : 0, std::chrono::steady_clock::now())) {
+        if (auto released = resident_code::release_startup_code(); !released.error.empty()) {
+          log->debug("start-up code not released: {}", released.error);
+        }
       }
       auto text = stats_json(*node_id, port.port(), port.stats(), *spool, link.get(), pots.get(), outputs.get());
       if (text != last_stats) {
