@@ -20,7 +20,9 @@ build="${2:-build}"
 bin="$build/bin/honeycomb"
 job_bin="$build/bin/honeycomb-$job"
 command -v valgrind >/dev/null || die "valgrind is needed: apt-get install valgrind"
-[ -x "$job_bin" ] && [ -f "$job_bin.map" ] || die "no $job_bin with its link map: scripts/build.sh release first"
+if [ ! -x "$job_bin" ] || [ ! -f "$job_bin.map" ]; then
+  die "no $job_bin with its link map: scripts/build.sh release first"
+fi
 work="$(mktemp -d)"
 core_pid="" node_pid=""
 cleanup() { stop_process "$node_pid"; stop_process "$core_pid"; rm -rf "$work"; }

@@ -21,29 +21,25 @@ from collections import Counter
 
 TEXT_INPUT = re.compile(r"^ (\.text\S*)(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(.+))?$")
 ADDR_LINE = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(.+)$")
+OUTPUT_TEXT = {".text", ".text.honeycomb_hot"}  # the second: an earlier layout's
 
 
 def read_map(path):
-    """The input sections placed in the output .text: (address, size, name, file)."""
+    """The input sections placed in the output .text (and in the hot section
+    of an earlier layout): (address, size, name, file)."""
     sections = []
     inside = False
     pending = None
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             line = line.rstrip("\n")
-            if not inside:
-                # The output section line: ".text  0xADDR  0xSIZE" (or the
-                # hot section of an earlier layout, which is read the same way).
-                if re.match(r"^\.text(\.honeycomb_hot)?\s+0x", line):
-                    inside = True
+            if line and not line[0].isspace():
+                # An output section, or another top-level line; a long
+                # section name has its address on the next line.
+                inside = line.split()[0] in OUTPUT_TEXT
+                pending = None
                 continue
-            if line and not line.startswith(" ") and not line.startswith("\t"):
-                # The next output section.
-                if re.match(r"^\.text(\.honeycomb_hot)?\s+0x", line):
-                    continue
-                if line.startswith(".text"):
-                    continue
-                inside = False
+            if not inside:
                 continue
             if pending is not None:
                 m = ADDR_LINE.match(line)

@@ -193,7 +193,8 @@ def main():
     print(f"  baseline (socket -> file, plain reader):   {base_rate:>12,.0f} lines/s", flush=True)
 
     node = Node(args, work / "idle")
-    time.sleep(2)  # what an idle node settles at: nothing to wait for but time
+    # 5 s: the node releases its start-up code 3 s after start (src/common/resident_code.hpp).
+    time.sleep(5)  # what an idle node settles at: nothing to wait for but time
     idle_kib = rss_kib(node.proc.pid)
     node.stop()
 

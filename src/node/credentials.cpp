@@ -131,10 +131,6 @@ std::int64_t NodeCredentials::renewal_time() const {
   return to - (to - from) / 3;
 }
 
-bool NodeCredentials::renewal_due() const {
-  return static_cast<std::int64_t>(::time(nullptr)) >= renewal_time();
-}
-
 std::string NodeCredentials::certificate_serial() const {
   auto pem = read_small_file(certificate_file());
   if (!pem) {

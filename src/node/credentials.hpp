@@ -31,8 +31,6 @@ class NodeCredentials {
   /// seconds): time to ask the core for a new one. 0 (due now) when it is
   /// unreadable. Reads and parses the certificate: call once per connection.
   std::int64_t renewal_time() const;
-  /// renewal_time() has come.
-  bool renewal_due() const;
   /// The serial of the current certificate ("" when none).
   std::string certificate_serial() const;
 
