@@ -22,6 +22,7 @@
 #include <cstring>
 #include <forward_list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,9 +52,12 @@ std::string peer_text(const tcp::endpoint& remote) {
   return fmt::format("{}:{}", remote.address().to_string(), remote.port());
 }
 
-std::vector<char>& read_buffer() {
-  thread_local std::vector<char> buffer(kReadBytes + LineAssembler::kPadding);
-  return buffer;
+/// The thread's read buffer, not zero-filled: its pages become resident as
+/// reads first reach them, so a node that has only seen short lines keeps a
+/// page or two of it, not all 256 KiB (a vector zero-filled every page).
+char* read_buffer() {
+  thread_local const auto buffer = std::make_unique_for_overwrite<char[]>(kReadBytes + LineAssembler::kPadding);
+  return buffer.get();
 }
 
 }  // namespace
@@ -221,11 +225,11 @@ asio::awaitable<void> EventPort::Impl::serve(std::shared_ptr<Connection> connect
     if (wait_ec) {
       break;
     }
-    auto& buffer = read_buffer();
+    char* const buffer = read_buffer();
     bool drained = false;
     while (!drained && open) {
       for (int turn = 0; turn < kReadsPerTurn; ++turn) {
-        const std::size_t n = socket.read_some(asio::buffer(buffer.data(), kReadBytes), ec);
+        const std::size_t n = socket.read_some(asio::buffer(buffer, kReadBytes), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) {
           drained = true;
           break;
@@ -234,7 +238,7 @@ asio::awaitable<void> EventPort::Impl::serve(std::shared_ptr<Connection> connect
           open = false;
           break;
         }
-        reader->feed(std::string_view(buffer.data(), n));
+        reader->feed(std::string_view(buffer, n));
       }
       if (reader->take_appended() && on_appended) {
         on_appended();
@@ -254,7 +258,7 @@ asio::awaitable<void> EventPort::Impl::serve(std::shared_ptr<Connection> connect
 }
 
 bool EventPort::Impl::accept_ready() {
-  auto& buffer = read_buffer();
+  char* const buffer = read_buffer();
   bool appended = false;
   for (int accepted = 0; accepted < kAcceptsPerTurn; ++accepted) {
     // accept4 by hand rather than async_accept: a connection-per-event
@@ -298,9 +302,9 @@ bool EventPort::Impl::accept_ready() {
 
     bool open = true;
     for (int turn = 0; turn < kAcceptReads; ++turn) {
-      const ssize_t n = ::read(fd, buffer.data(), kReadBytes);
+      const ssize_t n = ::read(fd, buffer, kReadBytes);
       if (n > 0) {
-        reader.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+        reader.feed(std::string_view(buffer, static_cast<std::size_t>(n)));
         continue;
       }
       if (n < 0 && errno == EINTR) {

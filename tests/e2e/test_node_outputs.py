@@ -40,7 +40,10 @@ def test_standalone_sensor_writes_every_event_once_across_restarts(tmp_path):
     finally:
         node.kill()
     lines = read_json_lines(out)
-    assert [line["data"]["n"] for line in lines] == list(range(305))  # in order, none twice
+    numbers = [line["data"]["n"] for line in lines]
+    # The stream's events in order; the five after the restart came on five
+    # connections, which the node may read in any order. None twice or lost.
+    assert numbers[:300] == list(range(300)) and sorted(numbers) == list(range(305)), numbers[295:]
     first = lines[0]
     assert first["pot_id"] == "out-01" and first["event_type"] == "cowrie.login.failed"
     assert first["data"]["username"] == "user0" and first["event_id"].endswith("-1")
