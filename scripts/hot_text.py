@@ -65,13 +65,9 @@ def read_profile(path):
     current = None
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            if line.startswith("fn="):
+            if line.startswith("fn="):  # names uncompressed: --compress-strings=no
                 current = line[3:].strip()
-                current = re.sub(r"^\(\d+\)\s*", "", current)
-                continue
-            if line.startswith("calls="):
-                continue
-            if line.startswith("0x"):
+            elif line.startswith("0x"):  # a cost line: positions absolute (--compress-pos=no)
                 addr = int(line.split()[0], 16)
                 addresses.add(addr)
                 if current and current not in names:
@@ -127,20 +123,20 @@ def main():
     executed, names = read_profile(args.profile)
     base, agree, total = load_base(names, link_addresses(args.binary))
 
-    hot = {}
+    hot = set()  # indexes into sections
     outside = 0
     for addr in executed:
         link = addr - base
         i = bisect.bisect_right(starts, link) - 1
         if i >= 0 and link < sections[i][0] + sections[i][1]:
-            hot[i] = sections[i]
+            hot.add(i)
         else:
             outside += 1  # other code: .plt, .init, or not this binary
     names_seen = Counter(s[2] for s in sections)
     lines = []
     size = 0
     for i in sorted(hot):
-        _, length, name, obj = hot[i]
+        _, length, name, obj = sections[i]
         size += length
         # A section name that only this input has (a function's own section;
         # template copies are one kept COMDAT) needs no file: it stays right

@@ -1,11 +1,10 @@
 #include "common/resident_code.hpp"
 
+#include "common/proc_status.hpp"
+
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <link.h>
-#include <string>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -48,14 +47,8 @@ int release_main_program(dl_phdr_info* info, std::size_t /*size*/, void* data) {
 /// A debugger's breakpoints are written into private copies of code pages,
 /// which MADV_DONTNEED would silently drop.
 bool traced() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("TracerPid:", 0) == 0) {
-      return std::strtol(line.c_str() + 10, nullptr, 10) != 0;
-    }
-  }
-  return false;
+  const auto tracer = self_status_field("TracerPid");
+  return tracer && *tracer != "0";
 }
 
 }  // namespace

@@ -201,7 +201,6 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   // memory at the first idle tick, and after a burst at the second
   // (common/resident_code.hpp).
   std::uint64_t events_at_last_tick = 0;
-  std::uint64_t busy_ticks = 0;
   resident_code::ReleasePolicy code_release(std::chrono::seconds(1), std::chrono::steady_clock::now());
   bool first_tick = true;
   std::function<void()> schedule_persist = [&]() {
@@ -212,8 +211,9 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
         const auto events_now = metrics.events_received_total.load();
         const bool idle = events_now == events_at_last_tick;
         events_at_last_tick = events_now;
-        busy_ticks += idle ? 0 : 1;
-        const bool release_code = idle && code_release.due(busy_ticks, std::chrono::steady_clock::now());
+        // Asked on idle ticks only, with the event count as the phase: a
+        // burst moves it, so the release comes at the second idle tick after.
+        const bool release_code = idle && code_release.due(events_now, std::chrono::steady_clock::now());
         asio::post(db_pool, [&registry, &storage, idle, release_code]() {
           registry.persist_dirty();
           if (idle) {

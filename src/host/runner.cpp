@@ -298,33 +298,34 @@ int run_service(const RunRequest& req) {
   // (common/resident_code.hpp): an idle honeypot waits for connections.
   std::optional<std::chrono::steady_clock::time_point> release_code_at;
   for (;;) {
-    timespec wait{};
-    const bool waiting_ready = !context.ready();
-    if (!waiting_ready && release_code_at && std::chrono::steady_clock::now() >= *release_code_at) {
+    const auto now = std::chrono::steady_clock::now();
+    if (release_code_at && now >= *release_code_at) {
       release_code_at.reset();
       if (auto released = resident_code::release_startup_code(); !released.error.empty()) {
         logger->debug("start-up code not released: {}", released.error);
       }
     }
-    if (!waiting_ready && release_code_at) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(*release_code_at - std::chrono::steady_clock::now());
-      const auto ms = std::max<std::int64_t>(left.count(), 1);
-      wait.tv_sec = ms / 1000;
-      wait.tv_nsec = (ms % 1000) * 1'000'000;
-    } else if (waiting_ready) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(ready_deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
+    // Wait for a signal until the next thing due: the ready deadline, the
+    // release, or (nothing due) an hour.
+    std::optional<std::chrono::steady_clock::time_point> until;
+    if (!context.ready()) {
+      if (now >= ready_deadline) {
         logger->error("service {} did not signal ready within {} s; stopping it", spec.name,
                       static_cast<double>(req.ready_timeout.count()) / 1000.0);
         exit_code = 1;
         break;
       }
-      wait.tv_sec = left.count() / 1000;
-      wait.tv_nsec = (left.count() % 1000) * 1'000'000;
+      until = ready_deadline;
     } else {
-      wait.tv_sec = 3600;
+      until = release_code_at;
+    }
+    timespec wait{};
+    wait.tv_sec = 3600;
+    if (until) {
+      const auto ms =
+          std::max<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(*until - now).count(), 1);
+      wait.tv_sec = ms / 1000;
+      wait.tv_nsec = (ms % 1000) * 1'000'000;
     }
     const int sig = ::sigtimedwait(&signals, nullptr, &wait);
     if (sig == SIGUSR2) {

@@ -1,5 +1,6 @@
 #include "host/small_executables.hpp"
 
+#include "common/proc_status.hpp"
 #include "host/process.hpp"
 #include "host/service_loader.hpp"
 
@@ -8,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nss.h>
 #include <set>
@@ -36,14 +36,8 @@ bool holds_file_capabilities() {
   if (::geteuid() == 0) {
     return false;
   }
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("CapEff:")) {
-      return line.find_first_not_of("0\t ", 7) != std::string::npos;
-    }
-  }
-  return false;
+  const auto effective = self_status_field("CapEff");
+  return effective && effective->find_first_not_of('0') != std::string::npos;
 }
 
 }  // namespace
