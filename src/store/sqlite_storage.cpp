@@ -9,6 +9,7 @@
 #include "store/ingest_queue.hpp"
 #include "store/query_support.hpp"
 #include "store/sqlite_db.hpp"
+#include "store/sqlite_postings.hpp"
 #include "store/storage.hpp"
 
 #include <spdlog/spdlog.h>
@@ -24,6 +25,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <malloc.h>
 #include <map>
 #include <mutex>
@@ -36,11 +38,12 @@
 namespace honeycomb::store {
 namespace {
 
+using postings::Entry;
 using sqlite::Db;
 using sqlite::Stmt;
 using namespace query_support;  // NOLINT(google-build-using-namespace): the shared filter parts
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;          ///< events deleted per retention transaction
@@ -151,6 +154,41 @@ CREATE TABLE audit_log(
   outcome TEXT NOT NULL
 );
 )sql",
+    // 3 -> 4: block postings instead of the five filter indexes, which cost
+    // the writer more than the rows themselves (store/sqlite_postings.hpp).
+    // The postings of the rows already stored are written at the first
+    // open (SqliteStorage::catch_up), in chunks, with progress in the log.
+    R"sql(
+DROP INDEX events_pot_time;
+DROP INDEX events_type_time;
+DROP INDEX events_pot_type_time;
+DROP INDEX events_node_time;
+DROP INDEX events_block_src;
+CREATE TABLE event_blocks(
+  blk INTEGER PRIMARY KEY,
+  min_us INTEGER NOT NULL,
+  max_us INTEGER NOT NULL,
+  rows INTEGER NOT NULL
+);
+CREATE TABLE event_postings(
+  kind INTEGER NOT NULL,
+  key NOT NULL,
+  blk INTEGER NOT NULL,
+  entries BLOB NOT NULL,
+  PRIMARY KEY(kind, key, blk)
+) WITHOUT ROWID;
+CREATE TABLE event_src(
+  blk INTEGER NOT NULL,
+  src BLOB NOT NULL,
+  entries BLOB NOT NULL,
+  PRIMARY KEY(blk, src)
+) WITHOUT ROWID;
+CREATE TABLE store_meta(
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO store_meta(name, value) VALUES('indexed_below', 0);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -162,14 +200,6 @@ constexpr int kEventUsColumn = 3;  ///< in kEventColumns
 constexpr int kRawColumn = 18;     ///< in kEventColumns
 /// A free-text scan reads the clock once per this many non-matching rows.
 constexpr std::uint64_t kScanClockEvery = 64;
-/// A source filter (address or CIDR) matching at most this many rows is
-/// answered through events_block_src (its matches sorted by time); one that
-/// matches more by walking the time index, where matches are dense.
-constexpr std::int64_t kSrcSortMax = 20'000;
-/// events_block_src groups rows in blocks of 2^16 ids; a query must write the
-/// expression exactly as the index does for SQLite to use it.
-constexpr const char* kSrcBlockExpr = "(id >> 16)";
-
 // ---- filters ----
 
 using Bind = std::variant<std::int64_t, std::string, Ip16>;
@@ -184,16 +214,8 @@ struct Where {
   }
 };
 
-/// How query() lets SQLite reach the rows of a source-address range.
-enum class SrcRange {
-  any,       ///< the planner chooses (stats, export)
-  by_index,  ///< few matching rows: query() probes events_block_src and sorts them
-  by_time,   ///< many: walk newest first and test each row (unary + hides the index)
-};
-
 /// `with_text`: false when the caller matches the free text itself (query()).
-bool build_where(const EventFilter& f, Where& w, Error& error, bool with_text = true,
-                 SrcRange src_range = SrcRange::any) {
+bool build_where(const EventFilter& f, Where& w, Error& error, bool with_text = true) {
   if (f.since_us) {
     w.add("event_us >= ?");
     w.binds.emplace_back(*f.since_us);
@@ -224,7 +246,7 @@ bool build_where(const EventFilter& f, Where& w, Error& error, bool with_text = 
       error = Error{"src: not an IP address or CIDR: '" + f.src + "'", true};
       return false;
     }
-    w.add(src_range == SrcRange::by_time ? "+src_ip_bin BETWEEN ? AND ?" : "src_ip_bin BETWEEN ? AND ?");
+    w.add("src_ip_bin BETWEEN ? AND ?");
     w.binds.emplace_back(lo);
     w.binds.emplace_back(hi);
   }
@@ -398,11 +420,15 @@ class SqliteStorage final : public Storage {
       return false;
     }
     if (!insert_.prepare(db,
-                         "INSERT OR IGNORE INTO events(event_id, received_us, event_us, node_id, pot_id, pot_type, "
-                         "event_type, src_ip, src_ip_bin, src_port, dst_ip, dst_port, username, password, command, "
-                         "session, url, message, raw) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                         "INSERT OR IGNORE INTO events(id, event_id, received_us, event_us, node_id, pot_id, "
+                         "pot_type, event_type, src_ip, src_ip_bin, src_port, dst_ip, dst_port, username, password, "
+                         "command, session, url, message, raw) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                          true)) {
       error = options_.path + ": " + sqlite::errmsg(db);
+      return false;
+    }
+    if (!catch_up()) {
+      error = options_.path + ": writing the block postings: " + sqlite::errmsg(db);
       return false;
     }
     misc_db_ = open_connection(false, error);
@@ -444,35 +470,33 @@ class SqliteStorage final : public Storage {
     if (!lease) {
       return result;
     }
-    const SrcPlan src = plan_src(lease.db(), q.filter);
+    std::int64_t cursor_us = 0, cursor_id = 0;
+    if (!q.cursor.empty() && !parse_cursor(q.cursor, cursor_us, cursor_id)) {
+      result.error = Error{"bad cursor", true};
+      return result;
+    }
+    const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 1000);
+    const EventFilter& f = q.filter;
+    const bool posted_filter =
+        f.node_id || !f.pot_id.empty() || !f.pot_type.empty() || !f.event_type.empty() || !f.src.empty();
+    // Free text is matched row by row in time order (its scan stops at a
+    // budget and resumes from a cursor), so it walks the time index even
+    // when a posted filter is set; the others go through the postings.
+    if (posted_filter && f.text.empty()) {
+      return query_by_blocks(lease.db(), q, limit, cursor_us, cursor_id, timeout_ms);
+    }
     Where w;
     // Free text is matched here, row by row, not by LIKE: the scan can then
     // stop at its time budget and say where it stopped (EventPage::partial).
-    const bool scan_text = !q.filter.text.empty();
-    if (!build_where(q.filter, w, result.error, /*with_text=*/false, src.range)) {
+    const bool scan_text = !f.text.empty();
+    if (!build_where(f, w, result.error, /*with_text=*/false)) {
       return result;
     }
-    std::int64_t cursor_us = 0, cursor_id = 0;
     if (!q.cursor.empty()) {
-      if (!parse_cursor(q.cursor, cursor_us, cursor_id)) {
-        result.error = Error{"bad cursor", true};
-        return result;
-      }
-      // The first conjunct is an index range on event_us; the second breaks ties by id.
-      w.add("event_us <= ? AND (event_us < ? OR id < ?)");
-      w.binds.emplace_back(cursor_us);
-      w.binds.emplace_back(cursor_us);
-      w.binds.emplace_back(cursor_id);
-    }
-    const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 1000);
-    if (src.range == SrcRange::by_index) {
-      add_src_candidates(w, q, src, limit, cursor_us, cursor_id);
+      add_cursor(w, cursor_us, cursor_id);
     }
     Stmt s;
-    // NOT INDEXED: reach the rows by the candidate ids (rowid lookups stay
-    // allowed), not by another filter's index.
-    const std::string sql = std::string("SELECT ") + kEventColumns + " FROM events" +
-                            (src.range == SrcRange::by_index ? " NOT INDEXED" : "") + w.sql +
+    const std::string sql = std::string("SELECT ") + kEventColumns + " FROM events" + w.sql +
                             " ORDER BY event_us DESC, id DESC" +
                             (scan_text ? std::string() : " LIMIT " + std::to_string(limit + 1));
     if (!s.prepare(lease.db(), sql)) {
@@ -481,7 +505,7 @@ class SqliteStorage final : public Storage {
     }
     bind_all(s, w.binds);
     const Deadline deadline(lease.db(), timeout_ms);
-    const TextMatcher text(q.filter.text);
+    const TextMatcher text(f.text);
     const auto scan_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(q.text_scan_ms);
     std::uint64_t scanned = 0;
     EventPage page;
@@ -511,94 +535,238 @@ class SqliteStorage final : public Storage {
     return result;
   }
 
-  struct SrcPlan {
-    SrcRange range = SrcRange::any;
-    Ip16 lo{}, hi{};
-    std::string blocks;  ///< "0,1,2,…": every events_block_src block that may hold rows
+  /// Rows after the cursor in (event_us DESC, id DESC) order. The first
+  /// conjunct is an index range on event_us; the second breaks ties by id.
+  static void add_cursor(Where& w, std::int64_t cursor_us, std::int64_t cursor_id) {
+    w.add("event_us <= ? AND (event_us < ? OR id < ?)");
+    w.binds.emplace_back(cursor_us);
+    w.binds.emplace_back(cursor_us);
+    w.binds.emplace_back(cursor_id);
+  }
+
+  /// One list of a posted filter per block: its statement, bound once but
+  /// for the block.
+  struct PostedList {
+    Stmt stmt;
+    bool by_range = false;  ///< event_src: a CIDR may yield several addresses' lists
   };
 
-  /// A source filter can be answered two ways: probe events_block_src in
-  /// every block and sort the matches by time, or walk the time index
-  /// newest first and test each row. The first is fast when the address or
-  /// range has few rows, the second when it has many; SQLite cannot tell
-  /// which without statistics, so count (bounded, index only) and pick.
-  static SrcPlan plan_src(sqlite3* db, const EventFilter& f) {
-    SrcPlan plan;
-    if (f.src.empty() || !parse_cidr(f.src, plan.lo, plan.hi)) {
-      return plan;  // none, or build_where() reports the bad CIDR
-    }
-    if (!src_blocks(db, plan.blocks)) {
-      return plan;  // empty store
-    }
-    Stmt count;
-    if (!count.prepare(db,
-                       std::string("SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_block_src WHERE ") +
-                           kSrcBlockExpr + " IN (" + plan.blocks + ") AND src_ip_bin BETWEEN ? AND ? LIMIT " +
-                           std::to_string(kSrcSortMax + 1) + ")")) {
-      return plan;
-    }
-    count.bind_blob(1, plan.lo.data(), 16);
-    count.bind_blob(2, plan.hi.data(), 16);
-    if (count.step() != SQLITE_ROW) {
-      return plan;
-    }
-    plan.range = count.int64(0) > kSrcSortMax ? SrcRange::by_time : SrcRange::by_index;
-    return plan;
-  }
-
-  /// Every events_block_src block that may hold rows, as "first,…,last";
-  /// false for an empty store.
-  static bool src_blocks(sqlite3* db, std::string& blocks) {
-    // One min() or max() per SELECT: only then does SQLite read just the end
-    // of the rowid tree instead of scanning the table.
-    Stmt range;
-    if (!range.prepare(db, std::string("SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)")) ||
-        range.step() != SQLITE_ROW || sqlite3_column_type(range.get(), 0) == SQLITE_NULL) {
-      return false;
-    }
-    const std::int64_t first = range.int64(0) >> 16, last = range.int64(1) >> 16;
-    blocks.clear();
-    for (std::int64_t b = first; b <= last; ++b) {
-      if (b != first) {
-        blocks += ',';
-      }
-      blocks += std::to_string(b);
-    }
-    return true;
-  }
-
-  /// Restricts the query to the ids the block-local source index yields
-  /// (index only: it holds event_us and id, so the time bounds and the
-  /// cursor apply there too, and without other filters only the page's
-  /// rows are read from the table).
-  static void add_src_candidates(Where& w, const EventQuery& q, const SrcPlan& src, std::size_t limit,
-                                 std::int64_t cursor_us, std::int64_t cursor_id) {
+  /// A filtered page through the block postings (store/sqlite_postings.hpp):
+  /// the rows past the last written block are read directly (at most one
+  /// block), then blocks newest first, each block's lists of the posted
+  /// filters intersected and only the candidates that can still enter the
+  /// page read from the table. Stops once no older block can hold an event
+  /// newer than the page's last (their time spans say so).
+  Result<EventPage> query_by_blocks(sqlite3* db, const EventQuery& q, std::size_t limit, std::int64_t cursor_us,
+                                    std::int64_t cursor_id, std::int64_t timeout_ms) {
+    Result<EventPage> result;
     const EventFilter& f = q.filter;
-    std::string sub = std::string("id IN (SELECT id FROM events INDEXED BY events_block_src WHERE ") + kSrcBlockExpr +
-                      " IN (" + src.blocks + ") AND src_ip_bin BETWEEN ? AND ?";
-    w.binds.emplace_back(src.lo);
-    w.binds.emplace_back(src.hi);
-    if (f.since_us) {
-      sub += " AND event_us >= ?";
-      w.binds.emplace_back(*f.since_us);
+    const bool has_cursor = !q.cursor.empty();
+    const ReadSnapshot snapshot(db);
+    const Deadline deadline(db, timeout_ms);  // destroyed before the COMMIT
+    const auto failed = [&](std::string_view what) {
+      result.error = deadline.error(what, timeout_ms);
+      return result;
+    };
+    std::int64_t indexed_below = 0;
+    if (!postings::read_indexed_below(db, indexed_below)) {
+      return failed("query");
     }
-    if (f.until_us) {
-      sub += " AND event_us < ?";
-      w.binds.emplace_back(*f.until_us);
+    // The best limit + 1 rows so far, a min-heap by page order (its top is
+    // the page's last).
+    std::vector<StoredEvent> best;
+    const auto later_in_page = [](const StoredEvent& a, const StoredEvent& b) {
+      return postings::newer(Entry{a.event.event_us, a.id}, Entry{b.event.event_us, b.id});
+    };
+    const std::size_t want = limit + 1;
+
+    // 1. The rows without postings yet, read directly (rowid range).
+    {
+      Where w;
+      if (!build_where(f, w, result.error, /*with_text=*/false)) {
+        return result;
+      }
+      if (has_cursor) {
+        add_cursor(w, cursor_us, cursor_id);
+      }
+      w.add("id >= ?");
+      w.binds.emplace_back(indexed_below);
+      Stmt s;
+      // NOT INDEXED: the rowid range, not the time index over every row.
+      if (!s.prepare(db, std::string("SELECT ") + kEventColumns + " FROM events NOT INDEXED" + w.sql +
+                             " ORDER BY event_us DESC, id DESC LIMIT " + std::to_string(want))) {
+        return failed("query");
+      }
+      bind_all(s, w.binds);
+      int rc = 0;
+      while ((rc = s.step()) == SQLITE_ROW) {
+        best.push_back(read_event(s));
+        std::push_heap(best.begin(), best.end(), later_in_page);
+      }
+      if (rc != SQLITE_DONE) {
+        return failed("query");
+      }
     }
-    if (!q.cursor.empty()) {
-      sub += " AND event_us <= ? AND (event_us < ? OR id < ?)";
-      w.binds.emplace_back(cursor_us);
-      w.binds.emplace_back(cursor_us);
-      w.binds.emplace_back(cursor_id);
+
+    // 2. The written blocks whose time span can hold a match, newest first.
+    struct Block {
+      std::int64_t blk, max_us;
+      std::int64_t older_max_us = 0;  ///< the latest event of this block and every older one
+    };
+    std::vector<Block> blocks;
+    {
+      Stmt s;
+      if (!s.prepare(db, "SELECT blk, min_us, max_us FROM event_blocks WHERE blk < ? ORDER BY blk DESC")) {
+        return failed("query");
+      }
+      s.bind(1, postings::block_of(indexed_below));
+      int rc = 0;
+      while ((rc = s.step()) == SQLITE_ROW) {
+        const std::int64_t min_us = s.int64(1), max_us = s.int64(2);
+        if ((f.since_us && max_us < *f.since_us) || (f.until_us && min_us >= *f.until_us) ||
+            (has_cursor && min_us > cursor_us)) {
+          continue;
+        }
+        blocks.push_back(Block{s.int64(0), max_us});
+      }
+      if (rc != SQLITE_DONE) {
+        return failed("query");
+      }
+      std::int64_t older = std::numeric_limits<std::int64_t>::min();
+      for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
+        older = std::max(older, it->max_us);
+        it->older_max_us = older;
+      }
     }
-    const bool only_index_filters =
-        !f.node_id && f.pot_id.empty() && f.pot_type.empty() && f.event_type.empty() && f.text.empty();
-    if (only_index_filters) {
-      sub += " ORDER BY event_us DESC, id DESC LIMIT " + std::to_string(limit + 1);
+    std::vector<PostedList> lists;
+    const auto add_list = [&](postings::Kind kind, auto bind_key) {
+      PostedList& l = lists.emplace_back();
+      if (l.stmt.prepare(db, "SELECT entries FROM event_postings WHERE kind = ?1 AND key = ?2 AND blk = ?3")) {
+        l.stmt.bind(1, static_cast<std::int64_t>(kind));
+        bind_key(l.stmt);
+      }
+    };
+    if (f.node_id) {
+      const std::int64_t node = sqlite::to_db(*f.node_id);
+      add_list(postings::Kind::node_id, [&](Stmt& s) { s.bind(2, node); });
     }
-    sub += ")";
-    w.add(sub);
+    if (!f.pot_id.empty()) {
+      add_list(postings::Kind::pot_id, [&](Stmt& s) { s.bind(2, f.pot_id); });
+    }
+    if (!f.pot_type.empty()) {
+      add_list(postings::Kind::pot_type, [&](Stmt& s) { s.bind(2, f.pot_type); });
+    }
+    if (!f.event_type.empty()) {
+      add_list(postings::Kind::event_type, [&](Stmt& s) { s.bind(2, f.event_type); });
+    }
+    Ip16 src_lo{}, src_hi{};
+    if (!f.src.empty() && parse_cidr(f.src, src_lo, src_hi)) {  // build_where() refused a bad one above
+      PostedList& l = lists.emplace_back();
+      l.by_range = true;
+      if (l.stmt.prepare(db, "SELECT entries FROM event_src WHERE blk = ?3 AND src BETWEEN ?1 AND ?2")) {
+        l.stmt.bind_blob(1, src_lo.data(), 16);
+        l.stmt.bind_blob(2, src_hi.data(), 16);
+      }
+    }
+    for (const auto& l : lists) {
+      if (!l.stmt) {
+        return failed("query");
+      }
+    }
+    Stmt row;
+    if (!row.prepare(db, std::string("SELECT ") + kEventColumns + " FROM events WHERE id = ?")) {
+      return failed("query");
+    }
+    std::vector<std::vector<Entry>> found(lists.size());
+    std::vector<std::int64_t> other_ids;
+    for (const Block& b : blocks) {
+      if (best.size() == want) {
+        // Nothing older can enter the page: its events are no later than
+        // the page's last, and on a tie have lower ids (older blocks).
+        if (b.older_max_us <= best.front().event.event_us) {
+          break;
+        }
+      }
+      bool empty = false;
+      for (std::size_t i = 0; i < lists.size() && !empty; ++i) {
+        auto& st = lists[i].stmt;
+        found[i].clear();
+        st.bind(3, b.blk);
+        int rc = 0;
+        while ((rc = st.step()) == SQLITE_ROW) {
+          postings::unpack(sqlite3_column_blob(st.get(), 0),
+                           static_cast<std::size_t>(sqlite3_column_bytes(st.get(), 0)), found[i]);
+        }
+        sqlite3_reset(st.get());
+        if (rc != SQLITE_DONE) {
+          return failed("query");
+        }
+        if (lists[i].by_range) {
+          std::sort(found[i].begin(), found[i].end(), postings::newer);  // several addresses' lists
+        }
+        empty = found[i].empty();
+      }
+      if (empty) {
+        continue;
+      }
+      // The shortest list drives; the others only say yes or no by id.
+      std::size_t driver = 0;
+      for (std::size_t i = 1; i < found.size(); ++i) {
+        if (found[i].size() < found[driver].size()) {
+          driver = i;
+        }
+      }
+      std::vector<std::vector<std::int64_t>> others;
+      for (std::size_t i = 0; i < found.size(); ++i) {
+        if (i == driver) {
+          continue;
+        }
+        auto& ids = others.emplace_back();
+        ids.reserve(found[i].size());
+        for (const auto& e : found[i]) {
+          ids.push_back(e.id);
+        }
+        std::sort(ids.begin(), ids.end());
+      }
+      for (const Entry& e : found[driver]) {
+        if (best.size() == want && !postings::newer(e, Entry{best.front().event.event_us, best.front().id})) {
+          break;  // newest first: the rest of this list cannot enter either
+        }
+        if ((f.since_us && e.event_us < *f.since_us) || (f.until_us && e.event_us >= *f.until_us) ||
+            (has_cursor && !postings::newer(Entry{cursor_us, cursor_id}, e))) {
+          continue;
+        }
+        const bool in_all = std::all_of(others.begin(), others.end(), [&](const auto& ids) {
+          return std::binary_search(ids.begin(), ids.end(), e.id);
+        });
+        if (!in_all) {
+          continue;
+        }
+        row.bind(1, e.id);
+        const int rc = row.step();
+        if (rc == SQLITE_ROW) {
+          best.push_back(read_event(row));
+          std::push_heap(best.begin(), best.end(), later_in_page);
+          if (best.size() > want) {
+            std::pop_heap(best.begin(), best.end(), later_in_page);
+            best.pop_back();
+          }
+        }
+        sqlite3_reset(row.get());
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+          return failed("query");
+        }
+      }
+    }
+    std::sort_heap(best.begin(), best.end(), later_in_page);
+    EventPage page;
+    if (best.size() > limit) {
+      best.resize(limit);
+      page.next_cursor = make_cursor(best.back().event.event_us, best.back().id);
+    }
+    page.events = std::move(best);
+    result.value = std::move(page);
+    return result;
   }
 
   void release_memory() override {
@@ -786,20 +954,17 @@ class SqliteStorage final : public Storage {
     sqlite3* db = lease.db();
     AttackerSummary a;
     const ReadSnapshot snapshot(db);
-    std::string blocks;
-    if (!src_blocks(db, blocks)) {
-      result.value = std::move(a);  // empty store
-      return result;
-    }
     // The address's rows, copied once into a temporary table (its columns
     // that are counted, nothing else), so that the six groupings read a
     // small table instead of looking each row up again. Dropped before the
     // connection goes back to the pool, whatever happened.
     struct DropRows {
       sqlite3* db;
-      ~DropRows() { sqlite::exec(db, "DROP TABLE IF EXISTS temp.attacker_rows"); }
+      ~DropRows() {
+        sqlite::exec(db, "DROP TABLE IF EXISTS temp.attacker_rows; DROP TABLE IF EXISTS temp.attacker_ids");
+      }
     } drop{db};
-    sqlite::exec(db, "DROP TABLE IF EXISTS temp.attacker_rows");
+    sqlite::exec(db, "DROP TABLE IF EXISTS temp.attacker_rows; DROP TABLE IF EXISTS temp.attacker_ids");
     const Deadline deadline(db, options_.query_timeout_ms);  // destroyed before the DROP and the COMMIT
     bool ok = true;
     auto run = [&](const std::string& sql, bool bind_ip, auto&& row) {
@@ -810,26 +975,49 @@ class SqliteStorage final : public Storage {
       };
       ok = ok && for_each_row(db, sql, bind, row);
     };
-    // The address's rows as events_block_src yields them (one probe per
-    // block): the totals come from the index alone (it holds event_us), the
-    // rest reads just those rows by id. Other addresses' rows are never read.
-    const std::string in_index = std::string(" FROM events INDEXED BY events_block_src WHERE ") + kSrcBlockExpr +
-                                 " IN (" + blocks + ") AND src_ip_bin = ?1";
-    run("SELECT count(*), min(event_us), max(event_us)" + in_index, true, [&](const Stmt& s) {
-      a.event_count = static_cast<std::uint64_t>(s.int64(0));
-      a.first_us = s.int64(1);
-      a.last_us = s.int64(2);
-    });
+    // Every row of the address: its lists in the written blocks (one probe
+    // per block), then the rows past them. The totals come from the lists
+    // alone (they hold event_us); other addresses' rows are never read.
+    std::int64_t indexed_below = 0;
+    ok = postings::read_indexed_below(db, indexed_below);
+    std::vector<Entry> rows_of_ip;
+    run("SELECT entries FROM event_src WHERE blk IN (SELECT blk FROM event_blocks) AND src = ?1", true,
+        [&](const Stmt& s) {
+          postings::unpack(sqlite3_column_blob(s.get(), 0), static_cast<std::size_t>(sqlite3_column_bytes(s.get(), 0)),
+                           rows_of_ip);
+        });
+    run("SELECT event_us, id FROM events NOT INDEXED WHERE id >= " + std::to_string(indexed_below) +
+            " AND src_ip_bin = ?1",
+        true, [&](const Stmt& s) {
+          rows_of_ip.push_back(Entry{s.int64(0), s.int64(1)});
+        });
+    a.event_count = rows_of_ip.size();
+    if (!rows_of_ip.empty()) {
+      const auto [first, last] = std::minmax_element(
+          rows_of_ip.begin(), rows_of_ip.end(), [](const Entry& x, const Entry& y) { return x.event_us < y.event_us; });
+      a.first_us = first->event_us;
+      a.last_us = last->event_us;
+    }
     if (ok && a.event_count > 0) {
-      // NOT INDEXED: reach the rows by their ids (rowid lookups stay
-      // allowed), never by another index. The newest kAttackerSummarised by
-      // arrival: reading each row is what costs (about 6 us each on a cold
-      // 10 M-event store), so the busiest address is cut there.
+      // The newest attacker_summarised by arrival: reading each row is what
+      // costs (about 6 us each on a cold 10 M-event store), so the busiest
+      // address is cut there.
       a.summarised = std::min<std::uint64_t>(a.event_count, options_.attacker_summarised);
+      const auto keep = static_cast<std::ptrdiff_t>(a.summarised);
+      std::nth_element(rows_of_ip.begin(), rows_of_ip.begin() + keep - 1, rows_of_ip.end(),
+                       [](const Entry& x, const Entry& y) { return x.id > y.id; });
+      run("CREATE TEMP TABLE attacker_ids(id INTEGER PRIMARY KEY)", false, [](const Stmt&) {});
+      Stmt add;
+      ok = ok && add.prepare(db, "INSERT INTO temp.attacker_ids(id) VALUES(?)");
+      for (std::ptrdiff_t i = 0; ok && i < keep; ++i) {
+        add.bind(1, rows_of_ip[static_cast<std::size_t>(i)].id);
+        ok = add.step() == SQLITE_DONE;
+        sqlite3_reset(add.get());
+      }
+      // NOT INDEXED: reach the rows by their ids (rowid lookups stay allowed).
       run("CREATE TEMP TABLE attacker_rows AS SELECT node_id, pot_id, pot_type, event_type, username, password, "
-          "command, session, event_us FROM events NOT INDEXED WHERE id IN (SELECT id" +
-              in_index + " ORDER BY id DESC LIMIT " + std::to_string(options_.attacker_summarised) + ")",
-          true, [](const Stmt&) {});
+          "command, session, event_us FROM events NOT INDEXED WHERE id IN (SELECT id FROM temp.attacker_ids)",
+          false, [](const Stmt&) {});
       const std::string rows = " FROM temp.attacker_rows";
       const std::string top = " LIMIT " + std::to_string(kAttackerTop);
       const std::string groups = " LIMIT " + std::to_string(kAttackerGroups);
@@ -1484,6 +1672,7 @@ class SqliteStorage final : public Storage {
         backoff *= 4;
       }
       stored = 0;
+      stored_in_transaction_ = 0;
       if (!sqlite::exec(db, "BEGIN IMMEDIATE")) {
         spdlog::warn("store: begin (attempt {}): {}", attempt + 1, sqlite::errmsg(db));
         continue;
@@ -1495,9 +1684,6 @@ class SqliteStorage final : public Storage {
             inserted = false;
             break;
           }
-          if (sqlite3_changes(db) > 0) {
-            ++stored;
-          }
         }
         if (!inserted) {
           break;
@@ -1505,10 +1691,15 @@ class SqliteStorage final : public Storage {
       }
       if (inserted && sqlite::exec(db, "COMMIT")) {
         ok = true;
+        stored = stored_in_transaction_;
         break;
       }
       spdlog::warn("store: commit of {} events (attempt {}): {}", events, attempt + 1, sqlite::errmsg(db));
       sqlite::exec(db, "ROLLBACK");
+      // The newest block as the database has it again.
+      if (!catch_up()) {
+        spdlog::error("store: reading back the newest block: {}", sqlite::errmsg(db));
+      }
     }
     if (!ok) {
       spdlog::error("store: {} events could not be stored: {}", events, sqlite::errmsg(db));
@@ -1516,51 +1707,134 @@ class SqliteStorage final : public Storage {
     queue_.finish(work, ok, stored);
   }
 
+  /// Inserts one event under the next id (a duplicate uses none) and adds
+  /// it to the newest block's postings; writes the block before it when
+  /// this id starts a new one. Inside the commit's transaction.
   bool insert(const events::Event& e) {
-    Stmt& s = insert_;
-    s.bind_or_null(1, e.event_id);
-    s.bind(2, e.received_us);
-    s.bind(3, e.event_us);
-    s.bind(4, sqlite::to_db(e.node_id));
-    s.bind(5, e.pot_id);
-    s.bind(6, e.pot_type);
-    s.bind(7, e.event_type);
-    s.bind(8, e.src_ip);
-    Ip16 ip{};
-    if (ip_to_bin(e.src_ip, ip)) {
-      s.bind_blob(9, ip.data(), 16);
-    } else {
-      s.bind_null(9);
+    sqlite3* db = writer_db_.get();
+    const std::int64_t id = next_id_;
+    if (postings::block_of(id) != open_block_.block()) {
+      if (!open_block_.write(db, /*replace=*/false) ||
+          !postings::write_indexed_below(db, postings::block_start(open_block_.block() + 1))) {
+        return false;
+      }
+      open_block_.reset(postings::block_of(id));
     }
-    s.bind(10, static_cast<std::int64_t>(e.src_port));
-    s.bind(11, e.dst_ip);
-    s.bind(12, static_cast<std::int64_t>(e.dst_port));
-    s.bind(13, e.username);
-    s.bind(14, e.password);
-    s.bind(15, e.command);
-    s.bind(16, e.session);
-    s.bind(17, e.url);
-    s.bind(18, e.message);
-    s.bind(19, e.raw_json);
+    Stmt& s = insert_;
+    s.bind(1, id);
+    s.bind_or_null(2, e.event_id);
+    s.bind(3, e.received_us);
+    s.bind(4, e.event_us);
+    const std::int64_t node = sqlite::to_db(e.node_id);
+    s.bind(5, node);
+    s.bind(6, e.pot_id);
+    s.bind(7, e.pot_type);
+    s.bind(8, e.event_type);
+    s.bind(9, e.src_ip);
+    Ip16 ip{};
+    const bool has_ip = ip_to_bin(e.src_ip, ip);
+    if (has_ip) {
+      s.bind_blob(10, ip.data(), 16);
+    } else {
+      s.bind_null(10);
+    }
+    s.bind(11, static_cast<std::int64_t>(e.src_port));
+    s.bind(12, e.dst_ip);
+    s.bind(13, static_cast<std::int64_t>(e.dst_port));
+    s.bind(14, e.username);
+    s.bind(15, e.password);
+    s.bind(16, e.command);
+    s.bind(17, e.session);
+    s.bind(18, e.url);
+    s.bind(19, e.message);
+    s.bind(20, e.raw_json);
     const int rc = s.step();
     sqlite3_reset(s.get());
-    return rc == SQLITE_DONE;
+    if (rc != SQLITE_DONE) {
+      return false;
+    }
+    if (sqlite3_changes(db) > 0) {
+      ++next_id_;
+      ++stored_in_transaction_;
+      open_block_.add(
+          postings::RowKeys{id, e.event_us, node, e.pot_id, e.pot_type, e.event_type, has_ip ? &ip : nullptr});
+    }
+    return true;
   }
 
-  /// One retention transaction; true when more remains to delete.
+  /// Brings the writer's state to the database's: the next id, the block
+  /// postings of every full block not written yet (a store migrated from
+  /// schema 3 has none: written here, 64 blocks per transaction, with
+  /// progress in the log), and the newest block's rows gathered in memory.
+  /// At open, and after a rolled-back commit.
+  bool catch_up() {
+    sqlite3* db = writer_db_.get();
+    stored_in_transaction_ = 0;
+    std::int64_t below = 0;
+    if (!postings::read_indexed_below(db, below)) {
+      return false;
+    }
+    const std::int64_t max_id = pragma_int(db, "SELECT coalesce(max(id), 0) FROM events");
+    const std::int64_t min_id = pragma_int(db, "SELECT coalesce(min(id), 0) FROM events");
+    if (max_id < 0 || min_id < 0) {
+      return false;
+    }
+    next_id_ = std::max({max_id + 1, below, std::int64_t{1}});
+    const std::int64_t newest = max_id >= below ? postings::block_of(max_id) : postings::block_of(next_id_);
+    std::int64_t block = postings::block_of(std::max(below, min_id));
+    const auto add = [this](const postings::RowKeys& row) { open_block_.add(row); };
+    if (block < newest) {
+      spdlog::info("{}: writing the block postings of events {} to {}", options_.path, std::max(below, min_id),
+                   postings::block_start(newest) - 1);
+    }
+    std::int64_t written = 0;
+    while (block < newest) {
+      if (!sqlite::exec(db, "BEGIN IMMEDIATE")) {
+        return false;
+      }
+      for (int i = 0; i < 64 && block < newest; ++i, ++block) {
+        open_block_.reset(block);
+        if (!postings::read_row_keys(db, std::max(below, postings::block_start(block)),
+                                     postings::block_start(block + 1), add) ||
+            !open_block_.write(db, /*replace=*/false) ||
+            !postings::write_indexed_below(db, postings::block_start(block + 1))) {
+          sqlite::exec(db, "ROLLBACK");
+          return false;
+        }
+        written += static_cast<std::int64_t>(open_block_.rows());
+      }
+      if (!sqlite::exec(db, "COMMIT")) {
+        sqlite::exec(db, "ROLLBACK");
+        return false;
+      }
+      if (block < newest &&
+          written / 1'000'000 != (written - 64 * (std::int64_t{1} << postings::kBlockBits)) / 1'000'000) {
+        spdlog::info("{}: block postings of {} events written", options_.path, written);
+      }
+    }
+    open_block_.reset(newest);
+    return postings::read_row_keys(db, std::max(below, postings::block_start(newest)),
+                                   std::numeric_limits<std::int64_t>::max(), add);
+  }
+
+  /// One retention transaction; true when more remains to delete. The
+  /// written blocks that lost rows get their postings rebuilt in the same
+  /// transaction (a list never names a deleted row, so an address's count
+  /// from its lists stays exact); the newest block is read back after.
   bool retention_step() {
     sqlite3* db = writer_db_.get();
-    std::int64_t deleted = 0;
+    std::vector<std::int64_t> deleted;
     bool more = false;
-    if (options_.retention_days > 0) {
+    bool ok = sqlite::exec(db, "BEGIN IMMEDIATE");
+    if (ok && options_.retention_days > 0) {
       const std::int64_t cutoff = unix_now_us() - options_.retention_days * 86'400'000'000;
-      deleted = delete_where(
+      ok = delete_where(
           "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE event_us < ? ORDER BY "
-          "event_us LIMIT ?)",
-          cutoff);
-      more = deleted == kRetentionChunk;
+          "event_us LIMIT ?) RETURNING id",
+          cutoff, deleted);
+      more = deleted.size() == static_cast<std::size_t>(kRetentionChunk);
     }
-    if (!more && options_.retention_max_mb > 0) {
+    if (ok && !more && options_.retention_max_mb > 0) {
       const std::int64_t limit = options_.retention_max_mb * 1024 * 1024;
       const auto used = used_bytes_of(db);
       if (used > limit) {
@@ -1573,38 +1847,69 @@ class SqliteStorage final : public Storage {
           const double excess = static_cast<double>(used - limit) / static_cast<double>(used);
           const auto rows = std::clamp<std::int64_t>(
               static_cast<std::int64_t>(excess * static_cast<double>(hi - lo + 1)) + 1, 1, kRetentionChunk);
-          const auto n = delete_where("DELETE FROM events WHERE id < ?", lo + rows);
-          deleted += n;
-          more = n > 0;
+          const auto before = deleted.size();
+          ok = delete_where("DELETE FROM events WHERE id < ? RETURNING id", lo + rows, deleted);
+          more = deleted.size() > before;
         }
       }
     }
-    queue_.count_retention(static_cast<std::uint64_t>(deleted));
+    std::int64_t below = 0;
+    ok = ok && postings::read_indexed_below(db, below);
+    std::vector<std::int64_t> blocks;
+    bool newest_block = false;
+    for (const auto id : deleted) {
+      if (id >= below) {
+        newest_block = true;
+      } else {
+        blocks.push_back(postings::block_of(id));
+      }
+    }
+    std::sort(blocks.begin(), blocks.end());
+    blocks.erase(std::unique(blocks.begin(), blocks.end()), blocks.end());
+    postings::BlockPostings rebuilt;
+    for (std::size_t i = 0; ok && i < blocks.size(); ++i) {
+      rebuilt.reset(blocks[i]);
+      ok = postings::read_row_keys(db, postings::block_start(blocks[i]), postings::block_start(blocks[i] + 1),
+                                   [&](const postings::RowKeys& row) { rebuilt.add(row); }) &&
+           rebuilt.write(db, /*replace=*/true);
+    }
+    if (!ok || !sqlite::exec(db, "COMMIT")) {
+      spdlog::error("store: retention: {}", sqlite::errmsg(db));
+      sqlite::exec(db, "ROLLBACK");
+      return false;
+    }
+    if (newest_block && !catch_up()) {
+      spdlog::error("store: retention: reading back the newest block: {}", sqlite::errmsg(db));
+    }
+    queue_.count_retention(deleted.size());
     return more;
   }
 
-  std::int64_t delete_where(const char* sql, std::int64_t bound) {
+  /// Runs a retention DELETE … RETURNING id; appends the deleted ids.
+  bool delete_where(const char* sql, std::int64_t bound, std::vector<std::int64_t>& deleted) {
     sqlite3* db = writer_db_.get();
     Stmt s;
     if (!s.prepare(db, sql)) {
-      spdlog::error("store: retention: {}", sqlite::errmsg(db));
-      return 0;
+      return false;
     }
     s.bind(1, bound);
     if (sqlite3_bind_parameter_count(s.get()) >= 2) {
       s.bind(2, static_cast<std::int64_t>(kRetentionChunk));
     }
-    if (s.step() != SQLITE_DONE) {
-      spdlog::error("store: retention: {}", sqlite::errmsg(db));
-      return 0;
+    int rc = 0;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      deleted.push_back(s.int64(0));
     }
-    return sqlite3_changes(db);
+    return rc == SQLITE_DONE;
   }
 
   StorageOptions options_;
   Db writer_db_;  ///< writer thread only (and open())
   Stmt insert_;
   std::thread writer_;
+  postings::BlockPostings open_block_;       ///< writer thread: the newest block, not written yet
+  std::int64_t next_id_ = 1;                 ///< writer thread: the id of the next stored event
+  std::uint64_t stored_in_transaction_ = 0;  ///< writer thread: events the open transaction stored
 
   IngestQueue queue_{options_.queue_capacity};
   const std::size_t batch_limit_ = options_.batch_limit(kSqliteBatch);

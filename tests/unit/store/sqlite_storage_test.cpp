@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <sqlite3.h>
+#include <string>
 
 namespace honeycomb::store {
 namespace {
@@ -95,24 +97,46 @@ TEST_F(SqliteStoreTest, CommitFailureIsRetriedThenReported) {
   EXPECT_EQ(s->counters().stored, 5u);
 }
 
-// A store of schema 1 (before the pot_type, node and source indexes) is
-// migrated in place, its events kept.
+/// One integer a query on the store's file gives (its own connection).
+std::int64_t scalar(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* st = nullptr;
+  std::int64_t value = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    value = sqlite3_column_int64(st, 0);
+  } else {
+    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return value;
+}
+
+// A store of schema 1 (two filter indexes, no block postings, no
+// enrollment tables) is migrated in place, its events kept: the filter
+// indexes go, and the postings of its full blocks are written at open.
 TEST_F(SqliteStoreTest, MigratesSchemaOneInPlace) {
   const auto path = dir_.file("v1.db");
+  constexpr int kEvents = 20'000;  // two full blocks of 8,192 and the rows past them
   {
     StorageOptions o;
     o.path = path;
     auto s = open(o);
     ASSERT_TRUE(s);
-    append_all(*s, range(0, 30));
+    auto batch = range(0, kEvents);
+    ASSERT_TRUE(append_when_room(*s, batch));
     s->flush();
   }
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
-                           "DROP INDEX events_pot_type_time; DROP INDEX events_node_time; "
-                           "DROP INDEX events_block_src; DROP TABLE join_tokens; DROP TABLE node_certificates; "
+                           "DROP TABLE event_blocks; DROP TABLE event_postings; DROP TABLE event_src; "
+                           "DROP TABLE store_meta; "
+                           "CREATE INDEX events_pot_time ON events(pot_id, event_us); "
+                           "CREATE INDEX events_type_time ON events(event_type, event_us); "
+                           "DROP TABLE join_tokens; DROP TABLE node_certificates; "
                            "DROP TABLE node_totp; DROP TABLE audit_log; ALTER TABLE api_tokens DROP COLUMN scope; "
                            "PRAGMA user_version=1",
                            nullptr, nullptr, nullptr),
@@ -123,24 +147,68 @@ TEST_F(SqliteStoreTest, MigratesSchemaOneInPlace) {
   o.path = path;
   auto s = open(o);
   ASSERT_TRUE(s);
-  EXPECT_EQ(count(*s, {}), 30u);
+  EXPECT_EQ(count(*s, {}), static_cast<std::size_t>(kEvents));
   EventFilter f;
-  f.src = "10.0.1.9";  // i % 4 != 0 and i % 5 == 1: 1, 6, 11, 21, 26
-  EXPECT_EQ(count(*s, f), 5u);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db,
-                               "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
-                               "('events_pot_type_time', 'events_node_time', 'events_block_src')), "
-                               "(SELECT user_version FROM pragma_user_version)",
-                               -1, &st, nullptr),
-            SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 3);
-  EXPECT_EQ(sqlite3_column_int(st, 1), 3);  // and on to schema 3 (enrollment, scopes, audit)
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  f.src = "10.0.1.9";
+  std::size_t want_src = 0, want_pot_type = 0;
+  for (const auto& e : range(0, kEvents)) {
+    want_src += e.src_ip == "10.0.1.9" ? 1 : 0;
+    want_pot_type += e.pot_id == "pot-1" && e.event_type == "cowrie.command.input" ? 1 : 0;
+  }
+  EXPECT_EQ(count(*s, f), want_src);
+  f = {};
+  f.pot_id = "pot-1";
+  f.event_type = "cowrie.command.input";
+  EXPECT_EQ(count(*s, f), want_pot_type);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%'"), 1);
+  EXPECT_EQ(scalar(path, "SELECT user_version FROM pragma_user_version"), 4);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM event_blocks"), 2);  // blocks 0 and 1; ids 16384.. are read directly
+  EXPECT_EQ(scalar(path, "SELECT value FROM store_meta WHERE name = 'indexed_below'"), 16'384);
+}
+
+// Retention that deletes rows inside written blocks (late events, old by
+// their own time, among new ones) rebuilds those blocks' postings: the
+// address's count from its lists and every filtered page name only rows
+// that are left.
+TEST_F(SqliteStoreTest, RetentionRebuildsTheBlocksItDeletesFrom) {
+  const auto now = now_us();
+  StorageOptions o;
+  o.retention_days = 1;
+  o.retention_interval_ms = 5;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  constexpr int kEvents = 20'000;
+  std::vector<events::Event> batch;
+  std::size_t old_events = 0, kept_of_ip = 0, kept_pot = 0;
+  for (int i = 0; i < kEvents; ++i) {
+    auto e = make_event(i, now - 3'600'000'000LL + i);  // an hour old
+    e.raw_json = "{}";
+    if (i % 97 == 0) {
+      e.event_us = now - 3 * 86'400'000'000LL + i;  // three days old: deleted
+      ++old_events;
+    } else {
+      kept_of_ip += i % 7 == 0 ? 1 : 0;
+      kept_pot += e.pot_id == "pot-2" ? 1 : 0;
+    }
+    if (i % 7 == 0) {
+      e.src_ip = "198.51.100.7";
+    }
+    batch.push_back(std::move(e));
+  }
+  ASSERT_TRUE(append_when_room(*s, batch));
+  s->flush();
+  ASSERT_TRUE(wait_for([&] { return s->counters().retention_deleted >= old_events; }));
+  EXPECT_EQ(s->counters().retention_deleted, old_events);
+  auto a = s->attacker_summary("198.51.100.7");
+  ASSERT_TRUE(a) << a.error.message;
+  EXPECT_EQ(a.value->event_count, kept_of_ip);
+  EventFilter f;
+  f.src = "198.51.100.7";
+  EXPECT_EQ(count(*s, f), kept_of_ip);
+  f = {};
+  f.pot_id = "pot-2";
+  EXPECT_EQ(count(*s, f), kept_pot);
+  EXPECT_EQ(count(*s, {}), static_cast<std::size_t>(kEvents) - old_events);
 }
 
 }  // namespace

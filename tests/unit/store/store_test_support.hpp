@@ -124,6 +124,10 @@ inline std::vector<std::int64_t> ids_of(Storage& s, const EventFilter& f, std::s
     if (page.value->next_cursor.empty()) {
       return out;
     }
+    if (page.value->next_cursor == q.cursor) {  // a broken cursor would page forever
+      ADD_FAILURE() << "the cursor did not move past " << q.cursor;
+      return out;
+    }
     q.cursor = page.value->next_cursor;
   }
 }

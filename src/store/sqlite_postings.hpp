@@ -1,0 +1,114 @@
+// Block postings: how the SQLite store finds the events of one pot, event
+// type, pot type, node or source address without a B-tree index per filter.
+//
+// Why: every SQLite index on `events` costs the single writer a B-tree
+// search and an insert in the middle of a page per event, and the six of
+// schema 3 cost more than the table itself (bench/store_layout: table +
+// six indexes ~9 us per row, table + the unique index ~2.6 us). Instead the
+// rows are grouped in blocks of 2^kBlockBits ids by arrival; the writer
+// gathers each filter value's (event_us, id) pairs of the newest block in
+// memory and, once the block's last id is used, writes them as one packed
+// list per value (`event_postings`, `event_src`), sorted newest first, plus
+// the block's time span (`event_blocks`). A block costs ~100 small inserts
+// and one per distinct source address (appended in key order) instead of
+// five index inserts per event. The rows past the last written block (at
+// most one block) have no postings; queries read them directly. Schema and
+// query plan: docs/EVENTS.md.
+#pragma once
+
+#include "store/query_support.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <sqlite3.h>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace honeycomb::store::postings {
+
+using query_support::Ip16;
+
+/// 8,192 ids per block: the rows not yet in a written block (read row by
+/// row by every filtered query) stay a few MB, and a rare value costs one
+/// probe per block (~1,200 on 10 M events).
+constexpr int kBlockBits = 13;
+inline std::int64_t block_of(std::int64_t id) {
+  return id >> kBlockBits;
+}
+inline std::int64_t block_start(std::int64_t block) {
+  return block << kBlockBits;
+}
+
+/// `event_postings.kind`: the filters with few values (a list per value and block).
+enum class Kind : int { pot_id = 1, event_type = 2, pot_type = 3, node_id = 4 };
+
+/// One posted event: where it sorts in a result page and its row id.
+struct Entry {
+  std::int64_t event_us = 0;
+  std::int64_t id = 0;
+};
+
+/// Result-page order: newest event time first, ties by id, higher first.
+inline bool newer(const Entry& a, const Entry& b) {
+  return a.event_us != b.event_us ? a.event_us > b.event_us : a.id > b.id;
+}
+
+/// Sorts `entries` newest first and packs them (16 bytes each, little endian).
+std::string pack(std::vector<Entry>& entries);
+/// Appends the entries of a packed list; a length that is not a multiple of
+/// 16 (a damaged database) yields the whole entries only.
+void unpack(const void* data, std::size_t size, std::vector<Entry>& out);
+
+/// The key columns of one stored row, as the writer or a rebuild sees it.
+struct RowKeys {
+  std::int64_t id = 0;
+  std::int64_t event_us = 0;
+  std::int64_t node_id = 0;  ///< as stored (sqlite::to_db)
+  std::string_view pot_id, pot_type, event_type;
+  const Ip16* src = nullptr;  ///< none when the source is not an address
+};
+
+/// One block's postings while it fills (the writer's newest block) or while
+/// it is rebuilt after retention deleted some of its rows.
+class BlockPostings {
+ public:
+  /// Starts gathering `block` (forgets what was gathered).
+  void reset(std::int64_t block);
+  std::int64_t block() const { return block_; }
+  bool empty() const { return rows_ == 0; }
+  std::size_t rows() const { return rows_; }
+
+  /// Adds a stored row of this block.
+  void add(const RowKeys& row);
+
+  /// Writes the block's postings and time span, inside the caller's
+  /// transaction; `replace`: first deletes what the block had (a rebuild;
+  /// a block with no rows left then has none). False with the connection's
+  /// error on failure.
+  bool write(sqlite3* db, bool replace) const;
+
+ private:
+  using Lists = std::unordered_map<std::string, std::vector<Entry>, query_support::TextHash, std::equal_to<>>;
+
+  static void add_to(Lists& lists, std::string_view key, const Entry& e);
+
+  std::int64_t block_ = 0;
+  std::size_t rows_ = 0;
+  std::int64_t min_us_ = 0, max_us_ = 0;
+  Lists pot_ids_, event_types_, pot_types_;
+  std::unordered_map<std::int64_t, std::vector<Entry>> node_ids_;
+  std::vector<std::pair<Ip16, Entry>> sources_;
+};
+
+/// Reads the key columns of the rows with ids in [from, to) in id order and
+/// calls `each` for each; false with the connection's error on failure.
+bool read_row_keys(sqlite3* db, std::int64_t from, std::int64_t to, const std::function<void(const RowKeys&)>& each);
+
+/// The first id of the rows without postings (store_meta.indexed_below).
+bool read_indexed_below(sqlite3* db, std::int64_t& out);
+bool write_indexed_below(sqlite3* db, std::int64_t value);
+
+}  // namespace honeycomb::store::postings
