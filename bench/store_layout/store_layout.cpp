@@ -12,9 +12,12 @@
 //
 // Prints one line per layout: rows/s, user and system µs per row, and the
 // ratio against the first layout (the table alone) measured in the same run.
+#include "store/sqlite_postings.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sqlite3.h>
@@ -34,12 +37,24 @@ using Row = std::vector<Cell>;
 
 struct Layout {
   const char* name;
-  const char* indexes;  ///< SQL run after the table is created
-  int batch;            ///< 0: the --batch value
-  int cache_mb = 64;    ///< the writer's page cache (the core's default: 64)
+  const char* indexes;    ///< SQL run after the table is created
+  int batch;              ///< 0: the --batch value
+  int cache_mb = 64;      ///< the writer's page cache (the core's default: 64)
+  bool postings = false;  ///< also write the block postings as the core's writer does (schema 4)
 };
 
-// The indexes of schema 3 (src/store/sqlite_storage.cpp), alone and together.
+// Schema 4 (src/store/sqlite_storage.cpp): the unique index and the block
+// postings' tables, filled per block of 8,192 rows (store/sqlite_postings.hpp).
+constexpr const char* kSchema4 =
+    "CREATE UNIQUE INDEX events_time_id ON events(event_us, event_id);"
+    "CREATE TABLE event_blocks(blk INTEGER PRIMARY KEY, min_us INTEGER NOT NULL, max_us INTEGER NOT NULL, "
+    "rows INTEGER NOT NULL);"
+    "CREATE TABLE event_postings(kind INTEGER NOT NULL, key NOT NULL, blk INTEGER NOT NULL, entries BLOB NOT NULL, "
+    "PRIMARY KEY(kind, key, blk)) WITHOUT ROWID;"
+    "CREATE TABLE event_src(blk INTEGER NOT NULL, src BLOB NOT NULL, entries BLOB NOT NULL, "
+    "PRIMARY KEY(blk, src)) WITHOUT ROWID;";
+
+// The indexes of schema 3, alone and together.
 constexpr const char* kTime = "CREATE UNIQUE INDEX events_time_id ON events(event_us, event_id);";
 constexpr const char* kAll =
     "CREATE UNIQUE INDEX events_time_id ON events(event_us, event_id);"
@@ -62,7 +77,11 @@ const Layout kLayouts[] = {
     {"schema 3: all six, batch 131,072", kAll, 131072},
     {"schema 3: all six, batch 8,192, 256 MB cache", kAll, 8192, 256},
     {"schema 3: all six, batch 32,768, 256 MB cache", kAll, 32768, 256},
+    {"schema 4: unique index + block postings", kSchema4, 0, 64, true},
 };
+
+// Columns of `events` (schema 1 order) that the postings read.
+constexpr int kEventUs = 3, kNodeId = 4, kPotId = 5, kPotType = 6, kEventType = 7, kSrcIpBin = 9;
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   std::cerr << "store_layout: " << what << ": " << (db != nullptr ? sqlite3_errmsg(db) : "") << "\n";
@@ -177,7 +196,8 @@ int main(int argc, char** argv) {
     if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
       fail(db, "schema");
     }
-    // The id column (first) is left to SQLite, as the core's writer does.
+    // The id column (first) is left to SQLite: the next after the last, as
+    // the core's writer gives them.
     std::string insert = "INSERT INTO events VALUES(NULL";
     for (int c = 1; c < columns; ++c) {
       insert += ",?";
@@ -191,6 +211,8 @@ int main(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &before);
     const auto start = std::chrono::steady_clock::now();
     std::size_t i = 0;
+    honeycomb::store::postings::BlockPostings block;
+    block.reset(0);
     while (i < rows.size()) {
       sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
       for (int k = 0; k < layout_batch && i < rows.size(); ++k, ++i) {
@@ -219,6 +241,25 @@ int main(int argc, char** argv) {
           fail(db, "insert");
         }
         sqlite3_reset(st);
+        if (layout.postings) {
+          namespace postings = honeycomb::store::postings;
+          const std::int64_t id = sqlite3_last_insert_rowid(db);
+          if (postings::block_of(id) != block.block()) {
+            if (!block.write(db, false)) {
+              fail(db, "postings");
+            }
+            block.reset(postings::block_of(id));
+          }
+          const auto text = [&](int c) { return std::string_view(row[static_cast<std::size_t>(c)].bytes); };
+          postings::Ip16 ip{};
+          const auto& src_cell = row[kSrcIpBin];
+          const bool has_ip = src_cell.type == SQLITE_BLOB && src_cell.bytes.size() == 16;
+          if (has_ip) {
+            std::memcpy(ip.data(), src_cell.bytes.data(), 16);
+          }
+          block.add(postings::RowKeys{id, row[kEventUs].integer, row[kNodeId].integer, text(kPotId), text(kPotType),
+                                      text(kEventType), has_ip ? &ip : nullptr});
+        }
       }
       if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
         fail(db, "commit");
