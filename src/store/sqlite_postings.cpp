@@ -83,7 +83,7 @@ void BlockPostings::add(const RowKeys& row) {
   }
 }
 
-bool BlockPostings::write(sqlite3* db, bool replace) const {
+bool BlockPostings::write(sqlite3* db, bool replace) {
   using sqlite::Stmt;
   Stmt clear_lists, clear_sources, clear_block;
   if (replace && (!clear_lists.prepare(db, "DELETE FROM event_postings WHERE blk = ?") ||
@@ -111,7 +111,7 @@ bool BlockPostings::write(sqlite3* db, bool replace) const {
       !span.prepare(db, "INSERT INTO event_blocks(blk, min_us, max_us, rows) VALUES(?,?,?,?)")) {
     return false;
   }
-  const auto put = [&](Kind kind, auto bind_key, std::vector<Entry> entries) {
+  const auto put = [&](Kind kind, auto bind_key, std::vector<Entry>& entries) {
     const std::string packed = pack(entries);
     list.bind(1, static_cast<std::int64_t>(kind));
     bind_key(list);
@@ -121,17 +121,17 @@ bool BlockPostings::write(sqlite3* db, bool replace) const {
     list.reset();
     return ok;
   };
-  const std::pair<Kind, const Lists*> text_lists[] = {
+  const std::pair<Kind, Lists*> text_lists[] = {
       {Kind::pot_id, &pot_ids_}, {Kind::event_type, &event_types_}, {Kind::pot_type, &pot_types_}};
   for (const auto& [kind, lists] : text_lists) {
-    for (const auto& [key, entries] : *lists) {
+    for (auto& [key, entries] : *lists) {
       if (!put(
               kind, [&key = key](Stmt& s) { s.bind(2, key); }, entries)) {
         return false;
       }
     }
   }
-  for (const auto& [node, entries] : node_ids_) {
+  for (auto& [node, entries] : node_ids_) {
     if (!put(
             Kind::node_id, [node = node](Stmt& s) { s.bind(2, node); }, entries)) {
       return false;
@@ -139,7 +139,7 @@ bool BlockPostings::write(sqlite3* db, bool replace) const {
   }
   // Sources in key order: each insert lands at the end of the table (the
   // block leads the key), and one list per address.
-  std::vector<std::pair<Ip16, Entry>> sources = sources_;
+  auto& sources = sources_;
   std::sort(sources.begin(), sources.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Entry> run;
   for (std::size_t i = 0; i < sources.size();) {

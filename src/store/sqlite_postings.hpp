@@ -86,9 +86,9 @@ class BlockPostings {
 
   /// Writes the block's postings and time span, inside the caller's
   /// transaction; `replace`: first deletes what the block had (a rebuild;
-  /// a block with no rows left then has none). False with the connection's
-  /// error on failure.
-  bool write(sqlite3* db, bool replace) const;
+  /// a block with no rows left then has none). Sorts the gathered lists in
+  /// place (no copy per block). False with the connection's error on failure.
+  bool write(sqlite3* db, bool replace);
 
  private:
   using Lists = std::unordered_map<std::string, std::vector<Entry>, query_support::TextHash, std::equal_to<>>;

@@ -678,7 +678,6 @@ class SqliteStorage final : public Storage {
       return failed("query");
     }
     std::vector<std::vector<Entry>> found(lists.size());
-    std::vector<std::int64_t> other_ids;
     for (const Block& b : blocks) {
       if (best.size() == want) {
         // Nothing older can enter the page: its events are no later than
@@ -1662,7 +1661,6 @@ class SqliteStorage final : public Storage {
   void commit(WriterWork& work) {
     const std::size_t events = work.events;
     sqlite3* db = writer_db_.get();
-    std::uint64_t stored = 0;
     bool ok = false;
     auto backoff = std::chrono::milliseconds(10);
     const int attempts = std::max(options_.commit_attempts, 1);
@@ -1671,7 +1669,6 @@ class SqliteStorage final : public Storage {
         std::this_thread::sleep_for(backoff);
         backoff *= 4;
       }
-      stored = 0;
       stored_in_transaction_ = 0;
       if (!sqlite::exec(db, "BEGIN IMMEDIATE")) {
         spdlog::warn("store: begin (attempt {}): {}", attempt + 1, sqlite::errmsg(db));
@@ -1691,7 +1688,6 @@ class SqliteStorage final : public Storage {
       }
       if (inserted && sqlite::exec(db, "COMMIT")) {
         ok = true;
-        stored = stored_in_transaction_;
         break;
       }
       spdlog::warn("store: commit of {} events (attempt {}): {}", events, attempt + 1, sqlite::errmsg(db));
@@ -1704,7 +1700,7 @@ class SqliteStorage final : public Storage {
     if (!ok) {
       spdlog::error("store: {} events could not be stored: {}", events, sqlite::errmsg(db));
     }
-    queue_.finish(work, ok, stored);
+    queue_.finish(work, ok, stored_in_transaction_);
   }
 
   /// Inserts one event under the next id (a duplicate uses none) and adds
@@ -1714,8 +1710,7 @@ class SqliteStorage final : public Storage {
     sqlite3* db = writer_db_.get();
     const std::int64_t id = next_id_;
     if (postings::block_of(id) != open_block_.block()) {
-      if (!open_block_.write(db, /*replace=*/false) ||
-          !postings::write_indexed_below(db, postings::block_start(open_block_.block() + 1))) {
+      if (!seal_open_block()) {
         return false;
       }
       open_block_.reset(postings::block_of(id));
@@ -1762,6 +1757,14 @@ class SqliteStorage final : public Storage {
     return true;
   }
 
+  /// Writes the newest block's postings and moves indexed_below past it,
+  /// inside the caller's transaction.
+  bool seal_open_block() {
+    sqlite3* db = writer_db_.get();
+    return open_block_.write(db, /*replace=*/false) &&
+           postings::write_indexed_below(db, postings::block_start(open_block_.block() + 1));
+  }
+
   /// Brings the writer's state to the database's: the next id, the block
   /// postings of every full block not written yet (a store migrated from
   /// schema 3 has none: written here, 64 blocks per transaction, with
@@ -1787,7 +1790,7 @@ class SqliteStorage final : public Storage {
       spdlog::info("{}: writing the block postings of events {} to {}", options_.path, std::max(below, min_id),
                    postings::block_start(newest) - 1);
     }
-    std::int64_t written = 0;
+    std::int64_t written = 0, next_report = 1'000'000;
     while (block < newest) {
       if (!sqlite::exec(db, "BEGIN IMMEDIATE")) {
         return false;
@@ -1796,8 +1799,7 @@ class SqliteStorage final : public Storage {
         open_block_.reset(block);
         if (!postings::read_row_keys(db, std::max(below, postings::block_start(block)),
                                      postings::block_start(block + 1), add) ||
-            !open_block_.write(db, /*replace=*/false) ||
-            !postings::write_indexed_below(db, postings::block_start(block + 1))) {
+            !seal_open_block()) {
           sqlite::exec(db, "ROLLBACK");
           return false;
         }
@@ -1807,9 +1809,9 @@ class SqliteStorage final : public Storage {
         sqlite::exec(db, "ROLLBACK");
         return false;
       }
-      if (block < newest &&
-          written / 1'000'000 != (written - 64 * (std::int64_t{1} << postings::kBlockBits)) / 1'000'000) {
+      if (block < newest && written >= next_report) {
         spdlog::info("{}: block postings of {} events written", options_.path, written);
+        next_report = written + 1'000'000;
       }
     }
     open_block_.reset(newest);
