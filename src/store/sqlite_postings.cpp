@@ -194,22 +194,196 @@ bool read_row_keys(sqlite3* db, std::int64_t from, std::int64_t to, const std::f
   return rc == SQLITE_DONE;
 }
 
-bool read_indexed_below(sqlite3* db, std::int64_t& out) {
+bool read_meta(sqlite3* db, std::string_view name, std::int64_t& out) {
   sqlite::Stmt s;
-  if (!s.prepare(db, "SELECT value FROM store_meta WHERE name = 'indexed_below'") || s.step() != SQLITE_ROW) {
+  if (!s.prepare(db, "SELECT value FROM store_meta WHERE name = ?")) {
+    return false;
+  }
+  s.bind(1, name);
+  if (s.step() != SQLITE_ROW) {
     return false;
   }
   out = s.int64(0);
   return true;
 }
 
-bool write_indexed_below(sqlite3* db, std::int64_t value) {
+bool write_meta(sqlite3* db, std::string_view name, std::int64_t value) {
   sqlite::Stmt s;
-  if (!s.prepare(db, "UPDATE store_meta SET value = ? WHERE name = 'indexed_below'")) {
+  if (!s.prepare(db, "UPDATE store_meta SET value = ? WHERE name = ?")) {
     return false;
   }
   s.bind(1, value);
-  return s.step() == SQLITE_DONE;
+  s.bind(2, name);
+  return s.step() == SQLITE_DONE && sqlite3_changes(db) == 1;
+}
+
+bool write_src_span(sqlite3* db, std::int64_t span) {
+  using sqlite::Stmt;
+  Stmt clear, put;
+  if (!clear.prepare(db, "DELETE FROM event_src_span WHERE span = ?") ||
+      !put.prepare(db, "INSERT INTO event_src_span(span, src, rows, first_us, last_us, blocks) VALUES(?,?,?,?,?,?)")) {
+    return false;
+  }
+  clear.bind(1, span);
+  if (clear.step() != SQLITE_DONE) {
+    return false;
+  }
+  // One cursor per block, each in address order (event_src's key), merged
+  // by address: no sort, and memory per block rather than per address. Per
+  // list only its length and its first and last entries' times (lists are
+  // newest first).
+  const std::int64_t first_block = span_first_block(span);
+  std::vector<Stmt> blocks(static_cast<std::size_t>(kSpanBlocks));
+  struct Head {
+    Ip16 src;
+    std::size_t block;
+  };
+  const auto later = [](const Head& a, const Head& b) { return b.src < a.src; };  // min-heap by address
+  std::vector<Head> heads;
+  const auto advance = [&](std::size_t b) {
+    Stmt& s = blocks[b];
+    for (;;) {
+      const int rc = s.step();
+      if (rc == SQLITE_DONE) {
+        return true;
+      }
+      if (rc != SQLITE_ROW) {
+        return false;
+      }
+      if (sqlite3_column_bytes(s.get(), 0) == 16 && s.int64(1) >= static_cast<std::int64_t>(kEntryBytes) &&
+          sqlite3_column_bytes(s.get(), 2) == 8 && sqlite3_column_bytes(s.get(), 3) == 8) {
+        Head h{{}, b};
+        std::memcpy(h.src.data(), sqlite3_column_blob(s.get(), 0), 16);
+        heads.push_back(h);
+        std::push_heap(heads.begin(), heads.end(), later);
+        return true;
+      }
+      // not a list this store writes (a damaged database): left out
+    }
+  };
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    if (!blocks[b].prepare(db,
+                           "SELECT src, length(entries), substr(entries, 1, 8), substr(entries, -16, 8) "
+                           "FROM event_src WHERE blk = ?")) {
+      return false;
+    }
+    blocks[b].bind(1, first_block + static_cast<std::int64_t>(b));
+    if (!advance(b)) {
+      return false;
+    }
+  }
+  SrcSpan sum;
+  Ip16 src{};
+  bool have = false;
+  const auto flush = [&] {
+    if (!have) {
+      return true;
+    }
+    put.bind(1, span);
+    put.bind_blob(2, src.data(), 16);
+    put.bind(3, sum.rows);
+    put.bind(4, sum.first_us);
+    put.bind(5, sum.last_us);
+    put.bind(6, static_cast<std::int64_t>(sum.blocks));
+    const bool ok = put.step() == SQLITE_DONE;
+    put.reset();
+    return ok;
+  };
+  while (!heads.empty()) {
+    std::pop_heap(heads.begin(), heads.end(), later);
+    const Head h = heads.back();
+    heads.pop_back();
+    const Stmt& s = blocks[h.block];
+    const std::int64_t newest = get_le(static_cast<const unsigned char*>(sqlite3_column_blob(s.get(), 2)));
+    const std::int64_t oldest = get_le(static_cast<const unsigned char*>(sqlite3_column_blob(s.get(), 3)));
+    if (!have || h.src != src) {
+      if (!flush()) {
+        return false;
+      }
+      src = h.src;
+      sum = SrcSpan{span, 0, oldest, newest, 0};
+      have = true;
+    }
+    sum.rows += s.int64(1) / static_cast<std::int64_t>(kEntryBytes);
+    sum.first_us = std::min(sum.first_us, oldest);
+    sum.last_us = std::max(sum.last_us, newest);
+    sum.blocks |= std::uint64_t{1} << h.block;
+    if (!advance(h.block)) {
+      return false;
+    }
+  }
+  return flush();
+}
+
+bool read_stale_spans(sqlite3* db, std::vector<std::int64_t>& out) {
+  sqlite::Stmt s;
+  if (!s.prepare(db, "SELECT span FROM event_src_span_stale ORDER BY span")) {
+    return false;
+  }
+  int rc = 0;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out.push_back(s.int64(0));
+  }
+  return rc == SQLITE_DONE;
+}
+
+bool read_src_spans(sqlite3* db, const Ip16& src, std::int64_t from_span, std::int64_t spans_below,
+                    std::vector<SrcSpan>& out) {
+  sqlite::Stmt s;
+  if (!s.prepare(db, "SELECT rows, first_us, last_us, blocks FROM event_src_span WHERE span = ? AND src = ?")) {
+    return false;
+  }
+  s.bind_blob(2, src.data(), 16);
+  for (std::int64_t span = std::max<std::int64_t>(from_span, 0); span < spans_below; ++span) {
+    s.bind(1, span);
+    const int rc = s.step();
+    if (rc == SQLITE_ROW) {
+      out.push_back(SrcSpan{span, s.int64(0), s.int64(1), s.int64(2), static_cast<std::uint64_t>(s.int64(3))});
+    } else if (rc != SQLITE_DONE) {
+      return false;
+    }
+    sqlite3_reset(s.get());  // keeps the address bound
+  }
+  return true;
+}
+
+bool AddressSpans::summarised(std::int64_t span) const {
+  return span < spans_below && !std::binary_search(stale.begin(), stale.end(), span);
+}
+
+bool AddressSpans::may_hold(std::int64_t block) const {
+  const std::int64_t span = span_of_block(block);
+  if (!summarised(span)) {
+    return true;
+  }
+  const auto it =
+      std::lower_bound(spans.begin(), spans.end(), span, [](const SrcSpan& s, std::int64_t v) { return s.span < v; });
+  return it != spans.end() && it->span == span && ((it->blocks >> (block - span_first_block(span))) & 1U) != 0;
+}
+
+bool read_address_spans(sqlite3* db, const Ip16& src, AddressSpans& out) {
+  sqlite::Stmt oldest;
+  if (!read_src_spans_below(db, out.spans_below) || !read_stale_spans(db, out.stale) ||
+      !oldest.prepare(db, "SELECT min(blk) FROM event_blocks")) {
+    return false;
+  }
+  const int rc = oldest.step();
+  if (rc != SQLITE_ROW) {
+    return false;
+  }
+  if (sqlite3_column_type(oldest.get(), 0) == SQLITE_NULL) {
+    return true;  // no written block
+  }
+  std::vector<SrcSpan> spans;
+  if (!read_src_spans(db, src, span_of_block(oldest.int64(0)), out.spans_below, spans)) {
+    return false;
+  }
+  for (auto& s : spans) {
+    if (out.summarised(s.span)) {
+      out.spans.push_back(s);
+    }
+  }
+  return true;
 }
 
 }  // namespace honeycomb::store::postings

@@ -43,7 +43,7 @@ using sqlite::Db;
 using sqlite::Stmt;
 using namespace query_support;  // NOLINT(google-build-using-namespace): the shared filter parts
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;          ///< events deleted per retention transaction
@@ -188,6 +188,24 @@ CREATE TABLE store_meta(
   value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO store_meta(name, value) VALUES('indexed_below', 0);
+)sql",
+    // 4 -> 5: per span of 64 blocks, one summary per source address, so that
+    // an address's count and blocks cost a probe per span, not per block
+    // (store/sqlite_postings.hpp). Written at the first open for the spans
+    // already stored (SqliteStorage::catch_up). The spans retention deleted
+    // from are listed as stale until their summaries are written again.
+    R"sql(
+CREATE TABLE event_src_span(
+  span INTEGER NOT NULL,
+  src BLOB NOT NULL,
+  rows INTEGER NOT NULL,
+  first_us INTEGER NOT NULL,
+  last_us INTEGER NOT NULL,
+  blocks INTEGER NOT NULL,
+  PRIMARY KEY(span, src)
+) WITHOUT ROWID;
+CREATE TABLE event_src_span_stale(span INTEGER PRIMARY KEY);
+INSERT INTO store_meta(name, value) VALUES('src_spans_below', 0);
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
@@ -431,6 +449,14 @@ class SqliteStorage final : public Storage {
       error = options_.path + ": writing the block postings: " + sqlite::errmsg(db);
       return false;
     }
+    // Spans a retention pass left stale (the core stopped before it ended).
+    for (bool left = true; left;) {
+      if (!sqlite::exec(db, "BEGIN IMMEDIATE") || !refresh_stale_span(left) || !sqlite::exec(db, "COMMIT")) {
+        error = options_.path + ": writing the address summaries: " + sqlite::errmsg(db);
+        sqlite::exec(db, "ROLLBACK");
+        return false;
+      }
+    }
     misc_db_ = open_connection(false, error);
     if (!misc_db_) {
       return false;
@@ -660,7 +686,13 @@ class SqliteStorage final : public Storage {
       add_list(postings::Kind::event_type, [&](Stmt& s) { s.bind(2, f.event_type); });
     }
     Ip16 src_lo{}, src_hi{};
+    // One address: its span summaries say which blocks hold it, so that a
+    // rare address costs a probe per span, not one per block.
+    std::optional<postings::AddressSpans> address;
     if (!f.src.empty() && parse_cidr(f.src, src_lo, src_hi)) {  // build_where() refused a bad one above
+      if (src_lo == src_hi && !postings::read_address_spans(db, src_lo, address.emplace())) {
+        return failed("query");
+      }
       PostedList& l = lists.emplace_back();
       l.by_range = true;
       if (l.stmt.prepare(db, "SELECT entries FROM event_src WHERE blk = ?3 AND src BETWEEN ?1 AND ?2")) {
@@ -685,6 +717,9 @@ class SqliteStorage final : public Storage {
         if (b.older_max_us <= best.front().event.event_us) {
           break;
         }
+      }
+      if (address && !address->may_hold(b.blk)) {
+        continue;
       }
       bool empty = false;
       for (std::size_t i = 0; i < lists.size() && !empty; ++i) {
@@ -974,34 +1009,76 @@ class SqliteStorage final : public Storage {
       };
       ok = ok && for_each_row(db, sql, bind, row);
     };
-    // Every row of the address: its lists in the written blocks (one probe
-    // per block), then the rows past them. The totals come from the lists
-    // alone (they hold event_us); other addresses' rows are never read.
+    // The address's count and time span: per span of 64 blocks its summary
+    // (one probe per span), then the lists of the blocks no summary covers
+    // (the spans after the last summarised one, and stale ones), then the
+    // rows past the last written block. Other addresses' rows are never read.
     std::int64_t indexed_below = 0;
-    ok = postings::read_indexed_below(db, indexed_below);
+    postings::AddressSpans where;
+    ok = postings::read_indexed_below(db, indexed_below) && postings::read_address_spans(db, bin, where);
+    const std::int64_t written_blocks = postings::block_of(indexed_below);
     std::vector<Entry> rows_of_ip;
-    run("SELECT entries FROM event_src WHERE blk IN (SELECT blk FROM event_blocks) AND src = ?1", true,
-        [&](const Stmt& s) {
-          postings::unpack(sqlite3_column_blob(s.get(), 0), static_cast<std::size_t>(sqlite3_column_bytes(s.get(), 0)),
-                           rows_of_ip);
-        });
+    Stmt list;
+    ok = ok && list.prepare(db, "SELECT entries FROM event_src WHERE blk = ? AND src = ?");
+    list.bind_blob(2, bin.data(), 16);
+    const auto read_block = [&](std::int64_t blk) {
+      list.bind(1, blk);
+      int rc = 0;
+      while ((rc = list.step()) == SQLITE_ROW) {
+        postings::unpack(sqlite3_column_blob(list.get(), 0),
+                         static_cast<std::size_t>(sqlite3_column_bytes(list.get(), 0)), rows_of_ip);
+      }
+      sqlite3_reset(list.get());  // keeps the address bound
+      ok = ok && rc == SQLITE_DONE;
+    };
+    for (std::int64_t blk = 0; ok && blk < written_blocks; ++blk) {
+      if (!where.summarised(postings::span_of_block(blk))) {
+        read_block(blk);
+      } else {
+        blk = postings::span_first_block(postings::span_of_block(blk) + 1) - 1;  // skip the span
+      }
+    }
     run("SELECT event_us, id FROM events NOT INDEXED WHERE id >= " + std::to_string(indexed_below) +
             " AND src_ip_bin = ?1",
         true, [&](const Stmt& s) {
           rows_of_ip.push_back(Entry{s.int64(0), s.int64(1)});
         });
     a.event_count = rows_of_ip.size();
-    if (!rows_of_ip.empty()) {
-      const auto [first, last] = std::minmax_element(
-          rows_of_ip.begin(), rows_of_ip.end(), [](const Entry& x, const Entry& y) { return x.event_us < y.event_us; });
-      a.first_us = first->event_us;
-      a.last_us = last->event_us;
+    std::int64_t first_us = std::numeric_limits<std::int64_t>::max(),
+                 last_us = std::numeric_limits<std::int64_t>::min();
+    for (const auto& e : rows_of_ip) {
+      first_us = std::min(first_us, e.event_us);
+      last_us = std::max(last_us, e.event_us);
+    }
+    for (const auto& span : where.spans) {
+      a.event_count += static_cast<std::uint64_t>(span.rows);
+      first_us = std::min(first_us, span.first_us);
+      last_us = std::max(last_us, span.last_us);
+    }
+    if (a.event_count > 0) {
+      a.first_us = first_us;
+      a.last_us = last_us;
+    }
+    // The ids the groups count are the newest: the summarised spans' lists
+    // are read newest span first, only until enough newer ids are in hand.
+    for (auto span = where.spans.rbegin(); ok && span != where.spans.rend(); ++span) {
+      const std::int64_t after = postings::block_start(postings::span_first_block(span->span + 1));
+      const auto newer = static_cast<std::size_t>(
+          std::count_if(rows_of_ip.begin(), rows_of_ip.end(), [&](const Entry& e) { return e.id >= after; }));
+      if (newer >= options_.attacker_summarised) {
+        break;
+      }
+      for (int bit = postings::kSpanBlocks - 1; ok && bit >= 0; --bit) {
+        if (((span->blocks >> bit) & 1U) != 0) {
+          read_block(postings::span_first_block(span->span) + bit);
+        }
+      }
     }
     if (ok && a.event_count > 0) {
       // The newest attacker_summarised by arrival: reading each row is what
       // costs (about 6 us each on a cold 10 M-event store), so the busiest
       // address is cut there.
-      a.summarised = std::min<std::uint64_t>(a.event_count, options_.attacker_summarised);
+      a.summarised = std::min<std::uint64_t>(rows_of_ip.size(), options_.attacker_summarised);
       const auto keep = static_cast<std::ptrdiff_t>(a.summarised);
       std::nth_element(rows_of_ip.begin(), rows_of_ip.begin() + keep - 1, rows_of_ip.end(),
                        [](const Entry& x, const Entry& y) { return x.id > y.id; });
@@ -1758,11 +1835,30 @@ class SqliteStorage final : public Storage {
   }
 
   /// Writes the newest block's postings and moves indexed_below past it,
+  /// then the address summaries of the span it completes, if it does;
   /// inside the caller's transaction.
   bool seal_open_block() {
     sqlite3* db = writer_db_.get();
-    return open_block_.write(db, /*replace=*/false) &&
-           postings::write_indexed_below(db, postings::block_start(open_block_.block() + 1));
+    const std::int64_t next = open_block_.block() + 1;
+    return open_block_.write(db, /*replace=*/false) && postings::write_indexed_below(db, postings::block_start(next)) &&
+           summarise_spans(postings::span_of_block(next));
+  }
+
+  /// Writes the address summaries of the spans from src_spans_below_ up to
+  /// `below` (each span's blocks all have their lists), inside the
+  /// caller's transaction. A rolled-back transaction leaves
+  /// src_spans_below_ ahead of the database: catch_up() reads it again.
+  bool summarise_spans(std::int64_t below) {
+    if (src_spans_below_ >= below) {
+      return true;
+    }
+    sqlite3* db = writer_db_.get();
+    for (; src_spans_below_ < below; ++src_spans_below_) {
+      if (!postings::write_src_span(db, src_spans_below_)) {
+        return false;
+      }
+    }
+    return postings::write_src_spans_below(db, src_spans_below_);
   }
 
   /// Brings the writer's state to the database's: the next id, the block
@@ -1774,7 +1870,7 @@ class SqliteStorage final : public Storage {
     sqlite3* db = writer_db_.get();
     stored_in_transaction_ = 0;
     std::int64_t below = 0;
-    if (!postings::read_indexed_below(db, below)) {
+    if (!postings::read_indexed_below(db, below) || !postings::read_src_spans_below(db, src_spans_below_)) {
       return false;
     }
     const std::int64_t max_id = pragma_int(db, "SELECT coalesce(max(id), 0) FROM events");
@@ -1801,6 +1897,7 @@ class SqliteStorage final : public Storage {
                                      postings::block_start(block + 1), add) ||
             !seal_open_block()) {
           sqlite::exec(db, "ROLLBACK");
+          postings::read_src_spans_below(db, src_spans_below_);
           return false;
         }
         written += static_cast<std::int64_t>(open_block_.rows());
@@ -1814,15 +1911,33 @@ class SqliteStorage final : public Storage {
         next_report = written + 1'000'000;
       }
     }
+    // The spans whose blocks are all written but that have no address
+    // summaries yet (a store of schema 4), 8 per transaction.
+    const std::int64_t complete = postings::span_of_block(newest);
+    if (src_spans_below_ < complete) {
+      spdlog::info("{}: writing the address summaries of spans {} to {}", options_.path, src_spans_below_,
+                   complete - 1);
+    }
+    while (src_spans_below_ < complete) {
+      if (!sqlite::exec(db, "BEGIN IMMEDIATE")) {
+        return false;
+      }
+      if (!summarise_spans(std::min(src_spans_below_ + 8, complete)) || !sqlite::exec(db, "COMMIT")) {
+        sqlite::exec(db, "ROLLBACK");
+        postings::read_src_spans_below(db, src_spans_below_);
+        return false;
+      }
+    }
     open_block_.reset(newest);
     return postings::read_row_keys(db, std::max(below, postings::block_start(newest)),
                                    std::numeric_limits<std::int64_t>::max(), add);
   }
 
   /// One retention transaction; true when more remains to delete. The
-  /// written blocks that lost rows get their postings rebuilt in the same
-  /// transaction (a list never names a deleted row, so an address's count
-  /// from its lists stays exact); the newest block is read back after.
+  /// written blocks that lost rows get their postings, and their spans
+  /// their address summaries, rebuilt in the same transaction (a list
+  /// never names a deleted row, so an address's count stays exact); the
+  /// newest block is read back after.
   bool retention_step() {
     sqlite3* db = writer_db_.get();
     std::vector<std::int64_t> deleted;
@@ -1875,6 +1990,25 @@ class SqliteStorage final : public Storage {
                                    [&](const postings::RowKeys& row) { rebuilt.add(row); }) &&
            rebuilt.write(db, /*replace=*/true);
     }
+    // Their spans' address summaries are stale now: readers use the
+    // blocks' lists for those spans until the pass is over and they are
+    // written again, one span per step (not once per chunk: a span's
+    // summaries take ~50 ms to write).
+    Stmt stale;
+    ok = ok && stale.prepare(db, "INSERT OR IGNORE INTO event_src_span_stale(span) VALUES(?)");
+    for (std::size_t i = 0; ok && i < blocks.size(); ++i) {
+      const std::int64_t span = postings::span_of_block(blocks[i]);
+      if (span < src_spans_below_) {
+        stale.bind(1, span);
+        ok = stale.step() == SQLITE_DONE;
+        stale.reset();
+      }
+    }
+    if (ok && !more) {
+      bool left = false;
+      ok = refresh_stale_span(left);
+      more = left;
+    }
     if (!ok || !sqlite::exec(db, "COMMIT")) {
       spdlog::error("store: retention: {}", sqlite::errmsg(db));
       sqlite::exec(db, "ROLLBACK");
@@ -1885,6 +2019,28 @@ class SqliteStorage final : public Storage {
     }
     queue_.count_retention(deleted.size());
     return more;
+  }
+
+  /// Writes the summaries of the first stale span again and takes it off
+  /// the list, inside the caller's transaction; `left`: more stale spans
+  /// remain.
+  bool refresh_stale_span(bool& left) {
+    sqlite3* db = writer_db_.get();
+    std::vector<std::int64_t> stale;
+    if (!postings::read_stale_spans(db, stale)) {
+      return false;
+    }
+    left = stale.size() > 1;
+    if (stale.empty()) {
+      return true;
+    }
+    Stmt done;
+    if (!postings::write_src_span(db, stale.front()) ||
+        !done.prepare(db, "DELETE FROM event_src_span_stale WHERE span = ?")) {
+      return false;
+    }
+    done.bind(1, stale.front());
+    return done.step() == SQLITE_DONE;
   }
 
   /// Runs a retention DELETE … RETURNING id; appends the deleted ids.
@@ -1911,6 +2067,7 @@ class SqliteStorage final : public Storage {
   std::thread writer_;
   postings::BlockPostings open_block_;       ///< writer thread: the newest block, not written yet
   std::int64_t next_id_ = 1;                 ///< writer thread: the id of the next stored event
+  std::int64_t src_spans_below_ = 0;         ///< writer thread: store_meta.src_spans_below
   std::uint64_t stored_in_transaction_ = 0;  ///< writer thread: events the open transaction stored
 
   IngestQueue queue_{options_.queue_capacity};

@@ -6,10 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <limits>
+#include <map>
 #include <sqlite3.h>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace honeycomb::store {
 namespace {
@@ -97,6 +102,17 @@ TEST_F(SqliteStoreTest, CommitFailureIsRetriedThenReported) {
   EXPECT_EQ(s->counters().stored, 5u);
 }
 
+/// Runs `sql` on the store's file (its own connection); the error if it fails.
+std::string exec_sql(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  std::string error;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK || sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    error = sqlite3_errmsg(db);
+  }
+  sqlite3_close(db);
+  return error;
+}
+
 /// One integer a query on the store's file gives (its own connection).
 std::int64_t scalar(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;
@@ -113,8 +129,8 @@ std::int64_t scalar(const std::string& path, const char* sql) {
   return value;
 }
 
-// A store of schema 1 (two filter indexes, no block postings, no
-// enrollment tables) is migrated in place, its events kept: the filter
+// A store of schema 1 (two filter indexes, no block postings or address
+// summaries, no enrollment tables) is migrated in place, its events kept: the filter
 // indexes go, and the postings of its full blocks are written at open.
 TEST_F(SqliteStoreTest, MigratesSchemaOneInPlace) {
   const auto path = dir_.file("v1.db");
@@ -128,21 +144,15 @@ TEST_F(SqliteStoreTest, MigratesSchemaOneInPlace) {
     ASSERT_TRUE(append_when_room(*s, batch));
     s->flush();
   }
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "DROP TABLE event_blocks; DROP TABLE event_postings; DROP TABLE event_src; "
-                           "DROP TABLE store_meta; "
-                           "CREATE INDEX events_pot_time ON events(pot_id, event_us); "
-                           "CREATE INDEX events_type_time ON events(event_type, event_us); "
-                           "DROP TABLE join_tokens; DROP TABLE node_certificates; "
-                           "DROP TABLE node_totp; DROP TABLE audit_log; ALTER TABLE api_tokens DROP COLUMN scope; "
-                           "PRAGMA user_version=1",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ASSERT_EQ(exec_sql(path,
+                     "DROP TABLE event_blocks; DROP TABLE event_postings; DROP TABLE event_src; "
+                     "DROP TABLE event_src_span; DROP TABLE event_src_span_stale; DROP TABLE store_meta; "
+                     "CREATE INDEX events_pot_time ON events(pot_id, event_us); "
+                     "CREATE INDEX events_type_time ON events(event_type, event_us); "
+                     "DROP TABLE join_tokens; DROP TABLE node_certificates; "
+                     "DROP TABLE node_totp; DROP TABLE audit_log; ALTER TABLE api_tokens DROP COLUMN scope; "
+                     "PRAGMA user_version=1"),
+            "");
   StorageOptions o;
   o.path = path;
   auto s = open(o);
@@ -161,7 +171,7 @@ TEST_F(SqliteStoreTest, MigratesSchemaOneInPlace) {
   f.event_type = "cowrie.command.input";
   EXPECT_EQ(count(*s, f), want_pot_type);
   EXPECT_EQ(scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%'"), 1);
-  EXPECT_EQ(scalar(path, "SELECT user_version FROM pragma_user_version"), 4);
+  EXPECT_EQ(scalar(path, "SELECT user_version FROM pragma_user_version"), 5);
   EXPECT_EQ(scalar(path, "SELECT count(*) FROM event_blocks"), 2);  // blocks 0 and 1; ids 16384.. are read directly
   EXPECT_EQ(scalar(path, "SELECT value FROM store_meta WHERE name = 'indexed_below'"), 16'384);
 }
@@ -209,6 +219,152 @@ TEST_F(SqliteStoreTest, RetentionRebuildsTheBlocksItDeletesFrom) {
   f.pot_id = "pot-2";
   EXPECT_EQ(count(*s, f), kept_pot);
   EXPECT_EQ(count(*s, {}), static_cast<std::size_t>(kEvents) - old_events);
+}
+
+// The address summaries of a span of 64 blocks (524,288 ids) answer for
+// its blocks: an address's count, times and newest events, and its
+// filtered pages, are those of a scan, whether its rows are in the
+// summarised span, in the blocks after it or past the last block; after
+// retention deleted some of them (the span's summaries written again at the
+// end of the pass); after a reopen; and after a schema-4 store got its
+// summaries at open.
+TEST_F(SqliteStoreTest, SpanSummariesAnswerForTheirBlocks) {
+  constexpr int kEvents = 600'000;  // span 0 summarised; blocks 64..73 not
+  constexpr std::size_t kSummarised = 200;
+  const std::string busy = "198.51.100.7", rare = "203.0.113.9";
+  const auto now = now_us();
+  StorageOptions o;
+  o.attacker_summarised = kSummarised;
+  const auto is_busy = [](int i) { return i % 997 == 0 || i == 400'000; };
+  // Three days old by their own time: deleted by retention (once span 0 is summarised).
+  const auto is_old = [](int i) { return i % 997 == 0 && i < 100'000 && i % 3 == 0; };
+  int newest_from = 0;  // the busy address's newest kSummarised events by id
+  {
+    std::vector<int> busy_at;
+    for (int i = 0; i < kEvents; ++i) {
+      if (is_busy(i)) {
+        busy_at.push_back(i);
+      }
+    }
+    newest_from = busy_at[busy_at.size() - kSummarised];
+  }
+  // What the store must say: per address, the event time of each row by id.
+  std::map<std::string, std::map<std::int64_t, std::int64_t>> truth;
+  std::size_t old_events = 0;
+  const auto path = dir_.file("events.db");
+  const auto check = [&](Storage& s, const std::string& why) {
+    for (const std::string& ip : {busy, rare}) {
+      SCOPED_TRACE(why + ": " + ip);
+      const auto& rows = truth[ip];
+      auto a = s.attacker_summary(ip);
+      ASSERT_TRUE(a) << a.error.message;
+      EXPECT_EQ(a.value->event_count, rows.size());
+      std::int64_t first = std::numeric_limits<std::int64_t>::max(), last = 0;
+      std::vector<std::pair<std::int64_t, std::int64_t>> order;  // newest first, as pages are
+      for (const auto& [id, us] : rows) {
+        first = std::min(first, us);
+        last = std::max(last, us);
+        order.emplace_back(us, id);
+      }
+      EXPECT_EQ(a.value->first_us, first);
+      EXPECT_EQ(a.value->last_us, last);
+      EXPECT_EQ(a.value->summarised, std::min(rows.size(), kSummarised));
+      if (ip == busy) {  // the groups count the newest events, by id
+        ASSERT_EQ(a.value->event_types.size(), 1u);
+        EXPECT_EQ(a.value->event_types[0].key, "newest");
+        EXPECT_EQ(a.value->event_types[0].count, kSummarised);
+      }
+      std::sort(order.rbegin(), order.rend());
+      std::vector<std::int64_t> want;
+      for (const auto& [us, id] : order) {
+        want.push_back(id);
+      }
+      EventFilter f;
+      f.src = ip;
+      EXPECT_EQ(ids_of(s, f, 50), want);
+    }
+  };
+  {
+    auto s = open(o);
+    ASSERT_TRUE(s);
+    std::vector<events::Event> batch;
+    for (int i = 0; i < kEvents; ++i) {
+      events::Event e;
+      e.event_id = "e" + std::to_string(i);
+      e.received_us = now;
+      e.event_us = now - 3'600'000'000LL + i;
+      e.node_id = 1;
+      e.pot_id = "pot";
+      e.pot_type = "cowrie";
+      e.event_type = "other";
+      e.src_ip = "10." + std::to_string(i % 7) + "." + std::to_string(i % 251) + ".1";
+      e.raw_json = "{}";
+      if (is_busy(i)) {
+        e.src_ip = busy;
+        e.event_type = i >= newest_from ? "newest" : "other";
+      }
+      if (i == 400'000) {
+        e.event_us = now - 7'200'000'000LL;  // the busy address's oldest kept event, in mid-span
+      }
+      if (i == 100 || i == 300'000 || i == 590'000) {  // blocks 0 and 36, and 72 (past the span)
+        e.src_ip = i == 590'000 ? "::ffff:" + rare : rare;
+      }
+      if (is_old(i)) {
+        e.event_us = now - 3 * 86'400'000'000LL + i;
+        ++old_events;
+      }
+      truth[e.src_ip.starts_with("::ffff:") ? e.src_ip.substr(7) : e.src_ip][i + 1] = e.event_us;  // id = i + 1
+      batch.push_back(std::move(e));
+      if (batch.size() == 10'000) {
+        ASSERT_TRUE(append_when_room(*s, batch));
+      }
+    }
+    ASSERT_TRUE(append_when_room(*s, batch));
+    s->flush();
+    check(*s, "stored");
+  }
+  {
+    // Retention deletes rows of the summarised span; its pass ends with
+    // the span's summaries written again.
+    StorageOptions with_retention = o;
+    with_retention.retention_days = 1;
+    auto s = open(with_retention);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(wait_for([&] { return s->counters().retention_deleted >= old_events; }));
+    ASSERT_TRUE(wait_for([&] { return scalar(path, "SELECT count(*) FROM event_src_span_stale") == 0; }));
+    EXPECT_EQ(s->counters().retention_deleted, old_events);
+    for (int i = 0; i < kEvents; ++i) {
+      if (is_old(i)) {
+        truth[busy].erase(i + 1);
+      }
+    }
+    check(*s, "after retention");
+  }
+  EXPECT_EQ(scalar(path, "SELECT value FROM store_meta WHERE name = 'src_spans_below'"), 1);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM event_src_span WHERE span != 0"), 0);
+  EXPECT_EQ(scalar(path, "SELECT blocks FROM event_src_span WHERE src = X'00000000000000000000ffffcb007109'"),
+            (std::int64_t{1} << 0) | (std::int64_t{1} << 36));
+  {
+    auto s = open(o);
+    ASSERT_TRUE(s);
+    check(*s, "after a reopen");
+    // A span listed as stale is not believed (readers use its blocks'
+    // lists): here its summaries are made wrong as well.
+    ASSERT_EQ(exec_sql(path,
+                       "INSERT INTO event_src_span_stale(span) VALUES(0); "
+                       "UPDATE event_src_span SET rows = rows + 1000, blocks = 0, first_us = 1"),
+              "");
+    check(*s, "with span 0 stale");
+  }
+  // A store of schema 4: the summaries are written at open.
+  ASSERT_EQ(exec_sql(path,
+                     "DROP TABLE event_src_span; DROP TABLE event_src_span_stale; "
+                     "DELETE FROM store_meta WHERE name = 'src_spans_below'; PRAGMA user_version=4"),
+            "");
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(scalar(path, "SELECT value FROM store_meta WHERE name = 'src_spans_below'"), 1);
+  check(*s, "after the migration from schema 4");
 }
 
 }  // namespace
