@@ -218,12 +218,6 @@ start_ingest_core() {
   wait_listening "${c_node[i]}" "${c_pid[i]}" "the core" "${c_log[i]}"
 }
 
-# stored + duplicates of core I (whatever it has committed), or 0.
-committed() {
-  { curl -sf -H "Authorization: Bearer ${c_token[$1]}" "http://127.0.0.1:${c_api[$1]}/metrics" || true; } |
-    awk '$1 == "honeycomb_events_stored_total" { s = $2 } $1 == "honeycomb_events_duplicates_total" { d = $2 }
-         END { printf "%d\n", s + d }'
-}
 # A counter of core I's /metrics (0 when it cannot be read).
 metric() {
   { curl -sf -H "Authorization: Bearer ${c_token[$1]}" "http://127.0.0.1:${c_api[$1]}/metrics" || true; } |
@@ -275,15 +269,19 @@ ingest_run() {
     base=$((base + n))
     done_us[i]=""
   done
-  local deadline=$((SECONDS + deadline_s)) next_report=$((SECONDS + 5)) start_s=$SECONDS pending c sum
+  # One keep-alive poller for every core (curl in a loop took CPU from the
+  # cores under test); it prints done_us.I as each core reaches its share.
+  local waiter_args=() waiter_pid
+  for ((i = 0; i < ncores; i++)); do waiter_args+=(--core "${c_api[i]}" "${c_token[i]}" "${share[i]}"); done
+  python3 bench/wait_stored.py --deadline "$deadline_s" --watch "${c_pid[@]}" "${waiter_args[@]}" >"$work/$tag-wait.out" &
+  waiter_pid=$!
+  local pending
   while :; do
     pending=0
-    sum=0
     for ((i = 0; i < ncores; i++)); do
-      [ -z "${done_us[i]}" ] || { sum=$((sum + share[i])); continue; }
-      c="$(committed "$i")"
-      sum=$((sum + c))
-      if [ "$c" -ge "${share[i]}" ]; then done_us[i]="$(now_us)"; else pending=1; fi
+      [ -z "${done_us[i]}" ] || continue
+      done_us[i]="$(kv "done_us.$i" "$work/$tag-wait.out")"
+      [ -n "${done_us[i]}" ] || pending=1
       kill -0 "${c_pid[i]}" 2>/dev/null || die "a core exited: $(tail -5 "${c_log[i]}")"
       kill -0 "${flood_pids[i]}" 2>/dev/null || die "a generator exited: $(cat "$work/$tag-flood$i.err")"
       if grep -q '^ready=1' "${flood_out[i]}" && [ "$(kv errors "${flood_out[i]}")" != 0 ]; then
@@ -291,17 +289,20 @@ ingest_run() {
       fi
     done
     [ "$pending" = 1 ] || break
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      progress "deadline: $sum of $total stored after ${deadline_s} s"
+    if ! kill -0 "$waiter_pid" 2>/dev/null; then
+      pending=0  # it may have printed the last line just before exiting
+      for ((i = 0; i < ncores; i++)); do
+        [ -n "${done_us[i]}" ] || done_us[i]="$(kv "done_us.$i" "$work/$tag-wait.out")"
+        [ -n "${done_us[i]}" ] || pending=1
+      done
+      [ "$pending" = 1 ] || break
+      progress "deadline: not every event was stored after ${deadline_s} s ($(grep '^stored' "$work/$tag-wait.out" | tr '\n' ' '))"
       for ((i = 0; i < ncores; i++)); do [ -n "${done_us[i]}" ] || done_us[i]="$(now_us)"; done
       break
     fi
-    if [ "$SECONDS" -ge "$next_report" ]; then
-      progress "  $tag: $sum of $total stored after $((SECONDS - start_s)) s"
-      next_report=$((SECONDS + 5))
-    fi
-    sleep 0.05
+    sleep 0.2
   done
+  wait "$waiter_pid" 2>/dev/null || true
   local cpu_after=0 busiest=0 busiest_core="" d
   for ((i = 0; i < ncores; i++)); do
     cpu_after=$((cpu_after + $(cpu_ticks "/proc/${c_pid[i]}")))
