@@ -37,13 +37,13 @@ def stored_of(conn, token):
 
 
 def alive(pid):
+    """True when `pid` exists and is not a zombie (an exited child not reaped yet)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        pass
-    return True
+    return stat[stat.rfind(")") + 2] != "Z"
 
 
 def main():

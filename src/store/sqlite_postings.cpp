@@ -327,26 +327,6 @@ bool read_stale_spans(sqlite3* db, std::vector<std::int64_t>& out) {
   return rc == SQLITE_DONE;
 }
 
-bool read_src_spans(sqlite3* db, const Ip16& src, std::int64_t from_span, std::int64_t spans_below,
-                    std::vector<SrcSpan>& out) {
-  sqlite::Stmt s;
-  if (!s.prepare(db, "SELECT rows, first_us, last_us, blocks FROM event_src_span WHERE span = ? AND src = ?")) {
-    return false;
-  }
-  s.bind_blob(2, src.data(), 16);
-  for (std::int64_t span = std::max<std::int64_t>(from_span, 0); span < spans_below; ++span) {
-    s.bind(1, span);
-    const int rc = s.step();
-    if (rc == SQLITE_ROW) {
-      out.push_back(SrcSpan{span, s.int64(0), s.int64(1), s.int64(2), static_cast<std::uint64_t>(s.int64(3))});
-    } else if (rc != SQLITE_DONE) {
-      return false;
-    }
-    sqlite3_reset(s.get());  // keeps the address bound
-  }
-  return true;
-}
-
 bool AddressSpans::summarised(std::int64_t span) const {
   return span < spans_below && !std::binary_search(stale.begin(), stale.end(), span);
 }
@@ -374,14 +354,25 @@ bool read_address_spans(sqlite3* db, const Ip16& src, AddressSpans& out) {
   if (sqlite3_column_type(oldest.get(), 0) == SQLITE_NULL) {
     return true;  // no written block
   }
-  std::vector<SrcSpan> spans;
-  if (!read_src_spans(db, src, span_of_block(oldest.int64(0)), out.spans_below, spans)) {
+  // One probe per summarised span; stale ones are not asked at all.
+  sqlite::Stmt summary;
+  if (!summary.prepare(db, "SELECT rows, first_us, last_us, blocks FROM event_src_span WHERE span = ? AND src = ?")) {
     return false;
   }
-  for (auto& s : spans) {
-    if (out.summarised(s.span)) {
-      out.spans.push_back(s);
+  summary.bind_blob(2, src.data(), 16);
+  for (std::int64_t span = span_of_block(oldest.int64(0)); span < out.spans_below; ++span) {
+    if (!out.summarised(span)) {
+      continue;
     }
+    summary.bind(1, span);
+    const int found = summary.step();
+    if (found == SQLITE_ROW) {
+      out.spans.push_back(SrcSpan{span, summary.int64(0), summary.int64(1), summary.int64(2),
+                                  static_cast<std::uint64_t>(summary.int64(3))});
+    } else if (found != SQLITE_DONE) {
+      return false;
+    }
+    sqlite3_reset(summary.get());  // keeps the address bound
   }
   return true;
 }

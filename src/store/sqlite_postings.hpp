@@ -156,11 +156,6 @@ struct SrcSpan {
   std::uint64_t blocks = 0;  ///< bit i: block span_first_block(span) + i holds the address
 };
 
-/// The summaries of `src` in the spans [from_span, spans_below) that have
-/// one, oldest first (one probe per span).
-bool read_src_spans(sqlite3* db, const Ip16& src, std::int64_t from_span, std::int64_t spans_below,
-                    std::vector<SrcSpan>& out);
-
 /// Where one address's rows can be, from its span summaries.
 struct AddressSpans {
   std::int64_t spans_below = 0;     ///< store_meta.src_spans_below
@@ -173,7 +168,8 @@ struct AddressSpans {
   /// summary says it does not.
   bool may_hold(std::int64_t block) const;
 };
-/// Reads the address's summaries (one probe per span of the written blocks).
+/// Reads the address's summaries: one probe per summarised, not stale span
+/// of the written blocks.
 bool read_address_spans(sqlite3* db, const Ip16& src, AddressSpans& out);
 
 /// The spans whose summaries retention made stale (event_src_span_stale),
