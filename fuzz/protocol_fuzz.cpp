@@ -5,6 +5,7 @@
 // encode -> parse -> decode unchanged, in both unit styles, as one line.
 // The same bytes through a scratch-memory Framer and decode_borrowed (the
 // core's sessions) must give the same values, messages and errors.
+#include "common/json_equal.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/framer.hpp"
 
@@ -28,52 +29,7 @@ void require(bool ok) {
   }
 }
 
-// Boost 1.81's parser is not correctly rounded for doubles (x * 10^e, two
-// roundings; precise parsing came in 1.83): a double can move by a few ULP
-// across encode -> parse. Ordinary values (timestamps with microseconds,
-// short decimals) are exact; the fuzzer tolerates that drift and nothing else.
-bool same_number(double a, double b) {
-  if (a == b) {
-    return true;
-  }
-  const double scale = std::max(std::fabs(a), std::fabs(b));
-  return scale < 1e-290 || std::fabs(a - b) <= scale * 1e-14;
-}
-
-bool same_json(const boost::json::value& a, const boost::json::value& b) {
-  if (a.is_double() && b.is_double()) {
-    return same_number(a.get_double(), b.get_double());
-  }
-  if (a.kind() != b.kind()) {
-    return a == b;  // int64/uint64 of equal value compare equal
-  }
-  if (const auto* oa = a.if_object()) {
-    const auto& ob = b.get_object();
-    if (oa->size() != ob.size()) {
-      return false;
-    }
-    for (const auto& member : *oa) {
-      const auto* other = ob.if_contains(member.key());
-      if (other == nullptr || !same_json(member.value(), *other)) {
-        return false;
-      }
-    }
-    return true;
-  }
-  if (const auto* aa = a.if_array()) {
-    const auto& ab = b.get_array();
-    if (aa->size() != ab.size()) {
-      return false;
-    }
-    for (std::size_t i = 0; i < aa->size(); ++i) {
-      if (!same_json((*aa)[i], ab[i])) {
-        return false;
-      }
-    }
-    return true;
-  }
-  return a == b;
-}
+using honeycomb::json_equal::same_json;
 
 bool same_message(const Message& a, const Message& b) {
   if (a == b) {

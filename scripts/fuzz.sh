@@ -10,7 +10,7 @@ launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHONEYCOMB_FUZZ=ON \
   -DHONEYCOMB_BUILD_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_C_COMPILER=clang-14 "${launcher[@]}" >/dev/null
-targets=(json_text_fuzz service_config_fuzz parameters_fuzz protocol_fuzz event_line_fuzz honeypot_fuzz ssh_hello_fuzz web_site_fuzz
+targets=(json_text_fuzz service_config_fuzz parameters_fuzz protocol_fuzz pot_event_reader_fuzz event_line_fuzz honeypot_fuzz ssh_hello_fuzz web_site_fuzz
   yaml_config_fuzz rest_api_fuzz ws_filter_fuzz services_fuzz potstore_fuzz security_fuzz
   pg_text_fuzz)
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"

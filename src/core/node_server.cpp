@@ -9,6 +9,7 @@
 #include "core/event_json.hpp"
 #include "core/metrics.hpp"
 #include "core/node_auth.hpp"
+#include "core/pot_event_reader.hpp"
 #include "core/registry.hpp"
 #include "core/stream_hub.hpp"
 #include "events/normalize.hpp"
@@ -239,6 +240,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     const protocol::Framer::Sink sink{
         [this](boost::json::value&& v) { on_value(std::move(v)); },
         [this](std::string_view reason) { malformed(reason); },
+        [this](std::string_view line) { return on_line(line); },
     };
     // A registered node sends a heartbeat every interval; one silent for
     // four is gone (half-open TCP) and will reconnect.
@@ -529,6 +531,30 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     closing_deadline_ = std::chrono::steady_clock::now() + kClosingGrace;
   }
 
+  /// A registered node's PotEvent read without building a document
+  /// (core/pot_event_reader.hpp); false leaves the line to on_value(). A
+  /// peer whose lines this reader keeps turning down (another node's
+  /// PotEvent shape) stops being offered it, so that its lines are not
+  /// parsed twice.
+  bool on_line(std::string_view line) {
+    if (closing_ || !registered_ || !read_lines_) {
+      return false;
+    }
+    auto read = read_pot_event(line, unix_now_us());
+    if (!read) {
+      if (++lines_declined_ >= kLinesDeclinedLimit && lines_declined_ > 4 * lines_read_) {
+        read_lines_ = false;
+      }
+      return false;
+    }
+    ++lines_read_;
+    ctx_.metrics.node_messages_total.fetch_add(1, std::memory_order_relaxed);
+    const auto sent_node_id = read->event.node_id;
+    read->event.node_id = node_id_;
+    accept_pot_event(sent_node_id, std::move(read->event), read->seq);
+    return true;
+  }
+
   void on_value(boost::json::value&& value) {
     if (closing_) {
       return;
@@ -667,12 +693,6 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   void on_pot_event(const protocol::PotEvent& m, std::int64_t now) {
-    if (m.node_id != node_id_) {
-      std::uint64_t suppressed = 0;
-      if (server_->malformed_log.allow(suppressed)) {
-        server_->log->warn("node {} sent an event for node {}; stored as its own", node_id_, m.node_id);
-      }
-    }
     events::Envelope env;
     env.node_id = node_id_;
     env.pot_id = m.pot_id;
@@ -680,9 +700,19 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     env.event_type = m.event_type;
     env.timestamp = m.timestamp;
     env.event_id = m.event_id.value_or(std::string());
-    add_event(events::normalize(m.data, env, now));
-    if (acks_ && m.seq) {
-      batch_seq_ = std::max(batch_seq_, *m.seq);
+    accept_pot_event(m.node_id, events::normalize(m.data, env, now), m.seq);
+  }
+
+  void accept_pot_event(NodeId sent_node_id, events::Event&& e, std::optional<std::uint64_t> seq) {
+    if (sent_node_id != node_id_) {
+      std::uint64_t suppressed = 0;
+      if (server_->malformed_log.allow(suppressed)) {
+        server_->log->warn("node {} sent an event for node {}; stored as its own", node_id_, sent_node_id);
+      }
+    }
+    add_event(std::move(e));
+    if (acks_ && seq) {
+      batch_seq_ = std::max(batch_seq_, *seq);
     }
   }
 
@@ -726,6 +756,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   bool stop_ = false;
   bool version_warned_ = false;
   std::uint32_t malformed_ = 0;
+  // on_line(): PotEvent lines read directly, and lines turned down.
+  static constexpr std::uint64_t kLinesDeclinedLimit = 1024;
+  bool read_lines_ = true;
+  std::uint64_t lines_read_ = 0;
+  std::uint64_t lines_declined_ = 0;
   std::uint64_t registry_session_ = 0;
   std::uint64_t router_generation_ = 0;
   // Extension event_ack (docs/PROTOCOL.md)

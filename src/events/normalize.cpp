@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <limits>
 #include <tuple>
-#include <unordered_map>
+#include <vector>
 
 namespace honeycomb::events {
 namespace {
@@ -114,23 +114,54 @@ void append_text(std::string& out, const boost::json::value& v) {
 
 /// Which field and priority a source key has: built once from kFieldTable,
 /// so that a record is read in one pass over its keys (not one lookup per
-/// table key: that was most of the normalisation time).
+/// table key: that was most of the normalisation time). Most of a record's
+/// keys are not in the table: a bucket by length and first and last
+/// character turns them away without hashing the whole key.
 struct KeyInfo {
   std::uint8_t field;
   std::uint8_t priority;
 };
 
-const std::unordered_map<std::string_view, KeyInfo>& key_index() {
-  static const auto index = [] {
-    std::unordered_map<std::string_view, KeyInfo> m;
+class KeyIndex {
+ public:
+  KeyIndex() {
     for (std::size_t f = 0; f < std::size(kFieldTable); ++f) {
       const auto& keys = kFieldTable[f].keys;
       for (std::size_t p = 0; p < keys.size() && !keys[p].empty(); ++p) {
-        m.emplace(keys[p], KeyInfo{static_cast<std::uint8_t>(f), static_cast<std::uint8_t>(p)});
+        buckets_[bucket(keys[p])].push_back(
+            {keys[p], KeyInfo{static_cast<std::uint8_t>(f), static_cast<std::uint8_t>(p)}});
       }
     }
-    return m;
-  }();
+  }
+
+  const KeyInfo* find(std::string_view key) const {
+    if (key.empty()) {
+      return nullptr;
+    }
+    for (const auto& e : buckets_[bucket(key)]) {
+      if (e.key == key) {
+        return &e.info;
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  struct Entry {
+    std::string_view key;
+    KeyInfo info;
+  };
+  static std::size_t bucket(std::string_view key) {
+    const std::size_t front = static_cast<unsigned char>(key.front());
+    const std::size_t back = static_cast<unsigned char>(key.back());
+    return (key.size() * 131 + front * 31 + back) % kBuckets;
+  }
+  static constexpr std::size_t kBuckets = 251;
+  std::array<std::vector<Entry>, kBuckets> buckets_;
+};
+
+const KeyIndex& key_index() {
+  static const KeyIndex index;
   return index;
 }
 
@@ -168,17 +199,17 @@ class Layers {
     const auto& index = key_index();
     for (const auto& kv : o) {
       const std::string_view key(kv.key().data(), kv.key().size());
-      const auto it = index.find(key);
-      if (it == index.end()) {
+      const KeyInfo* info = index.find(key);
+      if (info == nullptr) {
         continue;
       }
-      const std::size_t f = it->second.field;
+      const std::size_t f = info->field;
       auto& list = by_field_[f];
       std::size_t i = count_[f];
       if (i == kMaxCandidates) {
         continue;  // duplicate keys in one object
       }
-      const Candidate c{it->second.priority * kLayers + layer, key.data(), key.size(), &kv.value()};
+      const Candidate c{info->priority * kLayers + layer, key.data(), key.size(), &kv.value()};
       for (; i > 0 && list[i - 1].rank > c.rank; --i) {
         list[i] = list[i - 1];
       }
@@ -482,7 +513,16 @@ std::string format_time_us(std::int64_t us) {
   return buf;
 }
 
+bool reads_key(std::string_view key) {
+  return key_index().find(key) != nullptr;
+}
+
 Event normalize(const boost::json::object& record, const Envelope& envelope, std::int64_t received_us) {
+  return normalize(record, envelope, received_us, boost::json::serialize(record));
+}
+
+Event normalize(const boost::json::object& record, const Envelope& envelope, std::int64_t received_us,
+                std::string raw_json) {
   Event e;
   const Layers layers(record);
   e.received_us = received_us;
@@ -527,7 +567,7 @@ Event normalize(const boost::json::object& record, const Envelope& envelope, std
   e.session = text_field(layers, f_session);
   e.url = text_field(layers, f_url);
   e.message = text_field(layers, f_message);
-  e.raw_json = boost::json::serialize(record);
+  e.raw_json = std::move(raw_json);
   return e;
 }
 

@@ -48,6 +48,17 @@ std::span<const FieldSource> field_table();
 /// ports given as strings are parsed, invalid ones become 0.
 Event normalize(const boost::json::object& record, const Envelope& envelope, std::int64_t received_us);
 
+/// The same, with the record's text given: a reader that already has the
+/// record as compact JSON (core/pot_event_reader.hpp) passes it, and
+/// `record` then needs only the members normalize() reads (see reads_key()).
+Event normalize(const boost::json::object& record, const Envelope& envelope, std::int64_t received_us,
+                std::string raw_json);
+
+/// Whether normalize() reads the member `key` of a record or of the record's
+/// `data` / `metadata` objects (a key of the field table). The record's own
+/// `data` and `metadata` are read too when they are objects.
+bool reads_key(std::string_view key);
+
 /// Parses an ISO 8601 time ("2024-01-15T10:30:00Z", fractions, offsets) or
 /// unix seconds (integer or float) into unix microseconds.
 std::optional<std::int64_t> parse_time_us(std::string_view text);

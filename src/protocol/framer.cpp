@@ -75,6 +75,14 @@ void Framer::feed(std::string_view bytes, const Sink& sink) {
       if (p == end) {
         return;
       }
+      if (sink.on_line) {
+        const char* nl = next_newline();
+        if (nl != nullptr && static_cast<std::size_t>(nl - p) <= max_bytes_ &&
+            sink.on_line(std::string_view(p, static_cast<std::size_t>(nl - p)))) {
+          p = nl + 1;
+          continue;
+        }
+      }
       in_value_ = true;
     }
     if (pending_ >= max_bytes_) {

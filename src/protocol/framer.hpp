@@ -23,6 +23,12 @@ class Framer {
   struct Sink {
     std::function<void(boost::json::value&&)> on_value;
     std::function<void(std::string_view reason)> on_error;
+    /// Optional, tried first for each value whose line ends within the same
+    /// feed (the text from the value's first byte to the '\n', at most
+    /// max_bytes): true when the sink took it itself, false to have it
+    /// parsed as usual. The core reads its PotEvents this way
+    /// (core/pot_event_reader.hpp).
+    std::function<bool(std::string_view line)> on_line;
   };
 
   /// Where parsed values live. `owned`: the default memory resource; the

@@ -309,6 +309,25 @@ TEST_P(ProtocolFramer, RandomChunkingKeepsEveryValueInOrder) {
   }
 }
 
+// on_line is offered each value whose line ends in the same feed; what it
+// takes is not parsed, what it declines is, and a value that spans feeds
+// never reaches it.
+TEST_P(ProtocolFramer, LinesGoToOnLineFirst) {
+  Framer f = make(200);
+  Recorder r;
+  std::vector<std::string> offered;
+  r.sink.on_line = [&](std::string_view line) {
+    offered.emplace_back(line);
+    return line == kDrop;  // takes only this one
+  };
+  f.feed("  " + kDrop + "\n" + kStatus + "\n" + R"({"a":1}{"b":2})" + "\n" + kDrop.substr(0, 10), r.sink);
+  f.feed(kDrop.substr(10) + "\n" + kDrop + "\r\n" + std::string(250, ' ') + "[" + std::string(250, '1') + "]\n",
+         r.sink);
+  EXPECT_THAT(offered, ElementsAre(kDrop, kStatus, R"({"a":1}{"b":2})", R"({"b":2})", kDrop + "\r"));
+  EXPECT_THAT(r.values, ElementsAre(kStatus, R"({"a":1})", R"({"b":2})", kDrop, kDrop));
+  ASSERT_EQ(r.errors.size(), 1u);  // the long line: not offered (over max_bytes), refused as before
+}
+
 TEST_P(ProtocolFramer, ManyValuesOnOneLongLineStayLinear) {
   // 1,000,000 tiny values on one 2 MB line: each must not rescan the rest of
   // the line for a newline (quadratic: about a terabyte of memchr, minutes;
