@@ -49,6 +49,13 @@ constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;          ///< events deleted per retention transaction
 constexpr int kCheckpointFrames = 256;         ///< WAL pages (64 KiB) that wake the checkpointer (16 MiB)
 constexpr int kWriterCheckpointFrames = 4096;  ///< WAL pages past which the writer checkpoints itself (256 MiB)
+/// The WAL file is cut back to this size when it restarts: more than it
+/// grows to under load (kWriterCheckpointFrames plus a commit), so a busy
+/// store writes its WAL over pages already in the page cache instead of
+/// freeing them and faulting in new ones at the next pass (a third of the
+/// writer's time where fresh pages are dear; docs/BENCHMARKS.md). Cut to
+/// nothing once the store goes idle (SqliteStorage::truncate_idle_wal).
+constexpr std::int64_t kWalKeptBytes = std::int64_t{512} << 20;
 
 // Migrations: index i brings user_version i to i+1. Never edit a released
 // step; append a new one.
@@ -427,7 +434,8 @@ class SqliteStorage final : public Storage {
     // 64 KiB pages measured ~1.5x faster ingest than 4 KiB for ~1 KB rows.
     if (!sqlite::exec(db, "PRAGMA page_size=65536") || !sqlite::exec(db, "PRAGMA journal_mode=WAL") ||
         !sqlite::exec(db, "PRAGMA synchronous=NORMAL") || !sqlite::exec(db, "PRAGMA temp_store=MEMORY") ||
-        !sqlite::exec(db, "PRAGMA journal_size_limit=67108864") || !sqlite::exec(db, "PRAGMA wal_autocheckpoint=0") ||
+        !sqlite::exec(db, ("PRAGMA journal_size_limit=" + std::to_string(kWalKeptBytes)).c_str()) ||
+        !sqlite::exec(db, "PRAGMA wal_autocheckpoint=0") ||
         !sqlite::exec(
             db,
             ("PRAGMA cache_size=-" + std::to_string(std::max<std::int64_t>(options_.cache_mb, 2) * 1024)).c_str())) {
@@ -1668,6 +1676,7 @@ class SqliteStorage final : public Storage {
 
   static int wal_hook(void* self, sqlite3* db, const char*, int frames) {
     auto* me = static_cast<SqliteStorage*>(self);
+    me->wal_written_ = true;
     if (frames >= kWriterCheckpointFrames) {
       sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     } else if (frames >= kCheckpointFrames) {
@@ -1678,6 +1687,23 @@ class SqliteStorage final : public Storage {
       me->ckpt_cv_.notify_one();
     }
     return SQLITE_OK;
+  }
+
+  /// On the writer thread, when the store is idle: the WAL kept at its
+  /// working size under load (kWalKeptBytes) is copied back and cut to
+  /// nothing, so an idle store holds no WAL on disk. Never waits: with a
+  /// reader still on the WAL it is left for the next idle tick.
+  void truncate_idle_wal() {
+    if (!wal_written_) {
+      return;
+    }
+    sqlite3* db = writer_db_.get();
+    sqlite3_busy_timeout(db, 0);
+    const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    sqlite3_busy_timeout(db, options_.busy_timeout_ms);
+    if (rc == SQLITE_OK) {
+      wal_written_ = false;
+    }
   }
 
   void checkpoint_loop() {
@@ -1720,6 +1746,7 @@ class SqliteStorage final : public Storage {
         break;
       }
       if (work.empty() && writer_release_.exchange(false)) {
+        truncate_idle_wal();
         sqlite3_db_release_memory(writer_db_.get());
         ::malloc_trim(0);  // the pages just freed, back to the system
       }
@@ -2089,6 +2116,7 @@ class SqliteStorage final : public Storage {
   bool ckpt_release_ = false;  ///< release_memory() asked the checkpointer to drop its cache
 
   std::atomic<bool> writer_release_{false};  ///< release_memory() asked the writer to drop its cache
+  bool wal_written_ = false;                 ///< writer thread: frames written since the WAL was last cut to nothing
 };
 
 }  // namespace

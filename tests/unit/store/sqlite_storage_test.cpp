@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <sqlite3.h>
@@ -73,6 +74,55 @@ TEST_F(SqliteStoreTest, RetentionBySize) {
   EXPECT_EQ(left.size() + s->counters().retention_deleted, 2500u);
   // The newest survive.
   EXPECT_EQ(s->get(2500).value->event.event_id, "ev-2499");
+}
+
+// The WAL keeps its size while events come (its pages are written over,
+// not freed and faulted in again) and is cut to nothing once the store is
+// told it is idle, but not from under a reader still using it.
+TEST_F(SqliteStoreTest, IdleStoreCutsItsWalUnlessAReaderUsesIt) {
+  const auto path = dir_.file("events.db");
+  const auto wal_bytes = [&] {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(path + "-wal", ec);
+    return ec ? std::uintmax_t{0} : n;
+  };
+  auto s = open();
+  ASSERT_TRUE(s);
+  const std::string pad(2000, 'p');
+  auto batch = range(0, 2000);
+  for (auto& e : batch) {
+    e.raw_json = R"({"pad":")" + pad + R"("})";
+  }
+  ASSERT_TRUE(s->append(batch));
+  s->flush();
+  ASSERT_GT(wal_bytes(), 4u << 20);
+
+  // A reader inside a read transaction holds the WAL: the idle tick leaves it.
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM events;", nullptr, nullptr, nullptr), SQLITE_OK);
+  s->release_memory();
+  append_all(*s, range(2000, 2010));  // the writer went on after its idle work
+  s->flush();
+  EXPECT_GT(wal_bytes(), 0u);
+  sqlite3_stmt* rows = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(reader, "SELECT count(*) FROM events", -1, &rows, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(rows), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(rows, 0), 2000) << "the reader's snapshot";
+  sqlite3_finalize(rows);
+  ASSERT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(reader);
+
+  // The next idle tick cuts it; nothing is lost, and the writer goes on.
+  ASSERT_TRUE(wait_for([&] {
+    s->release_memory();
+    return wal_bytes() == 0;
+  }));
+  EXPECT_EQ(count(*s, {}), 2010u);
+  append_all(*s, range(2010, 2020));
+  s->flush();
+  EXPECT_EQ(count(*s, {}), 2020u);
+  EXPECT_GT(wal_bytes(), 0u);
 }
 
 TEST_F(SqliteStoreTest, CommitFailureIsRetriedThenReported) {
