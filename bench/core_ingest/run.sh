@@ -118,7 +118,13 @@ case "$wait_rc" in
 esac
 cpu_after="$(cpu_ticks "/proc/$core_pid")"
 declare -A t_after
-for t in /proc/"$core_pid"/task/*; do t_after[${t##*/}]="$(cpu_ticks "$t")"; done
+declare -A t_name
+main_name="$(cat "/proc/$core_pid/comm")"
+main_tid="$core_pid"
+for t in /proc/"$core_pid"/task/*; do
+  t_after[${t##*/}]="$(cpu_ticks "$t")"
+  t_name[${t##*/}]="$(cat "$t/comm")"
+done
 hwm="$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$core_pid/status")"
 loaded_rss="$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$core_pid/status")"
 # The generator prints its figures once every connection has sent everything.
@@ -211,14 +217,13 @@ printf '%-44s %s s (generator done writing after %s s)\n' "wall time, first byte
 printf '%-44s %s\n' "core events/s" "$rate"
 printf '%-44s %s s = %s us per event (generator: %s s)\n' "core CPU time (utime+stime)" "$cpu_s" "$cpu_us_per_event" "$gen_cpu"
 printf '%-44s %s MB (idle before load %s MB, after load %s MB)\n' "core peak RSS (VmHWM)" "$(mb "$hwm")" "$(mb "$idle_rss")" "$(mb "$loaded_rss")"
-echo "core CPU per thread (creation order: main = I/O 1, checkpointer, writer, db pool x2, I/O 2..):"
-i=0
+echo "core CPU per thread (by the names the core gives them; main = the first I/O thread, unnamed = database pool):"
 for tid in $(printf '%s\n' "${!t_after[@]}" | sort -n); do
-  case $i in 0) role="main/I-O 1" ;; 1) role="checkpointer" ;; 2) role="SQLite writer" ;; 3 | 4) role="db pool" ;; *) role="I/O $((i - 3))" ;; esac
+  role="${t_name[$tid]}"
+  if [ "$tid" = "$main_tid" ]; then role="main/core-io"; elif [ "$role" = "$main_name" ]; then role="db pool"; fi
   d=$(( ${t_after[$tid]} - ${t_before[$tid]:-0} ))
   printf '    %-14s tid %-8s %6.2f s (%s%%)\n' "$role" "$tid" "$(awk -v d="$d" -v hz="$hz" 'BEGIN { print d / hz }')" \
     "$(awk -v d="$d" -v t="$cpu_after" -v b="$cpu_before" 'BEGIN { if (t > b) printf "%.0f", 100 * d / (t - b); else print 0 }')"
-  i=$((i + 1))
 done
 if [ -n "$raw_rate" ]; then
   printf '%-44s %s\n' "raw SQLite insert rate (same rows, same schema)" "$raw_rate"

@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/resident_code.hpp"
+#include "common/thread_name.hpp"
 #include "core/api/api_server.hpp"
 #include "core/api/dashboard.hpp"
 #include "core/auth.hpp"
@@ -254,7 +255,10 @@ int run_core(const CoreConfig& config, const std::function<void(const RunInfo&)>
   }
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.io_threads; ++i) {
-    threads.emplace_back([&io]() { io.run(); });
+    threads.emplace_back([&io]() {
+      name_this_thread("core-io");
+      io.run();
+    });
   }
   io.run();
   for (auto& t : threads) {

@@ -2,12 +2,44 @@
 #include "store/ingest_queue.hpp"
 
 #include "common/clock.hpp"
+#include "common/thread_name.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <exception>
 
 namespace honeycomb::store {
+
+IngestQueue::IngestQueue(std::size_t capacity)
+    : capacity_(capacity), reaper_([this] {
+        name_this_thread("store-reaper");
+        reap_loop();
+      }) {}
+
+IngestQueue::~IngestQueue() {
+  {
+    std::lock_guard lk(reap_mu_);
+    reap_stop_ = true;
+  }
+  reap_cv_.notify_one();
+  reaper_.join();
+}
+
+void IngestQueue::reap_loop() {
+  std::vector<std::vector<events::Event>> taken;
+  while (true) {
+    {
+      std::unique_lock lk(reap_mu_);
+      reap_cv_.wait(lk, [&] { return reap_stop_ || !spent_.empty(); });
+      if (spent_.empty()) {
+        return;  // stopping, and nothing left to free
+      }
+      taken.swap(spent_);
+      spent_events_ = 0;
+    }
+    taken.clear();
+  }
+}
 
 bool IngestQueue::append(std::vector<events::Event>& batch, std::function<void(bool ok)> on_committed) {
   const std::size_t n = batch.size();
@@ -98,7 +130,21 @@ void IngestQueue::finish(WriterWork& work, bool ok, std::uint64_t stored) {
     processed_seq_ += work.events + work.batches.size();
   }
   done_cv_.notify_all();
-  work.batches.clear();
+  bool handed = false;
+  {
+    std::lock_guard lk(reap_mu_);
+    if (spent_events_ + work.events <= kMaxSpentEvents && !reap_stop_) {
+      for (auto& batch : work.batches) {
+        spent_.push_back(std::move(batch.events));
+      }
+      spent_events_ += work.events;
+      handed = true;
+    }
+  }
+  if (handed) {
+    reap_cv_.notify_one();
+  }
+  work.batches.clear();  // the callbacks, and the events if not handed over
   work.events = 0;
 }
 

@@ -10,6 +10,7 @@
 // re-established on next use: a database restart costs failed commits
 // (whose events the nodes keep and resend), never a crash or a lost event.
 #include "common/clock.hpp"
+#include "common/thread_name.hpp"
 #include "store/ingest_queue.hpp"
 #include "store/pg_db.hpp"
 #include "store/pg_lib.hpp"
@@ -405,7 +406,10 @@ class PgStorage final : public Storage {
     }
     ensure_partition(floor_div(unix_now_us(), kDayUs));
     ensure_partition(floor_div(unix_now_us(), kDayUs) + 1);
-    writer_thread_ = std::thread([this] { writer_loop(); });
+    writer_thread_ = std::thread([this] {
+      name_this_thread("store-writer");
+      writer_loop();
+    });
     return true;
   }
 
@@ -919,7 +923,10 @@ class PgStorage final : public Storage {
       handlers_ = std::move(handlers);
     }
     core_id_.store(core_id);
-    listener_ = std::thread([this] { listener_loop(); });
+    listener_ = std::thread([this] {
+      name_this_thread("store-listen");
+      listener_loop();
+    });
   }
 
   void leave_cluster() override {

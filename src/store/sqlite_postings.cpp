@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 namespace honeycomb::store::postings {
 
@@ -29,16 +30,11 @@ constexpr std::size_t kEntryBytes = 16;
 
 }  // namespace
 
-std::string pack(std::vector<Entry>& entries) {
-  std::sort(entries.begin(), entries.end(), newer);
-  std::string out(entries.size() * kEntryBytes, '\0');
-  char* p = out.data();
-  for (const auto& e : entries) {
-    put_le(e.event_us, p);
-    put_le(e.id, p + 8);
-    p += kEntryBytes;
-  }
-  return out;
+void pack_onto(std::string& list, const Entry& e) {
+  char bytes[kEntryBytes];
+  put_le(e.event_us, bytes);
+  put_le(e.id, bytes + 8);
+  list.append(bytes, kEntryBytes);
 }
 
 void unpack(const void* data, std::size_t size, std::vector<Entry>& out) {
@@ -52,8 +48,8 @@ void unpack(const void* data, std::size_t size, std::vector<Entry>& out) {
 
 void BlockPostings::reset(std::int64_t block) {
   block_ = block;
-  rows_ = 0;
   min_us_ = max_us_ = 0;
+  entries_.clear();
   pot_ids_.clear();
   event_types_.clear();
   pot_types_.clear();
@@ -61,26 +57,36 @@ void BlockPostings::reset(std::int64_t block) {
   sources_.clear();
 }
 
-void BlockPostings::add_to(Lists& lists, std::string_view key, const Entry& e) {
-  if (auto it = lists.find(key); it != lists.end()) {
-    it->second.push_back(e);
-  } else {
-    lists.emplace(std::string(key), std::vector<Entry>{e});
-  }
+std::size_t BlockPostings::Ip16Hash::operator()(const Ip16& ip) const noexcept {
+  return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(ip.data()), ip.size()));
 }
 
 void BlockPostings::add(const RowKeys& row) {
   const Entry e{row.event_us, row.id};
-  min_us_ = rows_ == 0 ? row.event_us : std::min(min_us_, row.event_us);
-  max_us_ = rows_ == 0 ? row.event_us : std::max(max_us_, row.event_us);
-  ++rows_;
-  add_to(pot_ids_, row.pot_id, e);
-  add_to(event_types_, row.event_type, e);
-  add_to(pot_types_, row.pot_type, e);
-  node_ids_[row.node_id].push_back(e);
+  min_us_ = entries_.empty() ? row.event_us : std::min(min_us_, row.event_us);
+  max_us_ = entries_.empty() ? row.event_us : std::max(max_us_, row.event_us);
+  entries_.push_back(e);
+  pot_ids_.add(row.pot_id);
+  event_types_.add(row.event_type);
+  pot_types_.add(row.pot_type);
+  node_ids_.add(row.node_id);
   if (row.src != nullptr) {
-    sources_.emplace_back(*row.src, e);
+    sources_.add(*row.src);
+  } else {
+    sources_.of_row.push_back(kNoSource);
   }
+}
+
+std::vector<std::string> BlockPostings::lists_of(const std::vector<std::uint32_t>& newest_first,
+                                                 const std::vector<Entry>& entries,
+                                                 const std::vector<std::uint32_t>& of_row, std::size_t values) {
+  std::vector<std::string> lists(values);
+  for (const std::uint32_t row : newest_first) {
+    if (const std::uint32_t value = of_row[row]; value != kNoSource) {
+      pack_onto(lists[value], entries[row]);
+    }
+  }
+  return lists;
 }
 
 bool BlockPostings::write(sqlite3* db, bool replace) {
@@ -102,7 +108,7 @@ bool BlockPostings::write(sqlite3* db, bool replace) {
       return false;
     }
   }
-  if (rows_ == 0) {
+  if (entries_.empty()) {
     return true;
   }
   Stmt list, source, span;
@@ -111,8 +117,14 @@ bool BlockPostings::write(sqlite3* db, bool replace) {
       !span.prepare(db, "INSERT INTO event_blocks(blk, min_us, max_us, rows) VALUES(?,?,?,?)")) {
     return false;
   }
-  const auto put = [&](Kind kind, auto bind_key, std::vector<Entry>& entries) {
-    const std::string packed = pack(entries);
+  // One sort of the block's rows, newest first; every list is dealt from it.
+  std::vector<std::uint32_t> newest_first(entries_.size());
+  for (std::uint32_t i = 0; i < newest_first.size(); ++i) {
+    newest_first[i] = i;
+  }
+  std::sort(newest_first.begin(), newest_first.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return newer(entries_[a], entries_[b]); });
+  const auto put = [&](Kind kind, auto bind_key, const std::string& packed) {
     list.bind(1, static_cast<std::int64_t>(kind));
     bind_key(list);
     list.bind(3, block_);
@@ -121,48 +133,46 @@ bool BlockPostings::write(sqlite3* db, bool replace) {
     list.reset();
     return ok;
   };
-  const std::pair<Kind, Lists*> text_lists[] = {
+  const std::pair<Kind, TextColumn*> text_columns[] = {
       {Kind::pot_id, &pot_ids_}, {Kind::event_type, &event_types_}, {Kind::pot_type, &pot_types_}};
-  for (const auto& [kind, lists] : text_lists) {
-    for (auto& [key, entries] : *lists) {
+  for (const auto& [kind, column] : text_columns) {
+    const auto lists = lists_of(newest_first, entries_, column->of_row, column->keys.size());
+    for (std::size_t v = 0; const auto& packed : lists) {
       if (!put(
-              kind, [&key = key](Stmt& s) { s.bind(2, key); }, entries)) {
+              kind, [&key = column->keys[v++]](Stmt& s) { s.bind(2, key); }, packed)) {
         return false;
       }
     }
   }
-  for (auto& [node, entries] : node_ids_) {
+  const auto node_lists = lists_of(newest_first, entries_, node_ids_.of_row, node_ids_.keys.size());
+  for (std::size_t v = 0; const auto& packed : node_lists) {
     if (!put(
-            Kind::node_id, [node = node](Stmt& s) { s.bind(2, node); }, entries)) {
+            Kind::node_id, [node = node_ids_.keys[v++]](Stmt& s) { s.bind(2, node); }, packed)) {
       return false;
     }
   }
   // Sources in key order: each insert lands at the end of the table (the
   // block leads the key), and one list per address.
-  auto& sources = sources_;
-  std::sort(sources.begin(), sources.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<Entry> run;
-  for (std::size_t i = 0; i < sources.size();) {
-    std::size_t j = i;
-    run.clear();
-    while (j < sources.size() && sources[j].first == sources[i].first) {
-      run.push_back(sources[j].second);
-      ++j;
-    }
-    const std::string packed = pack(run);
+  const auto source_lists = lists_of(newest_first, entries_, sources_.of_row, sources_.keys.size());
+  std::vector<std::uint32_t> by_address(sources_.keys.size());
+  for (std::uint32_t i = 0; i < by_address.size(); ++i) {
+    by_address[i] = i;
+  }
+  std::sort(by_address.begin(), by_address.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return sources_.keys[a] < sources_.keys[b]; });
+  for (const std::uint32_t v : by_address) {
     source.bind(1, block_);
-    source.bind_blob(2, sources[i].first.data(), 16);
-    source.bind_blob(3, packed.data(), static_cast<int>(packed.size()));
+    source.bind_blob(2, sources_.keys[v].data(), 16);
+    source.bind_blob(3, source_lists[v].data(), static_cast<int>(source_lists[v].size()));
     if (source.step() != SQLITE_DONE) {
       return false;
     }
     source.reset();
-    i = j;
   }
   span.bind(1, block_);
   span.bind(2, min_us_);
   span.bind(3, max_us_);
-  span.bind(4, static_cast<std::int64_t>(rows_));
+  span.bind(4, static_cast<std::int64_t>(entries_.size()));
   return span.step() == SQLITE_DONE;
 }
 

@@ -71,8 +71,9 @@ inline bool newer(const Entry& a, const Entry& b) {
   return a.event_us != b.event_us ? a.event_us > b.event_us : a.id > b.id;
 }
 
-/// Sorts `entries` newest first and packs them (16 bytes each, little endian).
-std::string pack(std::vector<Entry>& entries);
+/// Appends `e` to a packed list (16 bytes, little endian); lists are kept
+/// newest first by their writer.
+void pack_onto(std::string& list, const Entry& e);
 /// Appends the entries of a packed list; a length that is not a multiple of
 /// 16 (a damaged database) yields the whole entries only.
 void unpack(const void* data, std::size_t size, std::vector<Entry>& out);
@@ -93,29 +94,60 @@ class BlockPostings {
   /// Starts gathering `block` (forgets what was gathered).
   void reset(std::int64_t block);
   std::int64_t block() const { return block_; }
-  bool empty() const { return rows_ == 0; }
-  std::size_t rows() const { return rows_; }
+  bool empty() const { return entries_.empty(); }
+  std::size_t rows() const { return entries_.size(); }
 
   /// Adds a stored row of this block.
   void add(const RowKeys& row);
 
   /// Writes the block's postings and time span, inside the caller's
   /// transaction; `replace`: first deletes what the block had (a rebuild;
-  /// a block with no rows left then has none). Sorts the gathered lists in
-  /// place (no copy per block). False with the connection's error on failure.
+  /// a block with no rows left then has none). False with the connection's
+  /// error on failure.
   bool write(sqlite3* db, bool replace);
 
  private:
-  using Lists = std::unordered_map<std::string, std::vector<Entry>, query_support::TextHash, std::equal_to<>>;
+  /// The distinct values of one key column in the block, each numbered in
+  /// the order first seen, and each row's number.
+  template <class Key, class Map>
+  struct Column {
+    Map numbers;
+    std::vector<Key> keys;
+    std::vector<std::uint32_t> of_row;
+    void clear() {
+      numbers.clear();
+      keys.clear();
+      of_row.clear();
+    }
+    template <class Lookup>
+    void add(const Lookup& key) {
+      auto it = numbers.find(key);
+      if (it == numbers.end()) {
+        it = numbers.emplace(Key(key), static_cast<std::uint32_t>(keys.size())).first;
+        keys.push_back(Key(key));
+      }
+      of_row.push_back(it->second);
+    }
+  };
+  struct Ip16Hash {
+    std::size_t operator()(const Ip16& ip) const noexcept;
+  };
+  using TextColumn =
+      Column<std::string, std::unordered_map<std::string, std::uint32_t, query_support::TextHash, std::equal_to<>>>;
+  static constexpr std::uint32_t kNoSource = ~std::uint32_t{0};
 
-  static void add_to(Lists& lists, std::string_view key, const Entry& e);
+  /// Each value's packed list, newest first: the rows are sorted once and
+  /// dealt out to the values in that order (not a sort per list).
+  static std::vector<std::string> lists_of(const std::vector<std::uint32_t>& newest_first,
+                                           const std::vector<Entry>& entries, const std::vector<std::uint32_t>& of_row,
+                                           std::size_t values);
 
   std::int64_t block_ = 0;
-  std::size_t rows_ = 0;
   std::int64_t min_us_ = 0, max_us_ = 0;
-  Lists pot_ids_, event_types_, pot_types_;
-  std::unordered_map<std::int64_t, std::vector<Entry>> node_ids_;
-  std::vector<std::pair<Ip16, Entry>> sources_;
+  std::vector<Entry> entries_;  ///< per row, in the order added
+  TextColumn pot_ids_, event_types_, pot_types_;
+  Column<std::int64_t, std::unordered_map<std::int64_t, std::uint32_t>> node_ids_;
+  Column<Ip16, std::unordered_map<Ip16, std::uint32_t, Ip16Hash>> sources_;  ///< kNoSource for a row without one
 };
 
 /// Reads the key columns of the rows with ids in [from, to) in id order and

@@ -6,6 +6,7 @@
 // a small pool (one per concurrent caller), registry/token writes use their
 // own connection; WAL lets all of them run beside the writer.
 #include "common/clock.hpp"
+#include "common/thread_name.hpp"
 #include "store/ingest_queue.hpp"
 #include "store/query_support.hpp"
 #include "store/sqlite_db.hpp"
@@ -479,8 +480,14 @@ class SqliteStorage final : public Storage {
       return false;
     }
     sqlite3_wal_hook(db, &SqliteStorage::wal_hook, this);
-    checkpointer_ = std::thread([this] { checkpoint_loop(); });
-    writer_ = std::thread([this] { writer_loop(); });
+    checkpointer_ = std::thread([this] {
+      name_this_thread("store-ckpt");
+      checkpoint_loop();
+    });
+    writer_ = std::thread([this] {
+      name_this_thread("store-writer");
+      writer_loop();
+    });
     return true;
   }
 

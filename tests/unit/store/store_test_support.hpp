@@ -339,10 +339,13 @@ class StoreFixture : public ::testing::Test {
     }
     PgConnection c(pg_.uri());
     std::string out = "\nthe database itself:";
-    for (const char* sql : {"SELECT tableoid::regclass::text || ': ' || count(*) FROM events GROUP BY 1",
-                            "SELECT 'session ' || pid || ' ' || coalesce(state, '?') || ' xmin ' || "
-                            "coalesce(backend_xmin::text, '-') || ': ' || left(query, 60) FROM pg_stat_activity "
-                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"}) {
+    for (const char* sql :
+         {"SELECT p || ': ' || n FROM (SELECT tableoid::regclass::text AS p, count(*) AS n FROM events "
+          "GROUP BY 1) AS parts",
+          "SELECT 'search_path ' || current_setting('search_path')",
+          "SELECT 'session ' || pid || ' ' || coalesce(state, '?') || ' xmin ' || "
+          "coalesce(backend_xmin::text, '-') || ': ' || left(query, 60) FROM pg_stat_activity "
+          "WHERE datname = current_database() AND pid <> pg_backend_pid()"}) {
       for (const auto& row : c.column(sql).value_or(std::vector<std::string>{})) {
         out += "\n  " + row;
       }
