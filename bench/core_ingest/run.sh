@@ -61,6 +61,9 @@ now_us() { date +%s%6N; }
 # utime + stime of a process (or one thread), in clock ticks. The command name
 # is in parentheses and may contain spaces: count fields after the last ')'.
 cpu_ticks() { sed 's/.*) //' "$1/stat" | awk '{ print $12 + $13 }'; }
+# utime, stime (clock ticks), minor page faults and bytes written (write
+# calls: the WAL for the writer, the database file for the checkpointer).
+cpu_split() { echo "$(sed 's/.*) //' "$1/stat" | awk '{ print $12, $13, $8 }') $(awk '$1 == "wchar:" { print $2 }' "$1/io")"; }
 kv() { awk -F= -v k="$1" '$1 == k { print $2 }' "$2" | tail -1; }
 
 # --- the core ------------------------------------------------------------------
@@ -93,7 +96,11 @@ metric() {
 idle_rss="$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$core_pid/status")"
 hz="$(getconf CLK_TCK)"
 declare -A t_before
-for t in /proc/"$core_pid"/task/*; do t_before[${t##*/}]="$(cpu_ticks "$t")"; done
+declare -A t_split_before
+for t in /proc/"$core_pid"/task/*; do
+  t_before[${t##*/}]="$(cpu_ticks "$t")"
+  t_split_before[${t##*/}]="$(cpu_split "$t")"
+done
 cpu_before="$(cpu_ticks "/proc/$core_pid")"
 
 echo "bench: $nodes nodes x $per_node events = $total PotEvents -> core (io_threads $io_threads);" \
@@ -119,10 +126,12 @@ esac
 cpu_after="$(cpu_ticks "/proc/$core_pid")"
 declare -A t_after
 declare -A t_name
+declare -A t_split_after
 main_name="$(cat "/proc/$core_pid/comm")"
 main_tid="$core_pid"
 for t in /proc/"$core_pid"/task/*; do
   t_after[${t##*/}]="$(cpu_ticks "$t")"
+  t_split_after[${t##*/}]="$(cpu_split "$t")"
   t_name[${t##*/}]="$(cat "$t/comm")"
 done
 hwm="$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$core_pid/status")"
@@ -137,6 +146,7 @@ flood_errors="$(kv errors "$work/flood.out")"
 received="$(metric honeycomb_events_received_total)"
 failed="$(metric honeycomb_events_failed_total)"
 dups="$(metric honeycomb_events_duplicates_total)"
+transactions="$(metric honeycomb_store_transactions_total)"
 kill -TERM "$flood_pid" 2>/dev/null || true
 wait "$flood_pid" 2>/dev/null || true
 flood_pid=""
@@ -215,15 +225,22 @@ printf '%-44s %s (distinct event_id %s; duplicates reported %s; failed %s)\n' "e
 printf '%-44s %s of %s present\n' "sampled event_ids" "$sample_found" "$sample_n"
 printf '%-44s %s s (generator done writing after %s s)\n' "wall time, first byte -> last commit" "$secs" "$send_secs"
 printf '%-44s %s\n' "core events/s" "$rate"
+printf '%-44s %s (%s events each)\n' "store transactions" "$transactions" \
+  "$(awk -v n="$rows" -v t="$transactions" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }')"
 printf '%-44s %s s = %s us per event (generator: %s s)\n' "core CPU time (utime+stime)" "$cpu_s" "$cpu_us_per_event" "$gen_cpu"
 printf '%-44s %s MB (idle before load %s MB, after load %s MB)\n' "core peak RSS (VmHWM)" "$(mb "$hwm")" "$(mb "$idle_rss")" "$(mb "$loaded_rss")"
-echo "core CPU per thread (by the names the core gives them; main = the first I/O thread, unnamed = database pool):"
+echo "core CPU per thread (by the names the core gives them; main = the first I/O thread, unnamed = database pool;"
+echo "user and kernel time, minor page faults, bytes passed to write calls):"
 for tid in $(printf '%s\n' "${!t_after[@]}" | sort -n); do
   role="${t_name[$tid]}"
   if [ "$tid" = "$main_tid" ]; then role="main/core-io"; elif [ "$role" = "$main_name" ]; then role="db pool"; fi
   d=$(( ${t_after[$tid]} - ${t_before[$tid]:-0} ))
-  printf '    %-14s tid %-8s %6.2f s (%s%%)\n' "$role" "$tid" "$(awk -v d="$d" -v hz="$hz" 'BEGIN { print d / hz }')" \
-    "$(awk -v d="$d" -v t="$cpu_after" -v b="$cpu_before" 'BEGIN { if (t > b) printf "%.0f", 100 * d / (t - b); else print 0 }')"
+  split="$(awk -v a="${t_split_after[$tid]}" -v b="${t_split_before[$tid]:-0 0 0 0}" -v hz="$hz" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    printf "user %5.2f s, kernel %5.2f s, %7d faults, %6.0f MB written", (x[1] - y[1]) / hz, (x[2] - y[2]) / hz, x[3] - y[3],
+      (x[4] - y[4]) / 1e6 }')"
+  printf '    %-14s tid %-8s %6.2f s (%3s%%)  %s\n' "$role" "$tid" "$(awk -v d="$d" -v hz="$hz" 'BEGIN { print d / hz }')" \
+    "$(awk -v d="$d" -v t="$cpu_after" -v b="$cpu_before" 'BEGIN { if (t > b) printf "%.0f", 100 * d / (t - b); else print 0 }')" "$split"
 done
 if [ -n "$raw_rate" ]; then
   printf '%-44s %s\n' "raw SQLite insert rate (same rows, same schema)" "$raw_rate"

@@ -12,6 +12,7 @@
 #   BENCH_ROWS            rows per layout [1000000]
 #   BENCH_BATCH           rows per transaction for the single-index layouts [32768]
 #   BENCH_SOURCE          an existing store to take the rows from [unset: fill one]
+#   BENCH_ONLY            run only the layouts whose name holds this (and the baseline) [unset: all]
 #   BENCH_KEEP            1: keep the temp dir [0]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,4 +40,5 @@ if [ -z "$source_db" ]; then
 fi
 [ -f "$source_db" ] || die "no store at $source_db"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-"$build_dir/bin/honeycomb_store_layout" --source "$source_db" --dir "$work" --rows "$rows" --batch "$batch"
+"$build_dir/bin/honeycomb_store_layout" --source "$source_db" --dir "$work" --rows "$rows" --batch "$batch" \
+  ${BENCH_ONLY:+--only "$BENCH_ONLY"}

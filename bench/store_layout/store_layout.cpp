@@ -10,6 +10,9 @@
 //
 //   honeycomb_store_layout --source events.db --dir /tmp/x [--rows 1000000] [--batch 32768]
 //
+// --only TEXT runs the first layout (the baseline) and those whose name
+// holds TEXT.
+//
 // Prints one line per layout: rows/s, user and system µs per row, and the
 // ratio against the first layout (the table alone) measured in the same run.
 #include "store/sqlite_postings.hpp"
@@ -54,6 +57,19 @@ constexpr const char* kSchema4 =
     "CREATE TABLE event_src(blk INTEGER NOT NULL, src BLOB NOT NULL, entries BLOB NOT NULL, "
     "PRIMARY KEY(blk, src)) WITHOUT ROWID;";
 
+// Schema 6: the same with the lists in a rowid table found through two
+// small indexes (sqlite_storage.cpp, migration 5 -> 6).
+constexpr const char* kSchema6 =
+    "CREATE UNIQUE INDEX events_time_id ON events(event_us, event_id);"
+    "CREATE TABLE event_blocks(blk INTEGER PRIMARY KEY, min_us INTEGER NOT NULL, max_us INTEGER NOT NULL, "
+    "rows INTEGER NOT NULL);"
+    "CREATE TABLE event_postings(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, key NOT NULL, blk INTEGER NOT NULL, "
+    "entries BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX event_postings_key ON event_postings(kind, key, blk);"
+    "CREATE INDEX event_postings_blk ON event_postings(blk);"
+    "CREATE TABLE event_src(blk INTEGER NOT NULL, src BLOB NOT NULL, entries BLOB NOT NULL, "
+    "PRIMARY KEY(blk, src)) WITHOUT ROWID;";
+
 // The indexes of schema 3, alone and together.
 constexpr const char* kTime = "CREATE UNIQUE INDEX events_time_id ON events(event_us, event_id);";
 constexpr const char* kAll =
@@ -78,6 +94,7 @@ const Layout kLayouts[] = {
     {"schema 3: all six, batch 8,192, 256 MB cache", kAll, 8192, 256},
     {"schema 3: all six, batch 32,768, 256 MB cache", kAll, 32768, 256},
     {"schema 4: unique index + block postings", kSchema4, 0, 64, true},
+    {"schema 6: block postings, lists by rowid", kSchema6, 0, 64, true},
 };
 
 // Columns of `events` (schema 1 order) that the postings read.
@@ -99,6 +116,7 @@ int main(int argc, char** argv) {
   std::filesystem::path dir;
   long rows_wanted = 1'000'000;
   int batch = 32768;
+  std::string only;  // run only the layouts whose name holds this (and the baseline)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -116,13 +134,16 @@ int main(int argc, char** argv) {
       rows_wanted = std::stol(next());
     } else if (a == "--batch") {
       batch = std::stoi(next());
+    } else if (a == "--only") {
+      only = next();
     } else {
-      std::cerr << "usage: honeycomb_store_layout --source EVENTS.db --dir TMPDIR [--rows N] [--batch B]\n";
+      std::cerr
+          << "usage: honeycomb_store_layout --source EVENTS.db --dir TMPDIR [--rows N] [--batch B] [--only TEXT]\n";
       return 2;
     }
   }
   if (source.empty() || dir.empty() || rows_wanted <= 0 || batch <= 0) {
-    std::cerr << "usage: honeycomb_store_layout --source EVENTS.db --dir TMPDIR [--rows N] [--batch B]\n";
+    std::cerr << "usage: honeycomb_store_layout --source EVENTS.db --dir TMPDIR [--rows N] [--batch B] [--only TEXT]\n";
     return 2;
   }
 
@@ -180,6 +201,10 @@ int main(int argc, char** argv) {
 
   double baseline = 0;
   for (const auto& layout : kLayouts) {
+    if (!only.empty() && &layout != &kLayouts[0] &&
+        std::string_view(layout.name).find(only) == std::string_view::npos) {
+      continue;
+    }
     const int layout_batch = layout.batch > 0 ? layout.batch : batch;
     const auto path = dir / "layout.db";
     for (const char* suffix : {"", "-wal", "-shm"}) {

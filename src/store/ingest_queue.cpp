@@ -97,6 +97,7 @@ bool IngestQueue::take(WriterWork& work, std::size_t max_events,
 void IngestQueue::finish(WriterWork& work, bool ok, std::uint64_t stored) {
   if (ok) {
     stored_.fetch_add(stored, std::memory_order_relaxed);
+    transactions_.fetch_add(1, std::memory_order_relaxed);
     duplicates_.fetch_add(work.events - stored, std::memory_order_relaxed);
     std::int64_t oldest = 0;
     for (const auto& batch : work.batches) {
@@ -160,6 +161,7 @@ Counters IngestQueue::counters() const {
   }
   c.retention_deleted = retention_deleted_.load(std::memory_order_relaxed);
   c.retention_steps = retention_steps_.load(std::memory_order_relaxed);
+  c.transactions = transactions_.load(std::memory_order_relaxed);
   c.last_commit_lag_us = last_commit_lag_us_.load(std::memory_order_relaxed);
   return c;
 }

@@ -78,8 +78,8 @@ class IngestQueue {
   std::uint64_t processed_seq_ = 0;
   bool stopping_ = false;
 
-  std::atomic<std::uint64_t> appended_{0}, stored_{0}, duplicates_{0}, failed_{0}, retention_deleted_{0},
-      retention_steps_{0};
+  std::atomic<std::uint64_t> appended_{0}, stored_{0}, duplicates_{0}, failed_{0}, transactions_{0},
+      retention_deleted_{0}, retention_steps_{0};
   std::atomic<std::int64_t> last_commit_lag_us_{0};
 
   // Freeing a committed transaction's events (a few allocations each, made

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <string_view>
 
 namespace honeycomb::store::postings {
@@ -30,11 +31,9 @@ constexpr std::size_t kEntryBytes = 16;
 
 }  // namespace
 
-void pack_onto(std::string& list, const Entry& e) {
-  char bytes[kEntryBytes];
-  put_le(e.event_us, bytes);
-  put_le(e.id, bytes + 8);
-  list.append(bytes, kEntryBytes);
+void pack_at(const Entry& e, char* out) {
+  put_le(e.event_us, out);
+  put_le(e.id, out + 8);
 }
 
 void unpack(const void* data, std::size_t size, std::vector<Entry>& out) {
@@ -77,16 +76,25 @@ void BlockPostings::add(const RowKeys& row) {
   }
 }
 
-std::vector<std::string> BlockPostings::lists_of(const std::vector<std::uint32_t>& newest_first,
-                                                 const std::vector<Entry>& entries,
-                                                 const std::vector<std::uint32_t>& of_row, std::size_t values) {
-  std::vector<std::string> lists(values);
-  for (const std::uint32_t row : newest_first) {
-    if (const std::uint32_t value = of_row[row]; value != kNoSource) {
-      pack_onto(lists[value], entries[row]);
+BlockPostings::Lists::Lists(const std::vector<std::uint32_t>& newest_first, const std::vector<Entry>& entries,
+                            const std::vector<std::uint32_t>& of_row, std::size_t values)
+    : start_(values + 1, 0) {
+  // A counting sort: each value's share of the buffer, then the rows dealt
+  // into it newest first.
+  for (const std::uint32_t value : of_row) {
+    if (value != kNoSource) {
+      start_[value + 1] += kEntryBytes;
     }
   }
-  return lists;
+  std::partial_sum(start_.begin(), start_.end(), start_.begin());
+  bytes_.resize(start_.back());
+  std::vector<std::size_t> next(start_.begin(), start_.end() - 1);
+  for (const std::uint32_t row : newest_first) {
+    if (const std::uint32_t value = of_row[row]; value != kNoSource) {
+      pack_at(entries[row], bytes_.data() + next[value]);
+      next[value] += kEntryBytes;
+    }
+  }
 }
 
 bool BlockPostings::write(sqlite3* db, bool replace) {
@@ -97,8 +105,8 @@ bool BlockPostings::write(sqlite3* db, bool replace) {
                   !clear_block.prepare(db, "DELETE FROM event_blocks WHERE blk = ?"))) {
     return false;
   }
-  // Only a rebuild replaces (event_postings is keyed by value first, so
-  // this scans it; the writer's new blocks have nothing to replace).
+  // Only a rebuild replaces (the writer's new blocks have nothing to
+  // replace); each delete finds the block's rows through an index on blk.
   for (Stmt* s : {&clear_lists, &clear_sources, &clear_block}) {
     if (!replace) {
       break;
@@ -119,12 +127,10 @@ bool BlockPostings::write(sqlite3* db, bool replace) {
   }
   // One sort of the block's rows, newest first; every list is dealt from it.
   std::vector<std::uint32_t> newest_first(entries_.size());
-  for (std::uint32_t i = 0; i < newest_first.size(); ++i) {
-    newest_first[i] = i;
-  }
+  std::iota(newest_first.begin(), newest_first.end(), 0U);
   std::sort(newest_first.begin(), newest_first.end(),
             [&](std::uint32_t a, std::uint32_t b) { return newer(entries_[a], entries_[b]); });
-  const auto put = [&](Kind kind, auto bind_key, const std::string& packed) {
+  const auto put = [&](Kind kind, auto bind_key, std::string_view packed) {
     list.bind(1, static_cast<std::int64_t>(kind));
     bind_key(list);
     list.bind(3, block_);
@@ -136,33 +142,31 @@ bool BlockPostings::write(sqlite3* db, bool replace) {
   const std::pair<Kind, TextColumn*> text_columns[] = {
       {Kind::pot_id, &pot_ids_}, {Kind::event_type, &event_types_}, {Kind::pot_type, &pot_types_}};
   for (const auto& [kind, column] : text_columns) {
-    const auto lists = lists_of(newest_first, entries_, column->of_row, column->keys.size());
-    for (std::size_t v = 0; const auto& packed : lists) {
+    const Lists lists(newest_first, entries_, column->of_row, column->keys.size());
+    for (std::size_t v = 0; v < lists.size(); ++v) {
       if (!put(
-              kind, [&key = column->keys[v++]](Stmt& s) { s.bind(2, key); }, packed)) {
+              kind, [&key = *column->keys[v]](Stmt& s) { s.bind(2, key); }, lists[v])) {
         return false;
       }
     }
   }
-  const auto node_lists = lists_of(newest_first, entries_, node_ids_.of_row, node_ids_.keys.size());
-  for (std::size_t v = 0; const auto& packed : node_lists) {
+  const Lists node_lists(newest_first, entries_, node_ids_.of_row, node_ids_.keys.size());
+  for (std::size_t v = 0; v < node_lists.size(); ++v) {
     if (!put(
-            Kind::node_id, [node = node_ids_.keys[v++]](Stmt& s) { s.bind(2, node); }, packed)) {
+            Kind::node_id, [node = *node_ids_.keys[v]](Stmt& s) { s.bind(2, node); }, node_lists[v])) {
       return false;
     }
   }
   // Sources in key order: each insert lands at the end of the table (the
   // block leads the key), and one list per address.
-  const auto source_lists = lists_of(newest_first, entries_, sources_.of_row, sources_.keys.size());
+  const Lists source_lists(newest_first, entries_, sources_.of_row, sources_.keys.size());
   std::vector<std::uint32_t> by_address(sources_.keys.size());
-  for (std::uint32_t i = 0; i < by_address.size(); ++i) {
-    by_address[i] = i;
-  }
+  std::iota(by_address.begin(), by_address.end(), 0U);
   std::sort(by_address.begin(), by_address.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return sources_.keys[a] < sources_.keys[b]; });
+            [&](std::uint32_t a, std::uint32_t b) { return *sources_.keys[a] < *sources_.keys[b]; });
   for (const std::uint32_t v : by_address) {
     source.bind(1, block_);
-    source.bind_blob(2, sources_.keys[v].data(), 16);
+    source.bind_blob(2, sources_.keys[v]->data(), 16);
     source.bind_blob(3, source_lists[v].data(), static_cast<int>(source_lists[v].size()));
     if (source.step() != SQLITE_DONE) {
       return false;

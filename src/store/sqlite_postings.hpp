@@ -71,9 +71,9 @@ inline bool newer(const Entry& a, const Entry& b) {
   return a.event_us != b.event_us ? a.event_us > b.event_us : a.id > b.id;
 }
 
-/// Appends `e` to a packed list (16 bytes, little endian); lists are kept
+/// Writes `e` packed (16 bytes, little endian) at `out`; lists are kept
 /// newest first by their writer.
-void pack_onto(std::string& list, const Entry& e);
+void pack_at(const Entry& e, char* out);
 /// Appends the entries of a packed list; a length that is not a multiple of
 /// 16 (a damaged database) yields the whole entries only.
 void unpack(const void* data, std::size_t size, std::vector<Entry>& out);
@@ -112,7 +112,9 @@ class BlockPostings {
   template <class Key, class Map>
   struct Column {
     Map numbers;
-    std::vector<Key> keys;
+    /// The keys by number: each points at its key in `numbers` (a node's
+    /// key stays where it is when the map rehashes), so a key is kept once.
+    std::vector<const Key*> keys;
     std::vector<std::uint32_t> of_row;
     void clear() {
       numbers.clear();
@@ -124,7 +126,7 @@ class BlockPostings {
       auto it = numbers.find(key);
       if (it == numbers.end()) {
         it = numbers.emplace(Key(key), static_cast<std::uint32_t>(keys.size())).first;
-        keys.push_back(Key(key));
+        keys.push_back(&it->first);
       }
       of_row.push_back(it->second);
     }
@@ -136,11 +138,22 @@ class BlockPostings {
       Column<std::string, std::unordered_map<std::string, std::uint32_t, query_support::TextHash, std::equal_to<>>>;
   static constexpr std::uint32_t kNoSource = ~std::uint32_t{0};
 
-  /// Each value's packed list, newest first: the rows are sorted once and
-  /// dealt out to the values in that order (not a sort per list).
-  static std::vector<std::string> lists_of(const std::vector<std::uint32_t>& newest_first,
-                                           const std::vector<Entry>& entries, const std::vector<std::uint32_t>& of_row,
-                                           std::size_t values);
+  /// Every value's packed list, newest first, in one buffer: the rows are
+  /// sorted once and dealt out to the values in that order (not a sort and
+  /// a string per list).
+  class Lists {
+   public:
+    Lists(const std::vector<std::uint32_t>& newest_first, const std::vector<Entry>& entries,
+          const std::vector<std::uint32_t>& of_row, std::size_t values);
+    std::size_t size() const { return start_.size() - 1; }
+    std::string_view operator[](std::size_t value) const {
+      return std::string_view(bytes_).substr(start_[value], start_[value + 1] - start_[value]);
+    }
+
+   private:
+    std::string bytes_;
+    std::vector<std::size_t> start_;  ///< value v's list is [start_[v], start_[v + 1])
+  };
 
   std::int64_t block_ = 0;
   std::int64_t min_us_ = 0, max_us_ = 0;

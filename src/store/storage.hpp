@@ -212,6 +212,8 @@ struct Counters {
   std::uint64_t duplicates = 0;  ///< events whose event_id was already stored (stored once)
   std::uint64_t failed = 0;      ///< events a commit failed for (after retries)
   std::uint64_t queued = 0;      ///< events waiting for the writer now
+  std::uint64_t transactions =
+      0;  ///< ingest transactions committed (events stored / transactions: the group commit's size)
   std::uint64_t retention_deleted = 0;
   std::uint64_t retention_steps = 0;    ///< retention transactions run (whether they deleted or not)
   std::int64_t last_commit_lag_us = 0;  ///< receipt -> commit of the last batch's oldest event

@@ -259,6 +259,8 @@ std::string metrics_text(const Metrics& m, const store::Counters& c, const ApiGa
   emit("honeycomb_events_stored_total", "counter", "Events committed to storage.", c.stored);
   emit("honeycomb_events_duplicates_total", "counter", "Events whose event_id was already stored.", c.duplicates);
   emit("honeycomb_events_failed_total", "counter", "Events a storage commit failed for (dropped).", c.failed);
+  emit("honeycomb_store_transactions_total", "counter",
+       "Ingest transactions committed (each stores a group of batches).", c.transactions);
   emit("honeycomb_events_queued", "gauge", "Events waiting for the storage writer.", c.queued);
   emit("honeycomb_events_retention_deleted_total", "counter", "Events deleted by retention.", c.retention_deleted);
   emit("honeycomb_ingest_lag_seconds", "gauge", "Receipt to commit of the last batch's oldest event.",

@@ -751,8 +751,8 @@ TEST_F(ApiServerTest, PrometheusMetrics) {
   const auto& text = res.body();
   for (const char* line :
        {"honeycomb_nodes_connected 1\n", "honeycomb_nodes_known 1\n", "honeycomb_events_stored_total 1\n",
-        "# TYPE honeycomb_api_requests_total counter\n", "honeycomb_ingest_lag_seconds ",
-        "honeycomb_node_malformed_messages_total 0\n", "honeycomb_ws_clients 0\n"}) {
+        "honeycomb_store_transactions_total 1\n", "# TYPE honeycomb_api_requests_total counter\n",
+        "honeycomb_ingest_lag_seconds ", "honeycomb_node_malformed_messages_total 0\n", "honeycomb_ws_clients 0\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
   EXPECT_GE(metrics_.api_requests_total.load(), 2U);
@@ -1076,7 +1076,8 @@ TEST_F(ApiServerTest, AttackerAcrossNodesAndPots) {
   // Never seen: zeros, not 404.
   res = get("/api/v1/attackers/192.0.2.200");
   ASSERT_EQ(res.result(), http::status::ok);
-  EXPECT_EQ(body_json(res), json::parse(R"({"src_ip":"192.0.2.200","event_count":0,"summarised_events":0,"first_seen":null,
+  EXPECT_EQ(body_json(res),
+            json::parse(R"({"src_ip":"192.0.2.200","event_count":0,"summarised_events":0,"first_seen":null,
       "last_seen":null,"nodes":[],"pots":[],"event_types":[],"credentials":[],"commands":[],"sessions":[]})"));
 
   for (const char* bad : {"nope", "203.0.113", "203.0.113.9.1", "10.0.0.0%2F8", "203.0.113.256", "%00", "1.2.3.4%20"}) {

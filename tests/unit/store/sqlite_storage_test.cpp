@@ -25,6 +25,22 @@ using namespace test_support;
 class SqliteStoreTest : public StoreFixture {
  protected:
   Backend backend() const override { return Backend::sqlite; }
+
+  std::unique_ptr<Storage> open_at(const std::string& path) {
+    StorageOptions o;
+    o.path = path;
+    return open(o);
+  }
+  /// A store at `path` holding events 0..n-1, flushed, still open.
+  std::unique_ptr<Storage> open_filled(const std::string& path, int n) {
+    auto s = open_at(path);
+    if (s) {
+      auto batch = range(0, n);
+      EXPECT_TRUE(append_when_room(*s, batch));
+      s->flush();
+    }
+    return s;
+  }
 };
 
 TEST_F(SqliteStoreTest, RefusesNewerSchemaAndBadPath) {
@@ -185,15 +201,7 @@ std::int64_t scalar(const std::string& path, const char* sql) {
 TEST_F(SqliteStoreTest, MigratesSchemaOneInPlace) {
   const auto path = dir_.file("v1.db");
   constexpr int kEvents = 20'000;  // two full blocks of 8,192 and the rows past them
-  {
-    StorageOptions o;
-    o.path = path;
-    auto s = open(o);
-    ASSERT_TRUE(s);
-    auto batch = range(0, kEvents);
-    ASSERT_TRUE(append_when_room(*s, batch));
-    s->flush();
-  }
+  ASSERT_TRUE(open_filled(path, kEvents));
   ASSERT_EQ(exec_sql(path,
                      "DROP TABLE event_blocks; DROP TABLE event_postings; DROP TABLE event_src; "
                      "DROP TABLE event_src_span; DROP TABLE event_src_span_stale; DROP TABLE store_meta; "
@@ -203,9 +211,7 @@ TEST_F(SqliteStoreTest, MigratesSchemaOneInPlace) {
                      "DROP TABLE node_totp; DROP TABLE audit_log; ALTER TABLE api_tokens DROP COLUMN scope; "
                      "PRAGMA user_version=1"),
             "");
-  StorageOptions o;
-  o.path = path;
-  auto s = open(o);
+  auto s = open_at(path);
   ASSERT_TRUE(s);
   EXPECT_EQ(count(*s, {}), static_cast<std::size_t>(kEvents));
   EventFilter f;
@@ -221,9 +227,51 @@ TEST_F(SqliteStoreTest, MigratesSchemaOneInPlace) {
   f.event_type = "cowrie.command.input";
   EXPECT_EQ(count(*s, f), want_pot_type);
   EXPECT_EQ(scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%'"), 1);
-  EXPECT_EQ(scalar(path, "SELECT user_version FROM pragma_user_version"), 5);
+  EXPECT_EQ(scalar(path, "SELECT user_version FROM pragma_user_version"), 6);
   EXPECT_EQ(scalar(path, "SELECT count(*) FROM event_blocks"), 2);  // blocks 0 and 1; ids 16384.. are read directly
   EXPECT_EQ(scalar(path, "SELECT value FROM store_meta WHERE name = 'indexed_below'"), 16'384);
+}
+
+// A store of schema 5 keeps its lists in a WITHOUT ROWID table keyed by
+// (kind, key, blk): the migration moves every list into the rowid table
+// with its two indexes, and each filter names the same events as before.
+TEST_F(SqliteStoreTest, MigratesSchemaFiveListsInPlace) {
+  const auto path = dir_.file("v5.db");
+  constexpr int kEvents = 20'000;  // two full blocks of 8,192 and the rows past them
+  std::vector<EventFilter> filters(4);
+  filters[0].pot_id = "pot-1";
+  filters[1].event_type = "cowrie.command.input";
+  filters[2].pot_type = "cowrie";
+  filters[3].node_id = make_event(0).node_id;
+  std::vector<std::vector<std::int64_t>> before;
+  {
+    auto s = open_filled(path, kEvents);
+    ASSERT_TRUE(s);
+    for (const auto& f : filters) {
+      before.push_back(ids_of(*s, f));
+      ASSERT_FALSE(before.back().empty());
+      EXPECT_LT(before.back().back(), 16'384);  // the oldest come from the written blocks' lists
+    }
+  }
+  const auto lists = scalar(path, "SELECT count(*) FROM event_postings");
+  ASSERT_GT(lists, 0);
+  ASSERT_EQ(exec_sql(path,
+                     "CREATE TABLE v5(kind INTEGER NOT NULL, key NOT NULL, blk INTEGER NOT NULL, "
+                     "entries BLOB NOT NULL, PRIMARY KEY(kind, key, blk)) WITHOUT ROWID; "
+                     "INSERT INTO v5 SELECT kind, key, blk, entries FROM event_postings; "
+                     "DROP TABLE event_postings; ALTER TABLE v5 RENAME TO event_postings; PRAGMA user_version=5"),
+            "");
+  auto s = open_at(path);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(scalar(path, "SELECT user_version FROM pragma_user_version"), 6);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM event_postings"), lists);
+  EXPECT_EQ(scalar(path,
+                   "SELECT count(*) FROM sqlite_master WHERE tbl_name = 'event_postings' AND "
+                   "(sql LIKE '%id INTEGER PRIMARY KEY%' OR name IN ('event_postings_key', 'event_postings_blk'))"),
+            3);
+  for (std::size_t i = 0; i < filters.size(); ++i) {
+    EXPECT_EQ(ids_of(*s, filters[i]), before[i]) << "filter " << i;
+  }
 }
 
 // Retention that deletes rows inside written blocks (late events, old by
