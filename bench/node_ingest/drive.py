@@ -182,6 +182,11 @@ def main():
     ap.add_argument("--per-event", type=int, default=60_000)
     ap.add_argument("--e2e-events", type=int, default=300_000)
     args = ap.parse_args()
+    if args.e2e_events > args.events:
+        # The end-to-end run sends the first e2e_events of the lines made for
+        # the persistent-connection runs.
+        ap.error(f"--e2e-events ({args.e2e_events}) must be at most --events ({args.events}); "
+                 "raise BENCH_EVENTS as well")
     work = Path(args.work)
     ok = True
     n = args.events

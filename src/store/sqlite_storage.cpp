@@ -8,6 +8,7 @@
 #include "common/clock.hpp"
 #include "common/thread_name.hpp"
 #include "store/ingest_queue.hpp"
+#include "store/page_cache_window.hpp"
 #include "store/query_support.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_postings.hpp"
@@ -30,6 +31,7 @@
 #include <malloc.h>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -502,6 +504,7 @@ class SqliteStorage final : public Storage {
       return false;
     }
     sqlite3_wal_hook(db, &SqliteStorage::wal_hook, this);
+    cache_window_.emplace(options_.path, options_.cache_window_mb << 20);
     checkpointer_ = std::thread([this] {
       name_this_thread("store-ckpt");
       checkpoint_loop();
@@ -1757,6 +1760,7 @@ class SqliteStorage final : public Storage {
         }
       }
       sqlite3_wal_checkpoint_v2(ckpt_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      cache_window_->trim();
     }
   }
 
@@ -2147,7 +2151,8 @@ class SqliteStorage final : public Storage {
   std::condition_variable ckpt_cv_;
   bool ckpt_wanted_ = false;
   bool ckpt_stop_ = false;
-  bool ckpt_release_ = false;  ///< release_memory() asked the checkpointer to drop its cache
+  bool ckpt_release_ = false;                    ///< release_memory() asked the checkpointer to drop its cache
+  std::optional<PageCacheWindow> cache_window_;  ///< checkpointer thread, once open() started it
 
   std::atomic<bool> writer_release_{false};  ///< release_memory() asked the writer to drop its cache
   bool wal_written_ = false;                 ///< writer thread: frames written since the WAL was last cut to nothing

@@ -388,6 +388,12 @@ struct StorageOptions {
   /// time) before on_committed(false).
   int commit_attempts = 4;
   std::int64_t cache_mb = 64;  ///< page cache of the writer connection
+  /// SQLite: the newest part of the database file, in MB, that the OS page
+  /// cache keeps once the checkpointer wrote it; each older part is dropped
+  /// from the cache once, as the file grows past it, so the kernel reuses
+  /// that memory for the next pages written (store/page_cache_window.hpp).
+  /// 0: the cache is left to the kernel.
+  std::int64_t cache_window_mb = 256;
   /// query(), stats() and attacker_summary() give up after this long
   /// (Error::timed_out) so that a filter no index serves cannot hold a
   /// database thread for long; 0: no limit. export_events() has none.

@@ -274,6 +274,30 @@ TEST_F(SqliteStoreTest, MigratesSchemaFiveListsInPlace) {
   }
 }
 
+// The checkpointer drops from the OS page cache what the file has grown
+// past its window (store/page_cache_window.hpp): with a 1 MiB window, the
+// older half of a 40 MB store leaves the cache.
+TEST_F(SqliteStoreTest, CheckpointerDropsTheFileBehindItsCacheWindow) {
+  StorageOptions o;
+  o.path = dir_.file("window.db");
+  o.cache_window_mb = 1;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  auto batch = range(0, 36'000);  // ~1.1 KB each: the checkpointer runs every 16 MiB of WAL
+  for (auto& e : batch) {
+    e.message.assign(1000, 'm');
+  }
+  ASSERT_TRUE(append_when_room(*s, batch));
+  s->flush();
+  // The checkpointer copies the WAL into the file beside the writer.
+  std::int64_t size = 0;
+  ASSERT_TRUE(wait_for([&] { return (size = static_cast<std::int64_t>(fs::file_size(o.path))) > (20 << 20); }))
+      << "the database file stayed at " << size << " bytes";
+  double cached = 1.0;
+  EXPECT_TRUE(wait_for([&] { return (cached = cached_share(o.path, 0, size / 2)) < 0.2; }))
+      << "share of the older half still cached: " << cached;
+}
+
 // Retention that deletes rows inside written blocks (late events, old by
 // their own time, among new ones) rebuilds those blocks' postings: the
 // address's count from its lists and every filtered page name only rows

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <libpq-fe.h>
@@ -22,6 +23,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -57,6 +60,36 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+/// The share of the pages of the file's [from, to) that are in the OS
+/// page cache (mincore() on a mapping of the file).
+inline double cached_share(const std::string& path, std::int64_t from, std::int64_t to) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size == 0) {
+    ADD_FAILURE() << "cannot read " << path;
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return 0.0;
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    ADD_FAILURE() << "cannot map " << path;
+    return 0.0;
+  }
+  const auto page = static_cast<std::int64_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in(static_cast<std::size_t>((st.st_size + page - 1) / page));
+  EXPECT_EQ(::mincore(map, size, in.data()), 0);
+  ::munmap(map, size);
+  std::size_t n = 0, cached = 0;
+  for (std::int64_t p = from / page; p < std::min<std::int64_t>(to, st.st_size) / page; ++p, ++n) {
+    cached += in[static_cast<std::size_t>(p)] & 1U;
+  }
+  return n == 0 ? 0.0 : static_cast<double>(cached) / static_cast<double>(n);
+}
 
 template <class Pred>
 bool wait_for(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {
