@@ -180,6 +180,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--per-event", type=int, default=60_000)
+    ap.add_argument("--per-event-clients", type=int, default=2)
     ap.add_argument("--e2e-events", type=int, default=300_000)
     args = ap.parse_args()
     if args.e2e_events > args.events:
@@ -213,7 +214,7 @@ def main():
         ok &= st.get("events") == n and st.get("malformed") == 0
         node.stop()
 
-    procs = 2
+    procs = max(args.per_event_clients, 1)
     share = args.per_event // procs
     # Baseline: the same clients against a receiver that only accepts, reads
     # and closes (honeycomb_bench_per_event serve), in this run.

@@ -12,6 +12,8 @@
 #   HONEYCOMB_BUILD_DIR  build tree holding bin/honeycomb [build]
 #   BENCH_EVENTS         events for the persistent-connection runs [2000000]
 #   BENCH_PER_EVENT      events sent one connection each [60000]
+#   BENCH_PER_EVENT_CLIENTS  client processes sending them, each one connection
+#                        at a time [2]
 #   BENCH_E2E_EVENTS     events sent end to end into the core [300000]
 #   BENCH_KEEP           1: keep the temp dir (logs, spools, database) [0]
 #
@@ -40,4 +42,4 @@ trap cleanup EXIT
 
 exec python3 "$repo/bench/node_ingest/drive.py" --bin "$honeycomb_bin" --per-event-bin "$per_event_bin" \
   --work "$work" --events "${BENCH_EVENTS:-2000000}" --per-event "${BENCH_PER_EVENT:-60000}" \
-  --e2e-events "${BENCH_E2E_EVENTS:-300000}"
+  --per-event-clients "${BENCH_PER_EVENT_CLIENTS:-2}" --e2e-events "${BENCH_E2E_EVENTS:-300000}"
