@@ -40,6 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-exec python3 "$repo/bench/node_ingest/drive.py" --bin "$honeycomb_bin" --per-event-bin "$per_event_bin" \
+# Not exec: the EXIT trap above removes the temp dir (spools, a store).
+python3 "$repo/bench/node_ingest/drive.py" --bin "$honeycomb_bin" --per-event-bin "$per_event_bin" \
   --work "$work" --events "${BENCH_EVENTS:-2000000}" --per-event "${BENCH_PER_EVENT:-60000}" \
   --per-event-clients "${BENCH_PER_EVENT_CLIENTS:-2}" --e2e-events "${BENCH_E2E_EVENTS:-300000}"
