@@ -72,6 +72,7 @@ enum class Step : int {
   identity,      ///< detail: 1 switching, 2 root could be regained
   capabilities,  ///< detail: 1 capset, 2 the ambient set
   no_new_privs,
+  priority,  ///< nice(2)
 };
 enum MountCall : int { kUnshare = 1, kPrivate, kOpen, kTmpfs, kMkdir, kBind, kConceal };
 
@@ -167,6 +168,12 @@ void apply_sandbox(const ChildSandbox& s, int report) {
       write_failure(report, Step::limit, l.resource);
     }
   }
+  if (s.nice != 0) {
+    errno = 0;
+    if (::nice(s.nice) == -1 && errno != 0) {
+      write_failure(report, Step::priority);
+    }
+  }
   if (s.switch_user) {
     // Raw system calls: glibc's set*id wrappers signal every thread of the
     // process, a machinery that is not async-signal-safe; the child has one
@@ -248,6 +255,8 @@ std::string describe_failure(const ExecFailure& failure, const ChildCommand& com
                          command.sandbox->bind_service ? " (CAP_NET_BIND_SERVICE only)" : " (none)", why);
     case Step::no_new_privs:
       return fmt::format("cannot set no_new_privs: {}", why);
+    case Step::priority:
+      return fmt::format("cannot lower its priority by {} (pot_nice): {}", command.sandbox->nice, why);
   }
   return fmt::format("cannot start: {}", why);
 }

@@ -41,6 +41,10 @@ struct ChildSandbox {
     std::uint64_t hard = 0;
   };
   std::vector<Limit> limits;
+  /// Added to the niceness the child inherits from the node (nice(2)); 0:
+  /// the node's. Pots below the node's priority: a node whose thread loses
+  /// the CPU to busy pots stops accepting and their SYNs are dropped.
+  int nice = 0;
 
   /// Switch to uid/gid with no supplementary group (needs root), keeping no
   /// capability but CAP_NET_BIND_SERVICE when `bind_service`.

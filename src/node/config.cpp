@@ -127,8 +127,13 @@ pot_cpu_seconds: {}
 pot_open_files: {}
 pot_processes: {}
 pot_private_mounts: {}
+# Added to the node's niceness for every pot (0..19): a pot busy under
+# attack cannot keep the node from accepting its events (a node that loses
+# the CPU stops accepting and connecting clients wait for a SYN resent 1 s
+# later). 0: pots run at the node's priority.
+pot_nice: {}
 )",
-                     d.uid_base, d.memory_mb, d.cpu_seconds, d.open_files, d.processes, d.private_mounts);
+                     d.uid_base, d.memory_mb, d.cpu_seconds, d.open_files, d.processes, d.private_mounts, d.nice);
 }
 
 /// The `core:` value for generate_node_config: a quoted string (a list is
@@ -345,6 +350,8 @@ std::variant<NodeConfig, std::string> load_node_config(const std::filesystem::pa
         c.pot_sandbox.processes = scalar<std::uint64_t>(v, key, 8, 1 << 22);
       } else if (key == "pot_private_mounts") {
         c.pot_sandbox.private_mounts = config_keys::boolean(v, key);
+      } else if (key == "pot_nice") {
+        c.pot_sandbox.nice = scalar<int>(v, key, 0, 19);
       } else if (key == "verbose") {
         c.log_verbose = config_keys::boolean(v, key);
       } else {

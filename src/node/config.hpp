@@ -83,7 +83,7 @@ struct NodeConfig {
   std::chrono::milliseconds pot_stable_after{60'000};  ///< a pot up this long restarts at the shortest delay again
   std::chrono::milliseconds pot_stop_grace{5'000};     ///< SIGTERM, then SIGKILL after this long
   /// Who pots run as and their limits: pot_user, pot_uid_base, pot_memory_mb,
-  /// pot_cpu_seconds, pot_open_files, pot_processes, pot_private_mounts.
+  /// pot_cpu_seconds, pot_open_files, pot_processes, pot_private_mounts, pot_nice.
   PotSandboxOptions pot_sandbox;
   bool log_verbose = false;
 

@@ -458,6 +458,7 @@ std::variant<PotSandbox::Plan, std::string> PotSandbox::plan(const PotSpec& spec
     processes = options_.processes;
     c.limits.push_back({RLIMIT_NPROC, options_.processes, options_.processes});
   }
+  c.nice = options_.nice;
   const auto& ports = spec.ports ? *spec.ports : std::vector<std::uint16_t>{};
   std::vector<std::uint16_t> low;
   for (const auto port : ports) {
@@ -550,8 +551,8 @@ std::variant<PotSandbox::Plan, std::string> PotSandbox::plan(const PotSpec& spec
   auto number_or_null = [](const std::optional<std::uint64_t>& n) {
     return n ? std::to_string(*n) : std::string("null");
   };
-  j += fmt::format(R"("memory_mb":{},"cpu_seconds":{},"open_files":{},"processes":{},)", number_or_null(memory_mb),
-                   number_or_null(cpu), files, number_or_null(processes));
+  j += fmt::format(R"("memory_mb":{},"cpu_seconds":{},"open_files":{},"processes":{},"nice":{},)",
+                   number_or_null(memory_mb), number_or_null(cpu), files, number_or_null(processes), c.nice);
   if (options_.memory_mb > 0 && kSanitized) {
     j += R"("memory_note":"not applied: a sanitizer build reserves terabytes of address space",)";
   }

@@ -51,6 +51,9 @@ struct PotSandboxOptions {
   /// 1024 at most, as systemd does, for programs that use select()).
   std::uint64_t open_files = 16384;
   std::uint64_t processes = 256;  ///< pot_processes: RLIMIT_NPROC, per uid (threads count)
+  /// pot_nice: added to the node's niceness for every pot and install step
+  /// (0..19), so that busy pots cannot keep the event port from the CPU.
+  int nice = 5;
   /// pot_private_mounts: give each pot a mount namespace in which data_dir
   /// holds only its folder, when the node can (root with CAP_SYS_ADMIN).
   bool private_mounts = true;

@@ -4,7 +4,7 @@ processes (/proc/<pid>/status and /proc/<pid>/limits), plus a pot that tries
 to read the node's files and reports what it could.
 
 - As root, each pot runs as its own uid (not 0, different per pot), with the
-  configured limits, no_new_privs, no capability at all on a high port and
+  configured limits and niceness, no_new_privs, no capability at all on a high port and
   only CAP_NET_BIND_SERVICE (bit 10) on port 81, which it then serves.
 - It cannot read the node's id, spool, statistics or config, nor another
   pot's folder, in its private mount view and, with pot_private_mounts off,
@@ -39,6 +39,7 @@ pot_memory_mb: 768
 pot_cpu_seconds: 3600
 pot_open_files: 3000
 pot_processes: 100
+pot_nice: 7
 """
 CAP_NET_BIND_SERVICE = 1 << 10
 # Ports below this need CAP_NET_BIND_SERVICE (1024 unless the machine says otherwise).
@@ -140,6 +141,9 @@ def test_each_pot_runs_as_its_own_user_with_its_limits_and_one_capability_at_mos
             assert limits["Max address space"] == (str(768 << 20), str(768 << 20))
             assert sandbox["memory_mb"] == 768
         assert (sandbox["open_files"], sandbox["processes"], sandbox["cpu_seconds"]) == (3000, 100, 3600)
+        # Below the node's priority by pot_nice.
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(os.getpriority(os.PRIO_PROCESS, node.proc.pid) + 7, 19)
+        assert sandbox["nice"] == 7
         # Started with it, and said so.
         assert f"uid {uid} gid {gid}" in pot_json(core, node, "GetPotLogs", pot_id)["stderr"]
         # Its folder: the node's, closed to all but its group; home its own.

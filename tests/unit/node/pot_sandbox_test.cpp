@@ -12,15 +12,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
+#include <iterator>
 #include <pwd.h>
 #include <sstream>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace honeycomb::node {
 namespace {
@@ -167,10 +171,11 @@ TEST(PotSandboxConfig, DefaultsAndTheGeneratedFile) {
   EXPECT_EQ(d.open_files, 16384U);
   EXPECT_EQ(d.processes, 256U);
   EXPECT_TRUE(d.private_mounts);
+  EXPECT_EQ(d.nice, 5);
   TempDir dir;
   const auto text = generate_node_config(NodeConfig{});
   for (const auto* key : {"pot_uid_base: 61000", "pot_memory_mb: 1024", "pot_cpu_seconds: 0", "pot_open_files: 16384",
-                          "pot_processes: 256", "pot_private_mounts: true", "# pot_user: nobody"}) {
+                          "pot_processes: 256", "pot_private_mounts: true", "# pot_user: nobody", "pot_nice: 5"}) {
     EXPECT_THAT(text, HasSubstr(key));
   }
   auto loaded = load(dir, text);
@@ -182,7 +187,7 @@ TEST(PotSandboxConfig, ReadsEveryKey) {
   TempDir dir;
   auto loaded = load(dir,
                      "pot_user: honeypots\npot_uid_base: 200000\npot_memory_mb: 0\npot_cpu_seconds: 3600\n"
-                     "pot_open_files: 512\npot_processes: 64\npot_private_mounts: false\n");
+                     "pot_open_files: 512\npot_processes: 64\npot_private_mounts: false\npot_nice: 0\n");
   ASSERT_TRUE(std::holds_alternative<NodeConfig>(loaded)) << std::get<std::string>(loaded);
   const auto& s = std::get<NodeConfig>(loaded).pot_sandbox;
   EXPECT_EQ(s.user, "honeypots");
@@ -192,6 +197,7 @@ TEST(PotSandboxConfig, ReadsEveryKey) {
   EXPECT_EQ(s.open_files, 512U);
   EXPECT_EQ(s.processes, 64U);
   EXPECT_FALSE(s.private_mounts);
+  EXPECT_EQ(s.nice, 0);
 }
 
 TEST(PotSandboxConfig, ErrorsNameTheKey) {
@@ -206,6 +212,8 @@ TEST(PotSandboxConfig, ErrorsNameTheKey) {
       {"pot_open_files: 1\n", "pot_open_files"},
       {"pot_processes: 0\n", "pot_processes"},
       {"pot_private_mounts: maybe\n", "pot_private_mounts"},
+      {"pot_nice: -1\n", "pot_nice"},
+      {"pot_nice: 20\n", "pot_nice"},
   };
   for (const auto& [yaml, key] : cases) {
     auto loaded = load(dir, yaml);
@@ -269,6 +277,7 @@ TEST(PotSandboxPlan, LimitsUserCapabilityAndFolder) {
   options.cpu_seconds = 100;
   options.open_files = 2048;
   options.processes = 32;
+  options.nice = 9;
   PotSandbox sandbox(options, pots);
   sandbox.start();
   const bool root = ::geteuid() == 0;
@@ -291,6 +300,8 @@ TEST(PotSandboxPlan, LimitsUserCapabilityAndFolder) {
   ASSERT_NE(cpu, nullptr);
   EXPECT_EQ(cpu->soft, 100U);
   EXPECT_THAT(plan.json, HasSubstr(R"("cpu_seconds":100)"));
+  EXPECT_EQ(c.nice, 9);
+  EXPECT_THAT(plan.json, HasSubstr(R"("nice":9)"));
   EXPECT_THAT(plan.json, HasSubstr(R"("ports":[81,8080])"));
   EXPECT_THAT(plan.json, HasSubstr(R"("no_new_privs":true)"));
   if (const auto* memory = find_limit(c, RLIMIT_AS)) {
@@ -408,6 +419,22 @@ TEST(SandboxedChild, GetsItsLimitsAndNoNewPrivileges) {
   EXPECT_THAT(r.output, ::testing::ContainsRegex("Max open files +100 +200 +files"));
   EXPECT_THAT(r.output, ::testing::ContainsRegex("Max cpu time +50 +51 +seconds"));
   EXPECT_EQ(field(r.output, "CapAmb"), "0000000000000000");
+}
+
+TEST(SandboxedChild, RunsBelowTheNodesPriority) {
+  ChildSandbox sandbox;
+  sandbox.nice = 6;
+  ChildCommand command{{"/bin/cat", "/proc/self/stat"}, {}, {}, -1, -1};
+  command.sandbox = sandbox;
+  const auto r = run(command);
+  ASSERT_EQ(r.status, 0) << r.output;
+  // The fields after "(comm)": state is the 3rd of the line, nice the 19th.
+  std::istringstream after(r.output.substr(r.output.rfind(')') + 1));
+  std::vector<std::string> fields{std::istream_iterator<std::string>(after), {}};
+  ASSERT_GT(fields.size(), 16U) << r.output;
+  errno = 0;
+  const int node_nice = ::getpriority(PRIO_PROCESS, 0);
+  EXPECT_EQ(std::stoi(fields[16]), std::min(node_nice + 6, 19));
 }
 
 TEST(SandboxedChild, ReportsTheStepThatFailed) {
