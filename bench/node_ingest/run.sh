@@ -11,9 +11,17 @@
 # Environment (defaults in brackets):
 #   HONEYCOMB_BUILD_DIR  build tree holding bin/honeycomb [build]
 #   BENCH_EVENTS         events for the persistent-connection runs [2000000]
-#   BENCH_PER_EVENT      events sent one connection each [60000]
+#   BENCH_PER_EVENT      events sent one connection each, to each receiver [60000]
 #   BENCH_PER_EVENT_CLIENTS  client processes sending them, each one connection
 #                        at a time [2]
+#   BENCH_PER_EVENT_ROUNDS   rounds they are sent in, alternating between the
+#                        baseline receiver and the node; the median is shown [3]
+#   BENCH_PER_EVENT_ADDRESSES  loopback destinations 127.0.0.1..N the clients
+#                        cycle over (over 1: the receivers listen on 0.0.0.0
+#                        for the rounds) [8]
+#   BENCH_PER_EVENT_NICE  niceness of those clients, so the receiver they
+#                        load is not starved on a small machine, as the node
+#                        runs its pots (pot_nice); 0: none [5]
 #   BENCH_E2E_EVENTS     events sent end to end into the core [300000]
 #   BENCH_KEEP           1: keep the temp dir (logs, spools, database) [0]
 #
@@ -43,4 +51,6 @@ trap cleanup EXIT
 # Not exec: the EXIT trap above removes the temp dir (spools, a store).
 python3 "$repo/bench/node_ingest/drive.py" --bin "$honeycomb_bin" --per-event-bin "$per_event_bin" \
   --work "$work" --events "${BENCH_EVENTS:-2000000}" --per-event "${BENCH_PER_EVENT:-60000}" \
-  --per-event-clients "${BENCH_PER_EVENT_CLIENTS:-2}" --e2e-events "${BENCH_E2E_EVENTS:-300000}"
+  --per-event-clients "${BENCH_PER_EVENT_CLIENTS:-2}" --per-event-rounds "${BENCH_PER_EVENT_ROUNDS:-3}" \
+  --per-event-addresses "${BENCH_PER_EVENT_ADDRESSES:-8}" --per-event-nice "${BENCH_PER_EVENT_NICE:-5}" \
+  --e2e-events "${BENCH_E2E_EVENTS:-300000}"
