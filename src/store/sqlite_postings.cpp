@@ -130,32 +130,25 @@ bool BlockPostings::write(sqlite3* db, bool replace) {
   std::iota(newest_first.begin(), newest_first.end(), 0U);
   std::sort(newest_first.begin(), newest_first.end(),
             [&](std::uint32_t a, std::uint32_t b) { return newer(entries_[a], entries_[b]); });
-  const auto put = [&](Kind kind, auto bind_key, std::string_view packed) {
-    list.bind(1, static_cast<std::int64_t>(kind));
-    bind_key(list);
-    list.bind(3, block_);
-    list.bind_blob(4, packed.data(), static_cast<int>(packed.size()));
-    const bool ok = list.step() == SQLITE_DONE;
-    list.reset();
-    return ok;
-  };
-  const std::pair<Kind, TextColumn*> text_columns[] = {
-      {Kind::pot_id, &pot_ids_}, {Kind::event_type, &event_types_}, {Kind::pot_type, &pot_types_}};
-  for (const auto& [kind, column] : text_columns) {
-    const Lists lists(newest_first, entries_, column->of_row, column->keys.size());
+  // One list per value of a column; the key binds as the column's type
+  // (text for pots and types, an integer for nodes).
+  const auto put_lists = [&](Kind kind, const auto& column) {
+    const Lists lists(newest_first, entries_, column.of_row, column.keys.size());
     for (std::size_t v = 0; v < lists.size(); ++v) {
-      if (!put(
-              kind, [&key = *column->keys[v]](Stmt& s) { s.bind(2, key); }, lists[v])) {
+      list.bind(1, static_cast<std::int64_t>(kind));
+      list.bind(2, *column.keys[v]);
+      list.bind(3, block_);
+      list.bind_blob(4, lists[v].data(), static_cast<int>(lists[v].size()));
+      if (list.step() != SQLITE_DONE) {
         return false;
       }
+      list.reset();
     }
-  }
-  const Lists node_lists(newest_first, entries_, node_ids_.of_row, node_ids_.keys.size());
-  for (std::size_t v = 0; v < node_lists.size(); ++v) {
-    if (!put(
-            Kind::node_id, [node = *node_ids_.keys[v]](Stmt& s) { s.bind(2, node); }, node_lists[v])) {
-      return false;
-    }
+    return true;
+  };
+  if (!put_lists(Kind::pot_id, pot_ids_) || !put_lists(Kind::event_type, event_types_) ||
+      !put_lists(Kind::pot_type, pot_types_) || !put_lists(Kind::node_id, node_ids_)) {
+    return false;
   }
   // Sources in key order: each insert lands at the end of the table (the
   // block leads the key), and one list per address.
