@@ -64,6 +64,17 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
+def read_output(path, since=0):
+    """What a process wrote to its output file, from byte `since` (a size
+    taken before a start: that start's output only)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import BIN, free_port, port_open, wait_for
+from conftest import BIN, free_port, port_open, read_output, wait_for
 
 
 class Core:
@@ -68,13 +68,13 @@ class Core:
                 # A test running beside this one took a port between
                 # free_port() and the core's bind: new ports, once more. Any
                 # other exit is the test's failure.
-                if attempt == 2 or "Address already in use" not in self.output()[began:]:
+                if attempt == 2 or "Address already in use" not in self.output(since=began):
                     raise
                 self.node_port, self.api_port, self.ws_port = free_port(), free_port(), free_port()
         return self
 
-    def output(self):
-        return self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
+    def output(self, since=0):
+        return read_output(self.out_path, since)
 
     def stop(self, sig=signal.SIGINT):
         if self.proc and self.proc.poll() is None:

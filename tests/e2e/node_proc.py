@@ -9,7 +9,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from conftest import BIN, free_port, port_open, wait_for
+from conftest import BIN, free_port, port_open, read_output, wait_for
 
 
 class Node:
@@ -20,6 +20,9 @@ class Node:
         self.env = env  # None: the test's own environment
         self.home.mkdir(parents=True, exist_ok=True)
         self.event_port = event_port or free_port()
+        # A port of our choosing may move if another test takes it before
+        # the first start; one given, or one a started node had, stays.
+        self.port_may_move = event_port is None
         self.core_port = core_port
         self.config_file = home / "node.yml"
         self.config_file.write_text(config)
@@ -40,20 +43,32 @@ class Node:
         cores = self.core_port if isinstance(self.core_port, (list, tuple)) else [self.core_port] if self.core_port else []
         core = ",".join(c if isinstance(c, str) else f"127.0.0.1:{c}" for c in cores) or "none"
         self.out = open(self.out_path, "a")
-        self.proc = subprocess.Popen(
-            self.argv("node", "--config", self.config_file, "--event-listen", f"127.0.0.1:{self.event_port}",
-                      "--core", core, "--name", "test-node"),
-            stdout=self.out, stderr=subprocess.STDOUT, text=True, env=self.env)
+        for attempt in range(3):
+            began = self.out_path.stat().st_size
+            self.proc = subprocess.Popen(
+                self.argv("node", "--config", self.config_file, "--event-listen", f"127.0.0.1:{self.event_port}",
+                          "--core", core, "--name", "test-node"),
+                stdout=self.out, stderr=subprocess.STDOUT, text=True, env=self.env)
 
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"node exited ({self.proc.returncode}):\n{self.output()}")
-            return port_open(self.event_port) and "honeycomb node is running" in self.output()
-        wait_for(up, 20, what="the node's event port")
+            def up():
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"node exited ({self.proc.returncode}):\n{self.output()}")
+                return port_open(self.event_port) and "honeycomb node is running" in self.output(since=began)
+            try:
+                wait_for(up, 20, what="the node's event port")
+                break
+            except AssertionError:
+                # A test running beside this one took the port between
+                # free_port() and the node's bind (as in Core.start()).
+                if (attempt == 2 or not self.port_may_move or
+                        "Address already in use" not in self.output(since=began)):
+                    raise
+                self.event_port = free_port()
+        self.port_may_move = False
         return self
 
-    def output(self):
-        return self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
+    def output(self, since=0):
+        return read_output(self.out_path, since)
 
     @property
     def node_id(self):
