@@ -189,10 +189,11 @@ def per_event(args, work):
     one (source, destination) pair has 28,232 ephemeral ports, so a single
     destination limits the clients' connect() long before the receiver
     (docs/BENCHMARKS.md). The clients run at a lower priority (nice 5, as
-    the node runs its pots: pot_nice): two of them keep both CPUs busy, and a receiver left a third of the machine falls
-    behind until its listen queue (4096) overflows; every overflow costs a
-    client a SYN resent a second later, and the round's figure measures that
-    second. Prints the median round of each receiver."""
+    the node runs its pots: pot_nice): two of them keep both CPUs busy, and
+    a receiver left a third of the machine falls behind until its listen
+    queue (4096) overflows; every overflow costs a client a SYN resent a
+    second later, and the round's figure measures that second. Prints the
+    median round of each receiver."""
     procs = max(args.per_event_clients, 1)
     rounds = max(args.per_event_rounds, 1)
     share = args.per_event // (procs * rounds)

@@ -75,6 +75,30 @@ def read_output(path, since=0):
         return ""
 
 
+def start_listening(out_path, spawn, ready, name, what, new_ports=None):
+    """Starts a process with `spawn()` (it returns the Popen, writing to
+    `out_path`) and waits until `ready(since)` holds, `since` being where
+    this start's output begins. When the process exits saying "Address
+    already in use", a test running beside this one took a port between
+    free_port() and the bind: with `new_ports` (which picks others) it
+    starts again, up to 3 times. Any other exit fails. Returns the Popen."""
+    for attempt in range(3):
+        began = out_path.stat().st_size if out_path.exists() else 0
+        proc = spawn()
+
+        def up():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited ({proc.returncode}):\n{read_output(out_path)}")
+            return ready(began)
+        try:
+            wait_for(up, 20, what=what)
+            return proc
+        except AssertionError:
+            if new_ports is None or attempt == 2 or "Address already in use" not in read_output(out_path, began):
+                raise
+            new_ports()
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):

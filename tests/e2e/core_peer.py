@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import BIN, free_port, port_open, read_output, wait_for
+from conftest import BIN, free_port, port_open, read_output, start_listening
 
 
 class Core:
@@ -49,28 +49,20 @@ class Core:
     def start(self):
         # Output to a file, not a pipe: a chatty core must never block on us.
         self.out = open(self.out_path, "a")
-        for attempt in range(3):
-            began = self.out_path.stat().st_size
+
+        def spawn():
             self.proc = subprocess.Popen(
                 self.argv("core", "--config", self.config_file, "--node-listen", f"127.0.0.1:{self.node_port}",
                           "--api-listen", f"127.0.0.1:{self.api_port}", "--ws-listen", f"127.0.0.1:{self.ws_port}",
                           *self.extra_args),
                 stdout=self.out, stderr=subprocess.STDOUT, text=True, env=self.env)
+            return self.proc
 
-            def up():
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"core exited ({self.proc.returncode}):\n{self.output()}")
-                return port_open(self.node_port) and port_open(self.api_port) and port_open(self.ws_port)
-            try:
-                wait_for(up, 20, what="the core's ports")
-                return self
-            except AssertionError:
-                # A test running beside this one took a port between
-                # free_port() and the core's bind: new ports, once more. Any
-                # other exit is the test's failure.
-                if attempt == 2 or "Address already in use" not in self.output(since=began):
-                    raise
-                self.node_port, self.api_port, self.ws_port = free_port(), free_port(), free_port()
+        def new_ports():
+            self.node_port, self.api_port, self.ws_port = free_port(), free_port(), free_port()
+        start_listening(self.out_path, spawn,
+                        lambda since: port_open(self.node_port) and port_open(self.api_port) and port_open(self.ws_port),
+                        "core", "the core's ports", new_ports)
         return self
 
     def output(self, since=0):

@@ -9,7 +9,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from conftest import BIN, free_port, port_open, read_output, wait_for
+from conftest import BIN, free_port, port_open, read_output, start_listening, wait_for
 
 
 class Node:
@@ -43,27 +43,19 @@ class Node:
         cores = self.core_port if isinstance(self.core_port, (list, tuple)) else [self.core_port] if self.core_port else []
         core = ",".join(c if isinstance(c, str) else f"127.0.0.1:{c}" for c in cores) or "none"
         self.out = open(self.out_path, "a")
-        for attempt in range(3):
-            began = self.out_path.stat().st_size
+
+        def spawn():
             self.proc = subprocess.Popen(
                 self.argv("node", "--config", self.config_file, "--event-listen", f"127.0.0.1:{self.event_port}",
                           "--core", core, "--name", "test-node"),
                 stdout=self.out, stderr=subprocess.STDOUT, text=True, env=self.env)
+            return self.proc
 
-            def up():
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"node exited ({self.proc.returncode}):\n{self.output()}")
-                return port_open(self.event_port) and "honeycomb node is running" in self.output(since=began)
-            try:
-                wait_for(up, 20, what="the node's event port")
-                break
-            except AssertionError:
-                # A test running beside this one took the port between
-                # free_port() and the node's bind (as in Core.start()).
-                if (attempt == 2 or not self.port_may_move or
-                        "Address already in use" not in self.output(since=began)):
-                    raise
-                self.event_port = free_port()
+        def new_port():
+            self.event_port = free_port()
+        start_listening(self.out_path, spawn,
+                        lambda since: port_open(self.event_port) and "honeycomb node is running" in self.output(since),
+                        "node", "the node's event port", new_port if self.port_may_move else None)
         self.port_may_move = False
         return self
 
