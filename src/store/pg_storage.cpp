@@ -45,7 +45,7 @@ using pg::Conn;
 using pg::Params;
 using namespace query_support;  // NOLINT(google-build-using-namespace): the shared filter parts
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;  ///< rows deleted per retention transaction
@@ -203,10 +203,22 @@ CREATE TABLE core_commands(
 );
 CREATE INDEX core_commands_waiting ON core_commands(core_id) WHERE taken_us = 0;
 )sql",
+    // 2 -> 3: the writer sets each event's id itself and COPYs a batch
+    // straight into `events` (a staging table only when the batch holds a
+    // duplicate): one nextval reserves a block of kIdBlock ids. Blocks
+    // start past every id handed out before (the sequence's last value is
+    // at least every cached one), and a core still on the old default gets
+    // one block start per row, never an id inside another core's block.
+    R"sql(
+ALTER SEQUENCE events_id_seq INCREMENT BY 65536 CACHE 1;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
-/// The columns a COPY fills, in the staging table's order (after `seq`).
+/// Ids one nextval('events_id_seq') reserves for the writer (migration 2 -> 3).
+constexpr std::int64_t kIdBlock = 65536;
+
+/// The columns a COPY fills after `id`, in the staging table's order.
 constexpr const char* kInsertColumns =
     "event_id, received_us, event_us, node_id, pot_id, pot_type, event_type, src_ip, src_ip_bin, src_port, dst_ip, "
     "dst_port, username, password, command, session, url, message, raw";
@@ -1462,7 +1474,7 @@ class PgStorage final : public Storage {
   /// made again after a reconnect.
   bool prepare_writer() {
     return pg::exec(writer_.get(),
-                    "CREATE TEMP TABLE IF NOT EXISTS events_stage(seq integer NOT NULL, event_id text, "
+                    "CREATE TEMP TABLE IF NOT EXISTS events_stage(id bigint NOT NULL, event_id text, "
                     "received_us bigint, event_us bigint, node_id bigint, pot_id text, pot_type text, "
                     "event_type text, src_ip text, src_ip_bin bytea, src_port integer, dst_ip text, dst_port integer, "
                     "username text, password text, command text, session text, url text, message text, raw text) "
@@ -1719,10 +1731,16 @@ class PgStorage final : public Storage {
         continue;
       }
       ensure_partitions(work.batches);
-      if (copy.empty()) {
-        encode_copy(work.batches, copy);
+      // Fresh ids on every attempt: a commit whose answer was lost may have
+      // stored the rows, and an id is never given to two rows.
+      IdRanges ids;
+      if (!take_ids(events, ids)) {
+        last_error = pg::errmsg(writer_.get());
+        continue;
       }
-      const auto inserted = copy_in(copy);
+      copy.clear();
+      encode_copy(work.batches, ids, copy);
+      const auto inserted = copy_in(copy, events, ids);
       if (inserted >= 0) {
         stored = static_cast<std::uint64_t>(inserted);
         ok = true;
@@ -1738,13 +1756,51 @@ class PgStorage final : public Storage {
     queue_.finish(work, ok, stored);
   }
 
-  /// The batch in COPY text format, one line per event, `seq` first (the
-  /// arrival order the ids follow).
-  static void encode_copy(const std::vector<PendingBatch>& work, std::string& out) {
-    std::int64_t seq = 0;
+  /// Ids as inclusive ranges [first, last], in ascending order.
+  using IdRanges = std::vector<std::pair<std::int64_t, std::int64_t>>;
+
+  /// Reserves `n` new ids, ascending, from the writer's current block and
+  /// as many new blocks as it needs (one statement). False when the
+  /// database did not answer.
+  bool take_ids(std::size_t n, IdRanges& out) {
+    auto need = static_cast<std::int64_t>(n);
+    const auto take_from_block = [&] {
+      const auto k = std::min(need, id_end_ - id_next_);
+      if (k > 0) {
+        out.emplace_back(id_next_, id_next_ + k - 1);
+        id_next_ += k;
+        need -= k;
+      }
+    };
+    take_from_block();
+    if (need == 0) {
+      return true;
+    }
+    Params p;
+    p.add((need + kIdBlock - 1) / kIdBlock);
+    const auto r = p.exec(writer_.get(), "SELECT nextval('events_id_seq') FROM generate_series(1, $1::bigint)");
+    if (!r.ok() || r.rows() == 0) {
+      return false;
+    }
+    for (int i = 0; i < r.rows(); ++i) {
+      id_next_ = r.int64(i, 0);
+      id_end_ = id_next_ + kIdBlock;
+      take_from_block();
+    }
+    return true;
+  }
+
+  /// The batch in COPY text format, one line per event, its id first (ids
+  /// ascend in arrival order).
+  static void encode_copy(const std::vector<PendingBatch>& work, const IdRanges& ids, std::string& out) {
+    auto range = ids.begin();
+    std::int64_t id = range->first;
     for (const auto& p : work) {
       for (const auto& e : p.events) {
-        out += std::to_string(seq++);
+        if (id > range->second) {
+          id = (++range)->first;
+        }
+        out += std::to_string(id++);
         out.push_back('\t');
         if (e.event_id.empty()) {
           out += "\\N";
@@ -1779,16 +1835,13 @@ class PgStorage final : public Storage {
     }
   }
 
-  /// One transaction: COPY into the staging table, then move into events
-  /// skipping duplicates (COPY itself cannot). The rows inserted, or -1.
-  std::int64_t copy_in(const std::string& copy) {
+  /// COPY of `copy` into `table` within the open transaction; its result
+  /// (the failure's SQLSTATE tells a duplicate from a broken connection).
+  pg::Result copy_into(const std::string& table, const std::string& copy) {
     PGconn* c = writer_.get();
-    if (!pg::exec(c, "BEGIN").ok()) {
-      return -1;
-    }
-    const auto started = pg::exec(c, std::string("COPY events_stage(seq, ") + kInsertColumns + ") FROM STDIN");
+    auto started = pg::exec(c, "COPY " + table + "(id, " + kInsertColumns + ") FROM STDIN");
     if (started.status() != PGRES_COPY_IN) {
-      return -1;
+      return started;
     }
     constexpr std::size_t kChunk = 1 << 20;
     bool sent = true;
@@ -1797,38 +1850,88 @@ class PgStorage final : public Storage {
       sent = pg::lib().PQputCopyData(c, copy.data() + at, static_cast<int>(n)) == 1;
     }
     if (pg::lib().PQputCopyEnd(c, sent ? nullptr : "send failed") != 1) {
-      return -1;
+      return {};
     }
-    bool copied = true;
+    pg::Result last;
     while (PGresult* raw = pg::lib().PQgetResult(c)) {
-      const pg::Result r(raw);
-      copied = copied && r.status() == PGRES_COMMAND_OK;
+      pg::Result r(raw);
+      if (last.ok() || last.get() == nullptr) {
+        last = std::move(r);  // the first failure is kept
+      }
     }
-    if (!copied) {
+    return last;
+  }
+
+  /// One transaction storing the batch `copy` of `events` rows with the ids
+  /// `ids`. The rows inserted, or -1.
+  ///
+  /// The batch is COPYed straight into `events`: with nothing to skip, a
+  /// row costs the server about half of going through a staging table and
+  /// `INSERT … ON CONFLICT` (see docs/BENCHMARKS.md). A duplicate (a node
+  /// resending what a commit stored before its answer was lost, or another
+  /// core storing the same event at once) fails that COPY on the unique
+  /// index; the batch then goes through the staging table, which skips the
+  /// duplicates.
+  std::int64_t copy_in(const std::string& copy, std::size_t events, const IdRanges& ids) {
+    PGconn* c = writer_.get();
+    if (!pg::exec(c, "BEGIN").ok()) {
       return -1;
     }
-    const auto moved = pg::exec(c, std::string("INSERT INTO events(") + kInsertColumns + ") SELECT " + kInsertColumns +
-                                       " FROM events_stage ORDER BY seq ON CONFLICT DO NOTHING RETURNING id");
-    if (!moved.ok() || !notify_committed(moved) || !pg::exec(c, "COMMIT").ok()) {
+    const auto direct = copy_into("events", copy);
+    if (direct.ok()) {
+      if (!notify_committed(ids) || !pg::exec(c, "COMMIT").ok()) {
+        return -1;
+      }
+      return static_cast<std::int64_t>(events);
+    }
+    // 23505: unique_violation; 40P01: deadlock_detected (two cores COPYing
+    // the same events in different orders).
+    const auto state = direct.sqlstate();
+    if (state != "23505" && state != "40P01") {
+      return -1;
+    }
+    if (!pg::exec(c, "ROLLBACK").ok() || !pg::exec(c, "BEGIN").ok() || !copy_into("events_stage", copy).ok()) {
+      return -1;
+    }
+    const auto moved =
+        pg::exec(c, std::string("INSERT INTO events(id, ") + kInsertColumns + ") SELECT id, " + kInsertColumns +
+                        " FROM events_stage ORDER BY id ON CONFLICT DO NOTHING RETURNING id");
+    if (!moved.ok()) {
+      return -1;
+    }
+    std::vector<std::int64_t> inserted;
+    inserted.reserve(static_cast<std::size_t>(moved.rows()));
+    for (int i = 0; i < moved.rows(); ++i) {
+      inserted.push_back(moved.int64(i, 0));
+    }
+    if (!notify_committed(to_ranges(std::move(inserted))) || !pg::exec(c, "COMMIT").ok()) {
       return -1;
     }
     return moved.rows();
   }
 
+  /// Ids as the ranges of consecutive ones.
+  static IdRanges to_ranges(std::vector<std::int64_t> ids) {
+    std::sort(ids.begin(), ids.end());
+    IdRanges out;
+    for (const auto id : ids) {
+      if (!out.empty() && out.back().second + 1 == id) {
+        out.back().second = id;
+      } else {
+        out.emplace_back(id, id);
+      }
+    }
+    return out;
+  }
+
   /// Tells the other cores which ids this transaction stored (delivered at
   /// its commit): "<core id> lo-hi lo-hi ...", in as many NOTIFYs as the
   /// payload limit takes. Nothing while this core is alone.
-  bool notify_committed(const pg::Result& inserted) {
+  bool notify_committed(const IdRanges& ranges) {
     const auto me = core_id_.load();
-    if (me == 0 || inserted.rows() == 0) {
+    if (me == 0 || ranges.empty()) {
       return true;
     }
-    std::vector<std::int64_t> ids;
-    ids.reserve(static_cast<std::size_t>(inserted.rows()));
-    for (int i = 0; i < inserted.rows(); ++i) {
-      ids.push_back(inserted.int64(i, 0));
-    }
-    std::sort(ids.begin(), ids.end());
     const std::string head = std::to_string(me);
     std::string payload = head;
     const auto send = [&] {
@@ -1836,12 +1939,8 @@ class PgStorage final : public Storage {
       p.add(payload);
       return p.exec(writer_.get(), "SELECT pg_notify('honeycomb_events', $1)").ok();
     };
-    for (std::size_t i = 0; i < ids.size();) {
-      std::size_t j = i;
-      while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) {
-        ++j;
-      }
-      const auto range = fmt::format(" {}-{}", ids[i], ids[j]);
+    for (const auto& [lo, hi] : ranges) {
+      const auto range = fmt::format(" {}-{}", lo, hi);
       if (payload.size() + range.size() > kNotifyMax) {
         if (!send()) {
           return false;
@@ -1849,7 +1948,6 @@ class PgStorage final : public Storage {
         payload = head;
       }
       payload += range;
-      i = j + 1;
     }
     return send();
   }
@@ -1935,6 +2033,8 @@ class PgStorage final : public Storage {
   StorageOptions options_;
   Conn writer_;                        ///< writer thread only (and open())
   std::set<std::int64_t> known_days_;  ///< partitions known to exist; writer thread only
+  std::int64_t id_next_ = 0;           ///< the writer's next free id; writer thread only
+  std::int64_t id_end_ = 0;            ///< past the writer's id block
   std::thread writer_thread_;
 
   IngestQueue queue_{options_.queue_capacity};

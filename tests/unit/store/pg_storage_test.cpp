@@ -138,6 +138,57 @@ TEST_F(PgStoreTest, RefusesNewerSchema) {
   EXPECT_NE(error.find("newer than this build's"), std::string::npos) << error;
 }
 
+// Schema 3: the writer sets ids itself, a block of 65,536 per nextval. A
+// database of schema 2 (one nextval per row, cached by 16,384) keeps its
+// rows; the new ids come after every old one, ascend in each core's
+// arrival order, and two cores' blocks never overlap.
+TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocks) {
+  {
+    auto s = open();  // creates the schema
+    ASSERT_TRUE(s);
+  }
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  ASSERT_EQ(db.exec("ALTER SEQUENCE events_id_seq INCREMENT BY 1 CACHE 16384; "
+                    "UPDATE honeycomb_schema SET version = 2"),
+            "");
+  ASSERT_EQ(db.exec("INSERT INTO events(event_id, received_us, event_us, node_id, pot_id, pot_type, event_type, "
+                    "src_ip, src_port, dst_ip, dst_port, username, password, command, session, url, message, raw) "
+                    "SELECT 'old-' || g, 1, " +
+                    std::to_string(kT0) +
+                    " - g, 7, 'pot-0', 'ssh', 'login', '10.0.0.1', 1, '10.0.0.2', 22, '', '', '', '', '', '', '{}' "
+                    "FROM generate_series(1, 100) g"),
+            "");
+  const auto old_max = std::stoll(db.value("SELECT max(id) FROM events").value_or("0"));
+
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "3");
+  EXPECT_EQ(db.value("SELECT increment_by FROM pg_sequences WHERE sequencename = 'events_id_seq'"), "65536");
+  append_all(*a, range(0, 10));
+  a->flush();
+  append_all(*b, range(10, 20));
+  b->flush();
+  append_all(*a, range(20, 30));
+  a->flush();
+
+  const auto ids = db.column("SELECT id FROM events ORDER BY id");
+  ASSERT_TRUE(ids);
+  EXPECT_EQ(ids->size(), 130u);
+  EXPECT_EQ(std::set<std::string>(ids->begin(), ids->end()).size(), 130u) << "ids are unique";
+  EXPECT_EQ(db.value("SELECT count(*) FROM events WHERE event_id LIKE 'ev-%' AND id <= " + std::to_string(old_max)),
+            "0");
+  // Core a's events, by id: its two batches in the order they arrived.
+  std::vector<std::string> expected;
+  for (const int i : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29}) {
+    expected.push_back("ev-" + std::to_string(i));
+  }
+  EXPECT_EQ(db.column("SELECT event_id FROM events WHERE event_id LIKE 'ev-%' AND id < (SELECT min(id) FROM events "
+                      "WHERE event_id = 'ev-10') ORDER BY id"),
+            expected);
+}
+
 // A wrong URI, a server that is not there, a database that does not exist:
 // open fails with a reason, soon (a hanging connect would hold the core's
 // start-up forever).
