@@ -45,7 +45,7 @@ using pg::Conn;
 using pg::Params;
 using namespace query_support;  // NOLINT(google-build-using-namespace): the shared filter parts
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;  ///< rows deleted per retention transaction
@@ -212,6 +212,18 @@ CREATE INDEX core_commands_waiting ON core_commands(core_id) WHERE taken_us = 0;
     R"sql(
 ALTER SEQUENCE events_id_seq INCREMENT BY 65536 CACHE 1;
 )sql",
+    // 3 -> 4: `id` gets a B-tree. Through the BRIN index, reading the
+    // newest rows by id (the ranges another core notified, get()) meant
+    // reading every page not yet summarised, i.e. all of today's newest
+    // rows: the planner chose a sequential scan of the day for every
+    // notification, and with two cores that scan was most of the server's
+    // CPU (docs/BENCHMARKS.md). Each core's ids ascend, so the B-tree takes
+    // its rows at one or two right edges (~0.5 us a row). Building it reads
+    // every partition once, under a lock that holds back inserts meanwhile.
+    R"sql(
+CREATE INDEX events_id ON events(id);
+DROP INDEX events_id_brin;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -230,17 +242,6 @@ constexpr int kEventUsColumn = 3;  ///< in kEventColumns
 constexpr int kRawColumn = 18;     ///< in kEventColumns
 
 // ---- text ----
-
-/// Appends a 16-byte address as bytea hex in COPY text ("\\x…": the
-/// backslash escaped for COPY), without a temporary string per event.
-void append_copy_bytea(std::string& out, const Ip16& ip) {
-  static constexpr char digits[] = "0123456789abcdef";
-  out += "\\\\x";
-  for (const unsigned char b : ip) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0xf]);
-  }
-}
 
 /// A text value as a SQL literal (standard_conforming_strings is on in
 /// every supported server): for the few statements without parameters.
@@ -1790,9 +1791,12 @@ class PgStorage final : public Storage {
     return true;
   }
 
-  /// The batch in COPY text format, one line per event, its id first (ids
-  /// ascend in arrival order).
+  /// The batch in COPY's binary format, one row per event, its id first
+  /// (ids ascend in arrival order).
   static void encode_copy(const std::vector<PendingBatch>& work, const IdRanges& ids, std::string& out) {
+    namespace bin = pg::copy_binary;
+    constexpr std::uint16_t kFields = 20;  // id + kInsertColumns
+    bin::header(out);
     auto range = ids.begin();
     std::int64_t id = range->first;
     for (const auto& p : work) {
@@ -1800,46 +1804,41 @@ class PgStorage final : public Storage {
         if (id > range->second) {
           id = (++range)->first;
         }
-        out += std::to_string(id++);
-        out.push_back('\t');
+        bin::row(out, kFields);
+        bin::int8(out, id++);
         if (e.event_id.empty()) {
-          out += "\\N";
+          bin::null(out);
         } else {
-          pg::append_copy_text(out, e.event_id);
+          bin::text(out, e.event_id);
         }
-        fmt::format_to(std::back_inserter(out), "\t{}\t{}\t{}\t", e.received_us, e.event_us, pg::to_db(e.node_id));
-        pg::append_copy_text(out, e.pot_id);
-        out.push_back('\t');
-        pg::append_copy_text(out, e.pot_type);
-        out.push_back('\t');
-        pg::append_copy_text(out, e.event_type);
-        out.push_back('\t');
-        pg::append_copy_text(out, e.src_ip);
-        out.push_back('\t');
-        Ip16 ip{};
-        if (ip_to_bin(e.src_ip, ip)) {
-          append_copy_bytea(out, ip);
+        bin::int8(out, e.received_us);
+        bin::int8(out, e.event_us);
+        bin::int8(out, pg::to_db(e.node_id));
+        bin::text(out, e.pot_id);
+        bin::text(out, e.pot_type);
+        bin::text(out, e.event_type);
+        bin::text(out, e.src_ip);
+        if (Ip16 ip{}; ip_to_bin(e.src_ip, ip)) {
+          bin::bytes(out, std::string_view(reinterpret_cast<const char*>(ip.data()), ip.size()));  // NOLINT
         } else {
-          out += "\\N";
+          bin::null(out);
         }
-        fmt::format_to(std::back_inserter(out), "\t{}\t", e.src_port);
-        pg::append_copy_text(out, e.dst_ip);
-        fmt::format_to(std::back_inserter(out), "\t{}\t", e.dst_port);
-        for (const auto* field : {&e.username, &e.password, &e.command, &e.session, &e.url, &e.message}) {
-          pg::append_copy_text(out, *field);
-          out.push_back('\t');
+        bin::int4(out, e.src_port);
+        bin::text(out, e.dst_ip);
+        bin::int4(out, e.dst_port);
+        for (const auto* field : {&e.username, &e.password, &e.command, &e.session, &e.url, &e.message, &e.raw_json}) {
+          bin::text(out, *field);
         }
-        pg::append_copy_text(out, e.raw_json);
-        out.push_back('\n');
       }
     }
+    bin::trailer(out);
   }
 
   /// COPY of `copy` into `table` within the open transaction; its result
   /// (the failure's SQLSTATE tells a duplicate from a broken connection).
   pg::Result copy_into(const std::string& table, const std::string& copy) {
     PGconn* c = writer_.get();
-    auto started = pg::exec(c, "COPY " + table + "(id, " + kInsertColumns + ") FROM STDIN");
+    auto started = pg::exec(c, "COPY " + table + "(id, " + kInsertColumns + ") FROM STDIN (FORMAT binary)");
     if (started.status() != PGRES_COPY_IN) {
       return started;
     }

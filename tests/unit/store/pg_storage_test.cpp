@@ -141,15 +141,17 @@ TEST_F(PgStoreTest, RefusesNewerSchema) {
 // Schema 3: the writer sets ids itself, a block of 65,536 per nextval. A
 // database of schema 2 (one nextval per row, cached by 16,384) keeps its
 // rows; the new ids come after every old one, ascend in each core's
-// arrival order, and two cores' blocks never overlap.
-TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocks) {
+// arrival order, and two cores' blocks never overlap. Schema 4: ids get a
+// B-tree instead of the BRIN index.
+TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocksAndAnIdIndex) {
   {
     auto s = open();  // creates the schema
     ASSERT_TRUE(s);
   }
   PgConnection db(pg_.uri());
   ASSERT_TRUE(db.connected()) << db.error();
-  ASSERT_EQ(db.exec("ALTER SEQUENCE events_id_seq INCREMENT BY 1 CACHE 16384; "
+  ASSERT_EQ(db.exec("ALTER SEQUENCE events_id_seq INCREMENT BY 1 CACHE 16384; DROP INDEX events_id; "
+                    "CREATE INDEX events_id_brin ON events USING brin(id); "
                     "UPDATE honeycomb_schema SET version = 2"),
             "");
   ASSERT_EQ(db.exec("INSERT INTO events(event_id, received_us, event_us, node_id, pot_id, pot_type, event_type, "
@@ -164,8 +166,11 @@ TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocks) {
   auto a = open();
   auto b = open();
   ASSERT_TRUE(a && b);
-  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "3");
+  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "4");
   EXPECT_EQ(db.value("SELECT increment_by FROM pg_sequences WHERE sequencename = 'events_id_seq'"), "65536");
+  EXPECT_EQ(db.value("SELECT indexdef FROM pg_indexes WHERE indexname = 'events_id'"),
+            "CREATE INDEX events_id ON ONLY public.events USING btree (id)");
+  EXPECT_FALSE(table_exists(db, "events_id_brin"));
   append_all(*a, range(0, 10));
   a->flush();
   append_all(*b, range(10, 20));
