@@ -115,6 +115,14 @@ describe('dashboard', { concurrency: false }, () => {
     await waitFor(async () => Number((await textOf('events-total')).replace(/\D/g, '')) > before,
       { what: 'the total to grow live' });
 
+    // Preact runs a page's effects after the next animation frame (at most
+    // 100 ms later): were the feed's subscription such an effect, an event
+    // arriving before it would be lost. Holding animation frames back makes
+    // that gap certain, so the feed must be subscribed once it is on screen.
+    await page.evaluate(() => {
+      window.__raf = window.requestAnimationFrame;
+      window.requestAnimationFrame = () => 0;
+    });
     await byTestId('nav-live').click();
     await byTestId('live-feed').waitFor();
     await waitFor(async () => (await textOf('ws-status')).includes('live'), { what: 'the feed live' });
@@ -124,6 +132,9 @@ describe('dashboard', { concurrency: false }, () => {
     await response.text();
     const row = page.locator('[data-testid="event-row"][data-pot-id="web-01"]', { hasText: unique });
     await row.first().waitFor();
+    await page.evaluate(() => {
+      window.requestAnimationFrame = window.__raf;
+    });
     await screenshot('live');
     await row.first().click();
     const raw = byTestId('event-raw');

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useStore } from '../lib/store.js';
 import { socket, socketState } from '../lib/socket.js';
 import { nodesStore } from '../lib/nodes.js';
@@ -36,7 +36,10 @@ export function Live() {
 
   const nodeNames = useMemo(() => new Map(nodes.map((n) => [String(n.node_id), n.name])), [nodes]);
 
-  useEffect(() => {
+  // Subscribed in a layout effect, in the same task as the feed's first
+  // render: useEffect waits for the next animation frame (up to 100 ms), and
+  // an event the stream delivered in between was never shown.
+  useLayoutEffect(() => {
     const unsubscribe = socket.subscribe((msg) => {
       if (msg.type === 'event' && msg.data) {
         pending.current.push({ ...msg.data, __key: `e${++seq}` });

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import { fillBuckets } from '../lib/format.js';
 import { useStore } from '../lib/store.js';
@@ -193,7 +193,9 @@ export function Overview() {
   const pending = useRef([]);
   const dirty = useRef(false);
 
-  useEffect(() => {
+  // A layout effect, as on the live feed: subscribed with the first render,
+  // not a frame later, so no event falls in between.
+  useLayoutEffect(() => {
     load();
     refreshNodes();
     const unsubscribe = socket.subscribe((msg) => {
