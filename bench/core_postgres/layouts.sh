@@ -89,7 +89,7 @@ SELECT n AS id, 'ev-' || n AS event_id,
          'cowrie.session.file_download','cowrie.command.failed','cowrie.log.closed','cowrie.client.size'])
     [1 + (random() * 11)::int] AS event_type,
   a AS addr, 1024 + (random() * 64000)::int AS src_port
-FROM (SELECT n, floor(exp(random() * ln(50000)))::bigint AS a FROM generate_series(1, $total) AS n) g;
+FROM (SELECT n::bigint AS n, floor(exp(random() * ln(50000)))::bigint AS a FROM generate_series(1, $total) AS n) g;
 ALTER TABLE stage ADD COLUMN src_ip text, ADD COLUMN src_ip_bin bytea;
 CREATE INDEX stage_id ON stage(id);
 UPDATE stage SET src_ip = host(('0.0.0.0'::inet + ((addr * 2654435761) % 4278190080 + 16777216))),
@@ -104,10 +104,10 @@ for ((b = 0; b < batches; b++)); do
         'dst_port', 22, 'session', lpad(to_hex(id), 12, '0'), 'username', 'root', 'password', '123456',
         'message', 'login attempt [root/123456] failed', 'sensor', pot_id, 'timestamp', event_us,
         'protocol', 'ssh', 'input', 'uname -a')::text
-    FROM stage WHERE id BETWEEN $lo AND $hi) TO '$work/events.$b'"
+    FROM stage WHERE id BETWEEN $lo AND $hi) TO '$work/events.$b' WITH (FORMAT binary)"
   # The lists a writer would send with the batch: newest first, 16 bytes
   # (event_us, id) per entry.
-  lists="SELECT kind, key, $lo AS blk, min(event_us), max(event_us), count(*),
+  lists="SELECT kind::smallint, key, $lo::bigint AS blk, min(event_us), max(event_us), count(*)::int AS n,
       string_agg(int8send(event_us) || int8send(id), ''::bytea ORDER BY event_us DESC, id DESC)
     FROM (SELECT 1 AS kind, convert_to(pot_id, 'UTF8') AS key, event_us, id FROM stage WHERE id BETWEEN $lo AND $hi
       UNION ALL SELECT 2, convert_to(event_type, 'UTF8'), event_us, id FROM stage WHERE id BETWEEN $lo AND $hi
@@ -115,8 +115,8 @@ for ((b = 0; b < batches; b++)); do
       UNION ALL SELECT 4, int8send(node_id), event_us, id FROM stage WHERE id BETWEEN $lo AND $hi
       UNION ALL SELECT 5, src_ip_bin, event_us, id FROM stage WHERE id BETWEEN $lo AND $hi) k
     GROUP BY kind, key"
-  sql -c "\\copy ($lists) TO '$work/lists.$b'"
-  sql -c "\\copy (SELECT key, blk, min, max, count, string_agg FROM ($lists) l WHERE kind = 5) TO '$work/src.$b'"
+  sql -c "\\copy ($lists) TO '$work/lists.$b' WITH (FORMAT binary)"
+  sql -c "\\copy (SELECT key, blk, min, max, n, string_agg FROM ($lists) l WHERE kind = 5) TO '$work/src.$b' WITH (FORMAT binary)"
 done
 rows_per_batch="$(sql -c "SELECT round(avg(c)) FROM (SELECT count(DISTINCT pot_id) + count(DISTINCT event_type)
   + count(DISTINCT pot_type) + count(DISTINCT node_id) + count(DISTINCT src_ip_bin) AS c FROM stage
@@ -171,22 +171,22 @@ SQL
 # Prints the backend's CPU seconds for the layout's batches.
 run_layout() {
   local layout="$1" ticks="$work/ticks" b
-  schema "$layout" | sql >/dev/null
+  schema "$layout" | sql >/dev/null || die "layout $layout: the schema was refused"
   {
     echo "SELECT pg_backend_pid() AS pid \\gset"
     echo "\\setenv BACKEND :pid"
     echo "\\! awk '{ sub(/.*\\) /, \"\"); split(\$0, f, \" \"); print f[12] + f[13] }' /proc/\$BACKEND/stat > $ticks"
     for ((b = 0; b < batches; b++)); do
       echo "BEGIN;"
-      echo "COPY events FROM '$work/events.$b';"
+      echo "COPY events FROM '$work/events.$b' WITH (FORMAT binary);"
       case "$layout" in
-        src-lists) echo "COPY event_src FROM '$work/src.$b';" ;;
-        lists) echo "COPY event_postings FROM '$work/lists.$b';" ;;
+        src-lists) echo "COPY event_src FROM '$work/src.$b' WITH (FORMAT binary);" ;;
+        lists) echo "COPY event_postings FROM '$work/lists.$b' WITH (FORMAT binary);" ;;
       esac
       echo "COMMIT;"
     done
     echo "\\! awk '{ sub(/.*\\) /, \"\"); split(\$0, f, \" \"); print f[12] + f[13] }' /proc/\$BACKEND/stat >> $ticks"
-  } | sql >/dev/null
+  } | sql >/dev/null || die "layout $layout: a COPY failed"
   awk -v hz="$(getconf CLK_TCK)" 'NR == 1 { a = $1 } NR == 2 { printf "%.3f", ($1 - a) / hz }' "$ticks"
 }
 

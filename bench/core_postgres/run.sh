@@ -35,6 +35,7 @@
 #   BENCH_SEED            generator seed [1]
 #   BENCH_IO_THREADS      each core's io_threads [2, the default]
 #   BENCH_INGEST_BATCH    each core's ingest_batch [unset: the core's default]
+#   BENCH_INGEST_WRITERS  each PostgreSQL core's ingest_writers [unset: the core's default]
 #   BENCH_DEADLINE        seconds to wait for every event to be stored [900]
 #   BENCH_PG_SETTINGS     server settings for both servers, "name=value ..."
 #                         (ALTER SYSTEM, then a restart), e.g.
@@ -202,6 +203,7 @@ start_ingest_core() {
   printf 'database: %s\nio_threads: %s\napi_rate_per_second: 0\nnode_auth: open\n' "$database" "$io_threads" \
     >"$dir/core.yml"
   if [ -n "${BENCH_INGEST_BATCH:-}" ]; then echo "ingest_batch: $BENCH_INGEST_BATCH" >>"$dir/core.yml"; fi
+  if [ -n "${BENCH_INGEST_WRITERS:-}" ]; then echo "ingest_writers: $BENCH_INGEST_WRITERS" >>"$dir/core.yml"; fi
   hc=("$honeycomb_bin" --home "$dir/home")
   if [ "$(id -u)" -eq 0 ]; then hc+=(--iamroot); fi
   tok="$("${hc[@]}" core --config "$dir/core.yml" token create "bench-$i" 2>&1 | tail -1 | tr -d '[:space:]')"

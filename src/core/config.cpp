@@ -141,6 +141,8 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
         c.storage.queue_capacity = scalar<std::size_t>(v, key, 1024, std::size_t{1} << 30);
       } else if (key == "ingest_batch") {
         c.storage.max_batch = scalar<std::size_t>(v, key, 0, 1'048'576);
+      } else if (key == "ingest_writers") {
+        c.storage.writers = scalar<std::size_t>(v, key, 0, 16);
       } else if (key == "sqlite_cache_window_mb") {
         c.storage.cache_window_mb = scalar<std::int64_t>(v, key, 0, std::int64_t{1} << 30);
       } else if (key == "verbose") {
@@ -235,6 +237,10 @@ ingest_queue: {}
 # store's own, 32768 on SQLite (each index page is written once for more
 # events), 8192 on PostgreSQL.
 ingest_batch: {}
+# PostgreSQL: transactions written at once, each by its own connection (the
+# server's work for one is serial, so one caps a core's ingest); commits are
+# still acknowledged in order. 0: 1. SQLite writes with one.
+ingest_writers: {}
 # Delete events older than this many days (0: keep forever).
 retention_days: {}
 # Keep the database under this size, deleting the oldest events (0: no limit).
@@ -253,7 +259,7 @@ sqlite_cache_window_mb: {}
                      d.heartbeat.count() / 1000, d.registration_timeout.count() / 1000, d.max_malformed_per_peer,
                      d.max_nodes, d.command_timeout.count() / 1000, d.api_max_body_bytes, d.api_rate_per_second,
                      d.api_max_connections, d.ws_client_queue, d.ws_max_clients, d.storage.queue_capacity,
-                     d.storage.max_batch, d.storage.retention_days, d.storage.retention_max_mb,
+                     d.storage.max_batch, d.storage.writers, d.storage.retention_days, d.storage.retention_max_mb,
                      d.storage.cache_window_mb);
 }
 

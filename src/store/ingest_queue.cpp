@@ -91,6 +91,9 @@ bool IngestQueue::take(WriterWork& work, std::size_t max_events,
     work.batches.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
+  if (!work.batches.empty()) {
+    work.ticket = next_ticket_++;
+  }
   return !(work.batches.empty() && stopping_);
 }
 
@@ -113,24 +116,7 @@ void IngestQueue::finish(WriterWork& work, bool ok, std::uint64_t stored) {
   } else {
     failed_.fetch_add(work.events, std::memory_order_relaxed);
   }
-  for (auto& batch : work.batches) {
-    if (!batch.on_committed) {
-      continue;
-    }
-    try {
-      batch.on_committed(ok);
-    } catch (const std::exception& e) {
-      spdlog::error("store: on_committed threw: {}", e.what());
-    } catch (...) {
-      spdlog::error("store: on_committed threw");
-    }
-  }
-  {
-    std::lock_guard lk(mu_);
-    queued_ -= work.events;
-    processed_seq_ += work.events + work.batches.size();
-  }
-  done_cv_.notify_all();
+  // The events go to the reaper now; the callbacks wait for their turn.
   bool handed = false;
   {
     std::lock_guard lk(reap_mu_);
@@ -144,9 +130,49 @@ void IngestQueue::finish(WriterWork& work, bool ok, std::uint64_t stored) {
   }
   if (handed) {
     reap_cv_.notify_one();
+  } else {
+    for (auto& batch : work.batches) {
+      std::vector<events::Event>().swap(batch.events);
+    }
   }
-  work.batches.clear();  // the callbacks, and the events if not handed over
+  std::unique_lock lk(order_mu_);
+  finished_.emplace(work.ticket, Finished{std::move(work.batches), work.events, ok});
+  work.batches.clear();
   work.events = 0;
+  if (delivering_) {
+    return;  // the writer delivering now takes ours too, in its turn
+  }
+  delivering_ = true;
+  for (auto it = finished_.find(next_delivery_); it != finished_.end(); it = finished_.find(next_delivery_)) {
+    Finished f = std::move(it->second);
+    finished_.erase(it);
+    ++next_delivery_;
+    lk.unlock();
+    deliver(f);
+    lk.lock();
+  }
+  delivering_ = false;
+}
+
+void IngestQueue::deliver(Finished& f) {
+  for (auto& batch : f.batches) {
+    if (!batch.on_committed) {
+      continue;
+    }
+    try {
+      batch.on_committed(f.ok);
+    } catch (const std::exception& e) {
+      spdlog::error("store: on_committed threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("store: on_committed threw");
+    }
+  }
+  {
+    std::lock_guard lk(mu_);
+    queued_ -= f.events;
+    processed_seq_ += f.events + f.batches.size();
+  }
+  done_cv_.notify_all();
 }
 
 Counters IngestQueue::counters() const {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -26,10 +27,11 @@ struct PendingBatch {
   std::function<void(bool)> on_committed;
 };
 
-/// What the writer took for one transaction.
+/// What a writer took for one transaction.
 struct WriterWork {
   std::vector<PendingBatch> batches;
   std::size_t events = 0;
+  std::uint64_t ticket = 0;  ///< take()'s order: finish() reports in it
   bool empty() const { return batches.empty(); }
 };
 
@@ -58,6 +60,12 @@ class IngestQueue {
   /// events new, the rest duplicates) or failed: counts it, runs each
   /// batch's on_committed (an exception from one is logged), wakes flush().
   /// The events themselves are freed by the reaper thread, not the writer.
+  ///
+  /// Several writers may take and finish work at once (PostgreSQL's
+  /// `writers`); the callbacks still run in the order the work was taken,
+  /// by whichever writer finishes the oldest: a node's acknowledgement
+  /// covers everything up to a sequence number, so a later batch's
+  /// success must never be reported before an earlier batch's failure.
   void finish(WriterWork& work, bool ok, std::uint64_t stored);
 
   /// One retention step ran and deleted `deleted` events.
@@ -77,6 +85,19 @@ class IngestQueue {
   std::uint64_t appended_seq_ = 0;
   std::uint64_t processed_seq_ = 0;
   bool stopping_ = false;
+  std::uint64_t next_ticket_ = 0;  ///< mu_
+
+  /// Finished work whose callbacks wait for older work to finish.
+  struct Finished {
+    std::vector<PendingBatch> batches;  ///< their callbacks (events already handed to the reaper)
+    std::size_t events = 0;
+    bool ok = false;
+  };
+  void deliver(Finished& f);
+  std::mutex order_mu_;
+  std::map<std::uint64_t, Finished> finished_;  ///< order_mu_, by ticket
+  std::uint64_t next_delivery_ = 0;             ///< order_mu_
+  bool delivering_ = false;                     ///< order_mu_: a writer runs callbacks
 
   std::atomic<std::uint64_t> appended_{0}, stored_{0}, duplicates_{0}, failed_{0}, transactions_{0},
       retention_deleted_{0}, retention_steps_{0};

@@ -3,10 +3,12 @@
 // partitions and retention are documented in docs/EVENTS.md § PostgreSQL;
 // this file says why where it is not obvious.
 //
-// Threads: as in SQLite. One writer thread owns `writer_` (the connection
-// events are copied through); append() only moves events into a bounded
-// queue. Reads lease connections from a small pool; registry and token
-// writes share one connection under a mutex. A broken connection is
+// Threads: as in SQLite, but StorageOptions::writers writer threads (1 by
+// default), each owning its connection (events are copied through it),
+// take transactions from the one bounded queue that append() fills; their
+// commits are reported in the order taken (ingest_queue.hpp). Reads lease
+// connections from a small pool; registry and token writes share one
+// connection under a mutex. A broken connection is
 // re-established on next use: a database restart costs failed commits
 // (whose events the nodes keep and resend), never a crash or a lost event.
 #include "common/clock.hpp"
@@ -48,8 +50,9 @@ using namespace query_support;  // NOLINT(google-build-using-namespace): the sha
 constexpr int kSchemaVersion = 4;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
-constexpr int kRetentionChunk = 5000;  ///< rows deleted per retention transaction
-constexpr int kScanFetch = 500;        ///< rows per FETCH of a free-text scan
+constexpr std::size_t kMaxWriters = 16;  ///< writer threads (connections) at most
+constexpr int kRetentionChunk = 5000;    ///< rows deleted per retention transaction
+constexpr int kScanFetch = 500;          ///< rows per FETCH of a free-text scan
 constexpr std::int64_t kDayUs = 86'400'000'000;
 /// Day partitions are made for event times from this many days ago to
 /// kPartitionFutureDays ahead; other times (a honeypot's clock far off, a
@@ -391,39 +394,64 @@ struct Reader {
 };
 
 class PgStorage final : public Storage {
+  /// One writer thread's own: its connection, what it knows of the day
+  /// partitions, its block of ids. Writer 0 also runs the maintenance
+  /// (partitions ahead, retention, old commands).
+  struct Writer {
+    std::size_t index = 0;
+    Conn conn;
+    std::set<std::int64_t> known_days;  ///< partitions known to exist
+    std::int64_t id_next = 0;           ///< the next free id of its block
+    std::int64_t id_end = 0;            ///< past its block
+    std::thread thread;
+  };
+
  public:
   explicit PgStorage(StorageOptions options) : options_(std::move(options)) {}
 
   ~PgStorage() override {
     queue_.stop();
-    if (writer_thread_.joinable()) {
-      writer_thread_.join();
+    for (auto& w : writers_) {
+      if (w->thread.joinable()) {
+        w->thread.join();
+      }
     }
     leave_cluster();
   }
 
   bool open(std::string& error) {
-    writer_ = connect(error);
-    if (!writer_) {
-      return false;
-    }
-    if (!migrate(error)) {
-      return false;
-    }
-    if (!prepare_writer()) {
-      error = pg::errmsg(writer_.get());
-      return false;
+    const std::size_t writers =
+        std::clamp<std::size_t>(options_.writers == 0 ? kPostgresWriters : options_.writers, 1, kMaxWriters);
+    for (std::size_t i = 0; i < writers; ++i) {
+      auto w = std::make_unique<Writer>();
+      w->index = i;
+      w->conn = connect(error);
+      if (!w->conn) {
+        return false;
+      }
+      if (i == 0 && !migrate(*w, error)) {
+        return false;
+      }
+      if (!prepare_writer(*w)) {
+        error = pg::errmsg(w->conn.get());
+        return false;
+      }
+      writers_.push_back(std::move(w));
     }
     misc_ = connect(error);
     if (!misc_) {
       return false;
     }
-    ensure_partition(floor_div(unix_now_us(), kDayUs));
-    ensure_partition(floor_div(unix_now_us(), kDayUs) + 1);
-    writer_thread_ = std::thread([this] {
-      name_this_thread("store-writer");
-      writer_loop();
-    });
+    Writer& first = *writers_.front();
+    ensure_partition(first, floor_div(unix_now_us(), kDayUs));
+    ensure_partition(first, floor_div(unix_now_us(), kDayUs) + 1);
+    for (auto& w : writers_) {
+      w->thread = std::thread([this, &w = *w] {
+        const std::string name = w.index == 0 ? "store-writer" : "store-writer" + std::to_string(w.index);
+        name_this_thread(name.c_str());
+        writer_loop(w);
+      });
+    }
     return true;
   }
 
@@ -1419,21 +1447,21 @@ class PgStorage final : public Storage {
 
   // ---- schema ----
 
-  bool migrate(std::string& error) {
-    PGconn* c = writer_.get();
+  bool migrate(Writer& w, std::string& error) {
+    PGconn* c = w.conn.get();
     // Two cores starting on one database: one migrates, the other waits
     // and then finds the schema current.
     if (!pg::exec(c, "SELECT pg_advisory_lock(" + std::to_string(kDdlLockKey) + ")").ok()) {
       error = "PostgreSQL: " + pg::errmsg(c);
       return false;
     }
-    const bool ok = migrate_locked(error);
+    const bool ok = migrate_locked(w, error);
     pg::exec(c, "SELECT pg_advisory_unlock(" + std::to_string(kDdlLockKey) + ")");
     return ok;
   }
 
-  bool migrate_locked(std::string& error) {
-    PGconn* c = writer_.get();
+  bool migrate_locked(Writer& w, std::string& error) {
+    PGconn* c = w.conn.get();
     if (!pg::exec(c, "CREATE TABLE IF NOT EXISTS honeycomb_schema(version integer NOT NULL)").ok()) {
       error = "PostgreSQL: " + pg::errmsg(c);
       return false;
@@ -1474,8 +1502,8 @@ class PgStorage final : public Storage {
 
   /// The writer connection's own staging table (temporary: per connection),
   /// made again after a reconnect.
-  bool prepare_writer() {
-    return pg::exec(writer_.get(),
+  static bool prepare_writer(Writer& w) {
+    return pg::exec(w.conn.get(),
                     "CREATE TEMP TABLE IF NOT EXISTS events_stage(id bigint NOT NULL, event_id text, "
                     "received_us bigint, event_us bigint, node_id bigint, pot_id text, pot_type text, "
                     "event_type text, src_ip text, src_ip_bin bytea, src_port integer, dst_ip text, dst_port integer, "
@@ -1485,18 +1513,18 @@ class PgStorage final : public Storage {
   }
 
   /// The writer's connection, re-established when it broke.
-  bool writer_ready() {
-    if (pg::alive(writer_.get())) {
+  bool writer_ready(Writer& w) {
+    if (pg::alive(w.conn.get())) {
       return true;
     }
     std::string error;
-    writer_ = connect(error);
-    if (!writer_ || !prepare_writer()) {
-      spdlog::warn("store: writer: {}", writer_ ? pg::errmsg(writer_.get()) : error);
-      writer_.reset();
+    w.conn = connect(error);
+    if (!w.conn || !prepare_writer(w)) {
+      spdlog::warn("store: writer: {}", w.conn ? pg::errmsg(w.conn.get()) : error);
+      w.conn.reset();
       return false;
     }
-    known_days_.clear();
+    w.known_days.clear();
     spdlog::info("store: reconnected to PostgreSQL");
     return true;
   }
@@ -1505,11 +1533,11 @@ class PgStorage final : public Storage {
   /// the default partition holds for that day into it. Any core may do it:
   /// the advisory lock and the existence check make it once. Failure is not
   /// fatal: that day's events go to the default partition meanwhile.
-  void ensure_partition(std::int64_t day) {
-    if (known_days_.contains(day)) {
+  void ensure_partition(Writer& w, std::int64_t day) {
+    if (w.known_days.contains(day)) {
       return;
     }
-    PGconn* c = writer_.get();
+    PGconn* c = w.conn.get();
     const auto name = partition_name(day);
     const auto lo = std::to_string(day * kDayUs);
     const auto hi = std::to_string((day + 1) * kDayUs);
@@ -1528,7 +1556,7 @@ class PgStorage final : public Storage {
                             "); "
                             "END IF; END $$; COMMIT;";
     if (pg::exec(c, sql).ok()) {
-      known_days_.insert(day);
+      w.known_days.insert(day);
       return;
     }
     spdlog::warn("store: partition {}: {}", name, pg::errmsg(c));
@@ -1536,7 +1564,7 @@ class PgStorage final : public Storage {
   }
 
   /// Partitions for the days of this batch's events within the window.
-  void ensure_partitions(const std::vector<PendingBatch>& work) {
+  void ensure_partitions(Writer& w, const std::vector<PendingBatch>& work) {
     const auto now = unix_now_us();
     const auto today = floor_div(now, kDayUs);
     // Days retention would drop at once are not made again for a late event
@@ -1549,20 +1577,20 @@ class PgStorage final : public Storage {
     for (const auto& p : work) {
       for (const auto& e : p.events) {
         const auto day = floor_div(e.event_us, kDayUs);
-        if (day >= first_day && day <= today + kPartitionFutureDays && !known_days_.contains(day)) {
+        if (day >= first_day && day <= today + kPartitionFutureDays && !w.known_days.contains(day)) {
           days.insert(day);
         }
       }
     }
     for (const auto day : days) {
-      ensure_partition(day);
+      ensure_partition(w, day);
     }
   }
 
   /// The day partitions that exist now, oldest first.
-  std::vector<std::pair<std::int64_t, std::string>> day_partitions() {
+  static std::vector<std::pair<std::int64_t, std::string>> day_partitions(Writer& w) {
     std::vector<std::pair<std::int64_t, std::string>> out;
-    const auto r = pg::exec(writer_.get(),
+    const auto r = pg::exec(w.conn.get(),
                             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                             "WHERE i.inhparent = 'events'::regclass");
     for (int i = 0; i < r.rows(); ++i) {
@@ -1677,7 +1705,7 @@ class PgStorage final : public Storage {
 
   // ---- writer thread ----
 
-  void writer_loop() {
+  void writer_loop(Writer& w) {
     using clock = std::chrono::steady_clock;
     const bool retention_on = options_.retention_days > 0 || options_.retention_max_mb > 0;
     const auto interval = std::chrono::milliseconds(std::max<std::int64_t>(options_.retention_interval_ms, 1));
@@ -1689,32 +1717,32 @@ class PgStorage final : public Storage {
         break;
       }
       if (!work.empty()) {
-        commit(work);
+        commit(w, work);
       }
       if (retention_pending || clock::now() >= next_maintenance) {
         if (!retention_pending) {
           next_maintenance = clock::now() + interval;
-          if (writer_ready()) {
-            // Tomorrow's partition before the first event of tomorrow; the
-            // cache forgets partitions other cores dropped.
-            known_days_.clear();
+          // The cache forgets partitions other cores (or writer 0) dropped.
+          w.known_days.clear();
+          if (w.index == 0 && writer_ready(w)) {
+            // Tomorrow's partition before the first event of tomorrow.
             const auto today = floor_div(unix_now_us(), kDayUs);
-            ensure_partition(today);
-            ensure_partition(today + 1);
+            ensure_partition(w, today);
+            ensure_partition(w, today + 1);
             // Old commands and answers; cores gone for a day.
             Params p;
             p.add(unix_now_us() - kCommandKeepUs).add(unix_now_us() - kDayUs);
-            p.exec(writer_.get(),
+            p.exec(w.conn.get(),
                    "WITH a AS (DELETE FROM core_commands WHERE created_us < $1) DELETE FROM cores WHERE heartbeat_us < "
                    "$2");
           }
         }
-        retention_pending = retention_on && writer_ready() && retention_step();
+        retention_pending = w.index == 0 && retention_on && writer_ready(w) && retention_step(w);
       }
     }
   }
 
-  void commit(WriterWork& work) {
+  void commit(Writer& w, WriterWork& work) {
     const std::size_t events = work.events;
     std::uint64_t stored = 0;
     bool ok = false;
@@ -1728,29 +1756,29 @@ class PgStorage final : public Storage {
         std::this_thread::sleep_for(backoff);
         backoff *= 4;
       }
-      if (!writer_ready()) {
+      if (!writer_ready(w)) {
         last_error = "the database is unreachable";
         continue;
       }
-      ensure_partitions(work.batches);
+      ensure_partitions(w, work.batches);
       // Fresh ids on every attempt: a commit whose answer was lost may have
       // stored the rows, and an id is never given to two rows.
       IdRanges ids;
-      if (!take_ids(events, ids)) {
-        last_error = pg::errmsg(writer_.get());
+      if (!take_ids(w, events, ids)) {
+        last_error = pg::errmsg(w.conn.get());
         continue;
       }
       copy.clear();
       encode_copy(work.batches, ids, copy);
-      const auto inserted = copy_in(copy, events, ids);
+      const auto inserted = copy_in(w, copy, events, ids);
       if (inserted >= 0) {
         stored = static_cast<std::uint64_t>(inserted);
         ok = true;
         break;
       }
-      last_error = pg::errmsg(writer_.get());
+      last_error = pg::errmsg(w.conn.get());
       spdlog::warn("store: commit of {} events (attempt {}): {}", events, attempt + 1, last_error);
-      pg::exec(writer_.get(), "ROLLBACK");
+      pg::exec(w.conn.get(), "ROLLBACK");
     }
     if (!ok) {
       spdlog::error("store: {} events could not be stored: {}", events, last_error);
@@ -1764,13 +1792,13 @@ class PgStorage final : public Storage {
   /// Reserves `n` new ids, ascending, from the writer's current block and
   /// as many new blocks as it needs (one statement). False when the
   /// database did not answer.
-  bool take_ids(std::size_t n, IdRanges& out) {
+  static bool take_ids(Writer& w, std::size_t n, IdRanges& out) {
     auto need = static_cast<std::int64_t>(n);
     const auto take_from_block = [&] {
-      const auto k = std::min(need, id_end_ - id_next_);
+      const auto k = std::min(need, w.id_end - w.id_next);
       if (k > 0) {
-        out.emplace_back(id_next_, id_next_ + k - 1);
-        id_next_ += k;
+        out.emplace_back(w.id_next, w.id_next + k - 1);
+        w.id_next += k;
         need -= k;
       }
     };
@@ -1780,13 +1808,13 @@ class PgStorage final : public Storage {
     }
     Params p;
     p.add((need + kIdBlock - 1) / kIdBlock);
-    const auto r = p.exec(writer_.get(), "SELECT nextval('events_id_seq') FROM generate_series(1, $1::bigint)");
+    const auto r = p.exec(w.conn.get(), "SELECT nextval('events_id_seq') FROM generate_series(1, $1::bigint)");
     if (!r.ok() || r.rows() == 0) {
       return false;
     }
     for (int i = 0; i < r.rows(); ++i) {
-      id_next_ = r.int64(i, 0);
-      id_end_ = id_next_ + kIdBlock;
+      w.id_next = r.int64(i, 0);
+      w.id_end = w.id_next + kIdBlock;
       take_from_block();
     }
     return true;
@@ -1837,8 +1865,8 @@ class PgStorage final : public Storage {
 
   /// COPY of `copy` into `table` within the open transaction; its result
   /// (the failure's SQLSTATE tells a duplicate from a broken connection).
-  pg::Result copy_into(const std::string& table, const std::string& copy) {
-    PGconn* c = writer_.get();
+  static pg::Result copy_into(Writer& w, const std::string& table, const std::string& copy) {
+    PGconn* c = w.conn.get();
     auto started = pg::exec(c, "COPY " + table + "(id, " + kInsertColumns + ") FROM STDIN (FORMAT binary)");
     if (started.status() != PGRES_COPY_IN) {
       return started;
@@ -1872,14 +1900,14 @@ class PgStorage final : public Storage {
   /// core storing the same event at once) fails that COPY on the unique
   /// index; the batch then goes through the staging table, which skips the
   /// duplicates.
-  std::int64_t copy_in(const std::string& copy, std::size_t events, const IdRanges& ids) {
-    PGconn* c = writer_.get();
+  std::int64_t copy_in(Writer& w, const std::string& copy, std::size_t events, const IdRanges& ids) {
+    PGconn* c = w.conn.get();
     if (!pg::exec(c, "BEGIN").ok()) {
       return -1;
     }
-    const auto direct = copy_into("events", copy);
+    const auto direct = copy_into(w, "events", copy);
     if (direct.ok()) {
-      if (!notify_committed(ids) || !pg::exec(c, "COMMIT").ok()) {
+      if (!notify_committed(w, ids) || !pg::exec(c, "COMMIT").ok()) {
         return -1;
       }
       return static_cast<std::int64_t>(events);
@@ -1890,7 +1918,7 @@ class PgStorage final : public Storage {
     if (state != "23505" && state != "40P01") {
       return -1;
     }
-    if (!pg::exec(c, "ROLLBACK").ok() || !pg::exec(c, "BEGIN").ok() || !copy_into("events_stage", copy).ok()) {
+    if (!pg::exec(c, "ROLLBACK").ok() || !pg::exec(c, "BEGIN").ok() || !copy_into(w, "events_stage", copy).ok()) {
       return -1;
     }
     const auto moved =
@@ -1904,7 +1932,7 @@ class PgStorage final : public Storage {
     for (int i = 0; i < moved.rows(); ++i) {
       inserted.push_back(moved.int64(i, 0));
     }
-    if (!notify_committed(to_ranges(std::move(inserted))) || !pg::exec(c, "COMMIT").ok()) {
+    if (!notify_committed(w, to_ranges(std::move(inserted))) || !pg::exec(c, "COMMIT").ok()) {
       return -1;
     }
     return moved.rows();
@@ -1927,7 +1955,7 @@ class PgStorage final : public Storage {
   /// Tells the other cores which ids this transaction stored (delivered at
   /// its commit): "<core id> lo-hi lo-hi ...", in as many NOTIFYs as the
   /// payload limit takes. Nothing while this core is alone.
-  bool notify_committed(const IdRanges& ranges) {
+  bool notify_committed(Writer& w, const IdRanges& ranges) {
     const auto me = core_id_.load();
     if (me == 0 || ranges.empty()) {
       return true;
@@ -1937,7 +1965,7 @@ class PgStorage final : public Storage {
     const auto send = [&] {
       Params p;
       p.add(payload);
-      return p.exec(writer_.get(), "SELECT pg_notify('honeycomb_events', $1)").ok();
+      return p.exec(w.conn.get(), "SELECT pg_notify('honeycomb_events', $1)").ok();
     };
     for (const auto& [lo, hi] : ranges) {
       const auto range = fmt::format(" {}-{}", lo, hi);
@@ -1953,8 +1981,8 @@ class PgStorage final : public Storage {
   }
 
   /// One retention transaction; true when more remains to do.
-  bool retention_step() {
-    PGconn* c = writer_.get();
+  bool retention_step(Writer& w) {
+    PGconn* c = w.conn.get();
     std::int64_t deleted = 0;
     bool more = false;
     const std::string lock = "SET LOCAL lock_timeout = " + std::to_string(kDdlLockTimeoutMs) +
@@ -1962,11 +1990,11 @@ class PgStorage final : public Storage {
     if (options_.retention_days > 0) {
       const std::int64_t cutoff = unix_now_us() - options_.retention_days * kDayUs;
       // Days wholly before the cutoff: their tables go, at once.
-      for (const auto& [day, name] : day_partitions()) {
+      for (const auto& [day, name] : day_partitions(w)) {
         if ((day + 1) * kDayUs > cutoff) {
           break;
         }
-        deleted += drop_partition(name, lock);
+        deleted += drop_partition(w, name, lock);
         more = true;
         break;  // one per step: ingestion runs between steps
       }
@@ -1988,7 +2016,7 @@ class PgStorage final : public Storage {
     if (!more && options_.retention_max_mb > 0) {
       const std::int64_t limit = options_.retention_max_mb * 1024 * 1024;
       const auto used = database_size(c);
-      const auto days = day_partitions();
+      const auto days = day_partitions(w);
       // Whole days, oldest first, never the newest day that holds events
       // (empty days ahead, made in advance, do not count): rows deleted
       // inside a table do not make the database smaller until VACUUM FULL,
@@ -1998,7 +2026,7 @@ class PgStorage final : public Storage {
                                             std::to_string(days.back().first * kDayUs + kDayUs));
         if (newest.ok() && newest.rows() == 1 && !newest.null(0, 0) &&
             days.front().first < floor_div(newest.int64(0, 0), kDayUs)) {
-          deleted += drop_partition(days.front().second, lock);
+          deleted += drop_partition(w, days.front().second, lock);
           more = true;
         }
       }
@@ -2008,8 +2036,8 @@ class PgStorage final : public Storage {
   }
 
   /// Detaches and drops one day's table; the rows it held (0 on failure).
-  std::int64_t drop_partition(const std::string& name, const std::string& lock) {
-    PGconn* c = writer_.get();
+  std::int64_t drop_partition(Writer& w, const std::string& name, const std::string& lock) {
+    PGconn* c = w.conn.get();
     // Counted for retention_deleted; a large day is estimated from the
     // planner's statistics rather than read whole.
     const auto counted =
@@ -2025,17 +2053,13 @@ class PgStorage final : public Storage {
       return 0;
     }
     if (const auto day = partition_day(name)) {
-      known_days_.erase(*day);
+      w.known_days.erase(*day);
     }
     return rows;
   }
 
   StorageOptions options_;
-  Conn writer_;                        ///< writer thread only (and open())
-  std::set<std::int64_t> known_days_;  ///< partitions known to exist; writer thread only
-  std::int64_t id_next_ = 0;           ///< the writer's next free id; writer thread only
-  std::int64_t id_end_ = 0;            ///< past the writer's id block
-  std::thread writer_thread_;
+  std::vector<std::unique_ptr<Writer>> writers_;
 
   IngestQueue queue_{options_.queue_capacity};
   const std::size_t batch_limit_ = options_.batch_limit(kPostgresBatch);

@@ -358,6 +358,8 @@ class Storage {
 /// The backends' default events per transaction (StorageOptions::max_batch).
 inline constexpr std::size_t kSqliteBatch = 32768;
 inline constexpr std::size_t kPostgresBatch = 8192;
+/// PostgreSQL's default writer threads (StorageOptions::writers).
+inline constexpr std::size_t kPostgresWriters = 1;
 
 struct StorageOptions {
   std::string path;  ///< SQLite file
@@ -375,6 +377,13 @@ struct StorageOptions {
   /// against 8,192: +17 % events/s, half the checkpointer's CPU);
   /// PostgreSQL measured no better past 8,192.
   std::size_t max_batch = 0;
+
+  /// PostgreSQL: writer threads, each with its own connection, taking
+  /// transactions from the queue in turn (the server's work for one
+  /// transaction is serial in its backend: one writer capped a core at
+  /// ~50,000 events/s here, docs/BENCHMARKS.md). Their commits are reported
+  /// in the order taken. 0: kPostgresWriters. SQLite has one writer.
+  std::size_t writers = 0;
 
   /// max_batch, or the backend's default when it is 0.
   std::size_t batch_limit(std::size_t backend_default) const {

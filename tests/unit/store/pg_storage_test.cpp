@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <set>
 #include <string>
@@ -461,6 +462,48 @@ TEST_F(PgStoreTest, ReadsTimeOutWhileTheTableIsLocked) {
 // Several cores on one database, each with its own Storage: they see each
 // other's events, tokens and nodes, an event sent to both (a node that
 // failed over mid-batch) is stored once, and a join token is taken once.
+// Several writer threads: every event stored once (resent ones too), and the
+// commits reported in the order the batches were appended, which a node's
+// cumulative acknowledgement relies on.
+TEST_F(PgStoreTest, SeveralWritersStoreOnceAndReportInOrder) {
+  StorageOptions o;
+  o.writers = 4;
+  o.max_batch = 64;  // many small transactions, so that the writers overlap
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  std::mutex mu;
+  std::vector<int> reported;
+  constexpr int kBatches = 200;
+  constexpr int kPerBatch = 50;
+  for (int b = 0; b < kBatches; ++b) {
+    // Every fifth batch resends the one before it (a node that reconnected).
+    const int first = b % 5 == 4 ? (b - 1) * kPerBatch : b * kPerBatch;
+    auto batch = range(first, first + kPerBatch);
+    const auto report = [&, b](bool ok) {
+      EXPECT_TRUE(ok);
+      std::lock_guard lk(mu);
+      reported.push_back(b);
+    };
+    ASSERT_TRUE(wait_for([&] { return s->append(batch, report); }));
+  }
+  s->flush();
+  std::vector<int> expected(kBatches);
+  std::iota(expected.begin(), expected.end(), 0);
+  {
+    std::lock_guard lk(mu);
+    EXPECT_EQ(reported, expected) << "commits reported in append order";
+  }
+  const auto c = s->counters();
+  const auto unique = static_cast<std::uint64_t>(kBatches / 5 * 4 * kPerBatch);
+  EXPECT_EQ(c.stored, unique);
+  EXPECT_EQ(c.duplicates, static_cast<std::uint64_t>(kBatches * kPerBatch) - unique);
+  EXPECT_EQ(c.failed, 0u);
+  EXPECT_GT(c.transactions, static_cast<std::uint64_t>(kBatches / 2));
+  const auto ids = ids_of(*s, {});
+  EXPECT_EQ(ids.size(), unique);
+  EXPECT_EQ(std::set<std::int64_t>(ids.begin(), ids.end()).size(), ids.size()) << "ids are unique";
+}
+
 TEST_F(PgStoreTest, TwoStoragesShareOneDatabase) {
   auto a = open();
   auto b = open();
