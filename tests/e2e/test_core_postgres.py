@@ -7,6 +7,8 @@ import json
 import os
 import threading
 
+import pytest
+
 from conftest import wait_for
 from core_peer import Core
 from node_proc import Node, all_events, stored_total
@@ -28,8 +30,8 @@ def wait_stored(core, n, timeout=60):
     return stored_total(core, "event_type=numbered")
 
 
-def pg_core(tmp_path, uri, name="core-home"):
-    return Core(tmp_path / name, config=f"database: {uri}\n")
+def pg_core(tmp_path, uri, name="core-home", extra=""):
+    return Core(tmp_path / name, config=f"database: {uri}\n{extra}")
 
 
 def test_core_on_postgres_stores_events_nodes_and_tokens(tmp_path, pg_server):
@@ -72,9 +74,12 @@ def test_core_on_postgres_stores_events_nodes_and_tokens(tmp_path, pg_server):
         core.kill()
 
 
-def test_database_killed_and_back_mid_stream_loses_nothing(tmp_path, pg_server):
-    uri = pg_server.create_database("fleet")
-    core = pg_core(tmp_path, uri).start()
+# With several writers the commits that fail and those that succeed
+# interleave; their acknowledgements must still go to the node in order.
+@pytest.mark.parametrize("writers", [1, 3])
+def test_database_killed_and_back_mid_stream_loses_nothing(tmp_path, pg_server, writers):
+    uri = pg_server.create_database(f"fleet{writers}")
+    core = pg_core(tmp_path, uri, extra=f"ingest_writers: {writers}\n").start()
     node = Node(tmp_path / "node-home", core.node_port).start()
     total = 20_000
     lines = numbered(total)
