@@ -142,7 +142,7 @@ std::variant<CoreConfig, std::string> load_core_config(const std::filesystem::pa
       } else if (key == "ingest_batch") {
         c.storage.max_batch = scalar<std::size_t>(v, key, 0, 1'048'576);
       } else if (key == "ingest_writers") {
-        c.storage.writers = scalar<std::size_t>(v, key, 0, 16);
+        c.storage.writers = scalar<std::size_t>(v, key, 0, store::kMaxPostgresWriters);
       } else if (key == "sqlite_cache_window_mb") {
         c.storage.cache_window_mb = scalar<std::int64_t>(v, key, 0, std::int64_t{1} << 30);
       } else if (key == "verbose") {

@@ -50,9 +50,8 @@ using namespace query_support;  // NOLINT(google-build-using-namespace): the sha
 constexpr int kSchemaVersion = 4;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
-constexpr std::size_t kMaxWriters = 16;  ///< writer threads (connections) at most
-constexpr int kRetentionChunk = 5000;    ///< rows deleted per retention transaction
-constexpr int kScanFetch = 500;          ///< rows per FETCH of a free-text scan
+constexpr int kRetentionChunk = 5000;  ///< rows deleted per retention transaction
+constexpr int kScanFetch = 500;        ///< rows per FETCH of a free-text scan
 constexpr std::int64_t kDayUs = 86'400'000'000;
 /// Day partitions are made for event times from this many days ago to
 /// kPartitionFutureDays ahead; other times (a honeypot's clock far off, a
@@ -421,7 +420,7 @@ class PgStorage final : public Storage {
 
   bool open(std::string& error) {
     const std::size_t writers =
-        std::clamp<std::size_t>(options_.writers == 0 ? kPostgresWriters : options_.writers, 1, kMaxWriters);
+        std::clamp<std::size_t>(options_.writers == 0 ? kPostgresWriters : options_.writers, 1, kMaxPostgresWriters);
     for (std::size_t i = 0; i < writers; ++i) {
       auto w = std::make_unique<Writer>();
       w->index = i;

@@ -360,6 +360,8 @@ inline constexpr std::size_t kSqliteBatch = 32768;
 inline constexpr std::size_t kPostgresBatch = 8192;
 /// PostgreSQL's default writer threads (StorageOptions::writers).
 inline constexpr std::size_t kPostgresWriters = 1;
+/// ... and the most it takes (core.yml's `ingest_writers` is checked against it).
+inline constexpr std::size_t kMaxPostgresWriters = 16;
 
 struct StorageOptions {
   std::string path;  ///< SQLite file
