@@ -316,15 +316,21 @@ asio::awaitable<void> CoreLink::Impl::sender() {
   auto reader = spool.reader(gate.core_position() + 1);
   std::string batch;
   for (;;) {
-    const bool window_full = acks && last_sent_seq > gate.core_position() &&
-                             last_sent_seq - gate.core_position() >= config.max_unacked_events;
+    // The window is exact: a batch is cut to what is left of it, so a core
+    // that dies holds at most max_unacked_events that the node will resend.
+    const std::uint64_t confirmed = gate.core_position();
+    const std::uint64_t unacked = acks && last_sent_seq > confirmed ? last_sent_seq - confirmed : 0;
+    const std::uint64_t room = unacked < config.max_unacked_events ? config.max_unacked_events - unacked : 0;
+    const bool window_full = acks && room == 0;
+    const std::size_t batch_records =
+        acks ? static_cast<std::size_t>(std::min<std::uint64_t>(kBatchRecords, room)) : kBatchRecords;
     // A core that did not confirm event_ack gets events only when the
     // configuration says so (the public Rust core has no PotEvent at all
     // and drops a node that sends one); otherwise they wait in the spool.
     const bool may_send = acks || config.forward_without_ack;
     std::vector<spool::Record> records;
     if (may_send && !window_full && outbox_bytes < kOutboxBytes && !stopping) {
-      records = reader.read(kBatchRecords, kBatchBytes);
+      records = reader.read(batch_records, kBatchBytes);
     }
     if (records.empty()) {
       sender_wake.expires_at(kNever);

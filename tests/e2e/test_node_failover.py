@@ -10,6 +10,8 @@ the other, each core stores it at most once, and the only events stored by
 both are ones the killed core had not confirmed when it died."""
 import json
 import re
+import socket
+import threading
 
 import pytest
 
@@ -128,6 +130,70 @@ def test_a_killed_core_s_node_goes_on_to_the_next_and_loses_nothing(tmp_path, cl
     wait_for(lambda: stored_total(core_a, "event_type=last") >= 200, 60, what="last events stored by core A")
     node.wait_stats(lambda s: s["spool"]["pending_events"] == 0, what="the spool emptied by core A")
     assert numbers(core_a, "last") == list(range(200))
+
+
+class AckingPeer:
+    """A core that confirms event_ack but acknowledges only when told to, and
+    answers the registration only when told to (so that the node has its
+    events spooled before it may send any). It records every PotEvent's seq."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.port = self.server.getsockname()[1]
+        self.seqs = []
+        self.registered = threading.Event()
+        self.may_answer = threading.Event()
+        self.conn = None
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.conn, _ = self.server.accept()
+        pending = b""
+        while True:
+            data = self.conn.recv(65536)
+            if not data:
+                return
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                message = json.loads(line)["message"]
+                if isinstance(message, dict) and "NodeRegistration" in message:
+                    self.node_id = message["NodeRegistration"]["node_id"]
+                    self.registered.set()
+                    self.may_answer.wait(30)
+                    self.send({"RegistrationAck": {"node_id": self.node_id, "accepted": True, "message": None,
+                                                   "totp_key": None, "extensions": ["event_ack"]}})
+                elif isinstance(message, dict) and "PotEvent" in message:
+                    self.seqs.append(message["PotEvent"]["seq"])
+
+    def send(self, message):
+        self.conn.sendall(json.dumps({"version": 2, "message": message}).encode() + b"\n")
+
+    def ack(self, seq):
+        self.send({"EventAck": {"node_id": self.node_id, "seq": seq}})
+
+
+def test_the_node_never_has_more_than_max_unacked_events_unconfirmed(tmp_path, cleanup):
+    """The bound the failover test relies on, made exact: with 5,000 events
+    spooled and a window of 1,500 (not a multiple of the node's batch), the
+    core gets 1,500 and no more; an ack for 700 lets exactly 700 more go."""
+    peer = AckingPeer()
+    window = 1500
+    node = Node(tmp_path / "node", peer.port,
+                config=f"stats_interval_ms: 50\nmax_unacked_events: {window}\n").start()
+    cleanup(node)
+    assert peer.registered.wait(20), "the node never registered"
+    node.send_stream(numbered(5000))
+    node.wait_stats(lambda s: s["spool"]["next_seq"] == 5001, what="5,000 events spooled")
+    peer.may_answer.set()
+
+    wait_for(lambda: len(peer.seqs) >= window, 20, what=f"{window} events sent")
+    assert len(peer.seqs) == window, f"{len(peer.seqs)} events sent unconfirmed, the window is {window}"
+    peer.ack(700)
+    wait_for(lambda: len(peer.seqs) >= window + 700, 20, what="700 more events sent")
+    assert peer.seqs == list(range(1, window + 700 + 1))
 
 
 def join_token(core, name):
