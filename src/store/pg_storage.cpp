@@ -47,7 +47,7 @@ using pg::Conn;
 using pg::Params;
 using namespace query_support;  // NOLINT(google-build-using-namespace): the shared filter parts
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 constexpr std::int64_t kAuditKeep = 100'000;  ///< audit records kept (the oldest are deleted)
 constexpr std::size_t kMaxPooledReaders = 8;
 constexpr int kRetentionChunk = 5000;  ///< rows deleted per retention transaction
@@ -226,6 +226,31 @@ ALTER SEQUENCE events_id_seq INCREMENT BY 65536 CACHE 1;
     R"sql(
 CREATE INDEX events_id ON events(id);
 DROP INDEX events_id_brin;
+)sql",
+    // 4 -> 5: events' text is compressed with lz4 instead of pglz. A row
+    // longer than ~2 kB (a Cowrie kex record, a long command) is compressed
+    // as it is stored; pglz was 6 % of the writer backend's CPU in
+    // bench/core_postgres with one event in eight that long, lz4 compresses
+    // several times faster (docs/BENCHMARKS.md). Existing partitions are
+    // set one by one (PostgreSQL 15 does not pass SET COMPRESSION down),
+    // new ones copy it (ensure_partition: LIKE events INCLUDING COMPRESSION).
+    // A server built without lz4 keeps pglz.
+    R"sql(
+DO $$
+DECLARE
+  t regclass;
+  c name;
+BEGIN
+  FOR t IN SELECT 'events'::regclass UNION ALL
+           SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'events'::regclass LOOP
+    FOR c IN SELECT attname FROM pg_attribute
+             WHERE attrelid = 'events'::regclass AND attnum > 0 AND NOT attisdropped AND atttypid = 'text'::regtype LOOP
+      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET COMPRESSION lz4', t, c);
+    END LOOP;
+  END LOOP;
+EXCEPTION WHEN feature_not_supported THEN
+  RAISE NOTICE 'this PostgreSQL server has no lz4: events stay compressed with pglz';
+END $$;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
@@ -1496,6 +1521,16 @@ class PgStorage final : public Storage {
         return false;
       }
     }
+    // Step 4 -> 5 leaves pglz on a server without lz4 (its NOTICE is not
+    // shown): said here, on every start, since it costs the writer CPU.
+    const auto compression = pg::exec(c,
+                                      "SELECT attcompression FROM pg_attribute "
+                                      "WHERE attrelid = 'events'::regclass AND attname = 'raw'");
+    if (compression.ok() && compression.rows() == 1 && compression.text(0, 0) != "l") {
+      spdlog::warn(
+          "PostgreSQL: this server has no lz4, so long events are compressed with pglz, which costs the writer more "
+          "CPU (docs/EVENTS.md § Compression)");
+    }
     return true;
   }
 
@@ -1546,7 +1581,7 @@ class PgStorage final : public Storage {
                             ") IS NULL THEN "
                             "CREATE TABLE " +
                             name +
-                            " (LIKE events INCLUDING DEFAULTS); "
+                            " (LIKE events INCLUDING DEFAULTS INCLUDING COMPRESSION); "
                             "WITH moved AS (DELETE FROM events_default WHERE event_us >= " +
                             lo + " AND event_us < " + hi + " RETURNING *) INSERT INTO " + name +
                             " SELECT * FROM moved; "

@@ -167,7 +167,7 @@ TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocksAndAnIdIndex) {
   auto a = open();
   auto b = open();
   ASSERT_TRUE(a && b);
-  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "4");
+  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "5");
   EXPECT_EQ(db.value("SELECT increment_by FROM pg_sequences WHERE sequencename = 'events_id_seq'"), "65536");
   EXPECT_EQ(db.value("SELECT indexdef FROM pg_indexes WHERE indexname = 'events_id'"),
             "CREATE INDEX events_id ON ONLY public.events USING btree (id)");
@@ -193,6 +193,62 @@ TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocksAndAnIdIndex) {
   EXPECT_EQ(db.column("SELECT event_id FROM events WHERE event_id LIKE 'ev-%' AND id < (SELECT min(id) FROM events "
                       "WHERE event_id = 'ev-10') ORDER BY id"),
             expected);
+}
+
+// Schema 5: long text is compressed with lz4, in the partitions that were
+// there before the migration and in those made after it (the server of
+// scripts/pg-test-server.sh is Debian's, built with lz4).
+TEST_F(PgStoreTest, MigratesSchemaFourToLz4ForOldAndNewPartitions) {
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    append_all(*s, range(0, 1));  // makes kT0's day partition
+    s->flush();
+  }
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  const std::string old_day = day_partition(kT0);
+  ASSERT_TRUE(table_exists(db, old_day));
+  const std::string text_columns =
+      "SELECT attname FROM pg_attribute WHERE attrelid = 'events'::regclass AND attnum > 0 AND atttypid = "
+      "'text'::regtype";
+  // Back to schema 4: every column compressed by the server's default (pglz).
+  ASSERT_EQ(db.exec("DO $$ DECLARE t regclass; c name; BEGIN FOR t IN SELECT 'events'::regclass UNION ALL SELECT "
+                    "inhrelid::regclass FROM pg_inherits WHERE inhparent = 'events'::regclass LOOP FOR c IN " +
+                    text_columns +
+                    " LOOP EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET COMPRESSION default', t, c); END LOOP; "
+                    "END LOOP; END $$; UPDATE honeycomb_schema SET version = 4"),
+            "");
+  const auto lz4_columns = [&](const std::string& table) {
+    return db.value("SELECT count(*) FROM pg_attribute WHERE attrelid = '" + table +
+                    "'::regclass AND attnum > 0 AND atttypid = 'text'::regtype AND attcompression = 'l'");
+  };
+  ASSERT_EQ(lz4_columns(old_day), "0");
+  const auto columns = db.value("SELECT count(*) FROM (" + text_columns + ") c");
+  ASSERT_TRUE(columns && std::stoi(*columns) >= 13) << "events' text columns";
+
+  auto s = open();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "5");
+  EXPECT_EQ(lz4_columns("events"), columns);
+  EXPECT_EQ(lz4_columns(old_day), columns);
+  // A long record (compressible, as JSON is) into the old day and into a
+  // day whose partition the store makes now.
+  std::vector<events::Event> batch = {make_event(1), make_event(2, kT0 + 3 * kDayUs)};
+  for (auto& e : batch) {
+    e.raw_json = R"({"kexAlgs":[)";
+    for (int i = 0; i < 300; ++i) {
+      e.raw_json += R"("curve25519-sha256",)";
+    }
+    e.raw_json += R"("ext-info-c"]})";
+  }
+  append_all(*s, std::move(batch));
+  s->flush();
+  ASSERT_TRUE(table_exists(db, day_partition(kT0 + 3 * kDayUs)));
+  EXPECT_EQ(lz4_columns(day_partition(kT0 + 3 * kDayUs)), columns);
+  EXPECT_EQ(db.column("SELECT tableoid::regclass::text || ' ' || pg_column_compression(raw) FROM events "
+                      "WHERE event_id IN ('ev-1', 'ev-2') ORDER BY event_id"),
+            (std::vector<std::string>{old_day + " lz4", day_partition(kT0 + 3 * kDayUs) + " lz4"}));
 }
 
 // A wrong URI, a server that is not there, a database that does not exist:
