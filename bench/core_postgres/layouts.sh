@@ -16,11 +16,13 @@
 # transaction per batch, as the core's writer does; the figure is the
 # session's backend CPU (utime + stime from /proc/PID/stat) per event. The
 # layouts run in turn within each round, so a busy machine slows them alike;
-# each is reported against `btrees`, the layout the store has (schema 4).
+# each is reported against `btrees`, the layout of schemas 4 and 5.
 #
 # Layouts:
 #   btrees     the unique (event_us, event_id) index, a B-tree on id, and the
 #              five filter B-trees (pot, event type, pot type, node, source)
+#   hashkeys   as btrees, the pot, event type and pot type B-trees keyed by
+#              hashtext() of the value (schema 6, the store's layout now)
 #   src-lists  as btrees without the source B-tree; per batch, one row per
 #              source address in `event_src` (key, time span, packed
 #              (event_us, id) list), B-tree on (key, max_us)
@@ -36,7 +38,7 @@
 # Environment (defaults in brackets):
 #   BENCH_ROUNDS     rounds (each runs every layout once) [3]
 #   BENCH_BATCHES    transactions of 8,192 events per layout and round [49]
-#   BENCH_LAYOUTS    which layouts, in this order [btrees src-lists lists unique]
+#   BENCH_LAYOUTS    which layouts, in this order [btrees hashkeys src-lists lists unique]
 #   BENCH_SEED       generator seed (0..1) [0.5]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -45,14 +47,14 @@ repo="$PWD"
 
 rounds="${BENCH_ROUNDS:-3}"
 batches="${BENCH_BATCHES:-49}"
-layouts="${BENCH_LAYOUTS:-btrees src-lists lists unique}"
+layouts="${BENCH_LAYOUTS:-btrees hashkeys src-lists lists unique}"
 seed="${BENCH_SEED:-0.5}"
 readonly batch_rows=8192
 for tool in psql awk; do
   command -v "$tool" >/dev/null || die "$tool not found (psql: Debian package postgresql-client)"
 done
 for l in $layouts; do
-  case "$l" in btrees | src-lists | lists | unique) ;; *) die "BENCH_LAYOUTS: unknown layout '$l'" ;; esac
+  case "$l" in btrees | hashkeys | src-lists | lists | unique) ;; *) die "BENCH_LAYOUTS: unknown layout '$l'" ;; esac
 done
 
 work="$(mktemp -d /tmp/honeycomb-bench-layouts.XXXXXX)"
@@ -128,7 +130,8 @@ echo "bench: lists per batch: $rows_per_batch in all, $src_per_batch of them sou
 
 # ---- one layout ------------------------------------------------------------------
 
-# The events table of schema 4 (src/store/pg_storage.cpp), one day partition.
+# The events table of schema 4 (src/store/pg_storage.cpp), one day partition;
+# the layout adds its indexes.
 schema() {
   cat <<'SQL'
 DROP TABLE IF EXISTS events, event_src, event_postings;
@@ -154,6 +157,15 @@ SQL
   esac
   case "$1" in
     btrees) echo "CREATE INDEX events_src_time ON events(src_ip_bin, event_us);" ;;
+    hashkeys)
+      cat <<'SQL'
+CREATE INDEX events_pot_time ON events(hashtext(pot_id), event_us);
+CREATE INDEX events_type_time ON events(hashtext(event_type), event_us);
+CREATE INDEX events_pot_type_time ON events(hashtext(pot_type), event_us);
+CREATE INDEX events_node_time ON events(node_id, event_us);
+CREATE INDEX events_src_time ON events(src_ip_bin, event_us);
+SQL
+      ;;
     src-lists)
       echo "CREATE TABLE event_src(key bytea NOT NULL, blk bigint NOT NULL, min_us bigint NOT NULL,
         max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);

@@ -6,6 +6,7 @@
 #include "store/storage.hpp"
 #include "store_test_support.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -73,6 +74,14 @@ std::string incompressible(std::size_t n, std::mt19937& random) {
   }
   return text;
 }
+
+/// Undoes schema 6 (the hashed filter indexes), for a test that sets an
+/// older version and opens the store to migrate it again.
+const char* const kBackToSchemaFive =
+    "CREATE INDEX events_pot_time ON events(pot_id, event_us); "
+    "CREATE INDEX events_type_time ON events(event_type, event_us); "
+    "CREATE INDEX events_pot_type_time ON events(pot_type, event_us); "
+    "DROP INDEX events_pot_key_time, events_type_key_time, events_pot_type_key_time; ";
 
 struct OpenOutcome {
   bool returned = false;  ///< within the limit
@@ -151,7 +160,8 @@ TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocksAndAnIdIndex) {
   }
   PgConnection db(pg_.uri());
   ASSERT_TRUE(db.connected()) << db.error();
-  ASSERT_EQ(db.exec("ALTER SEQUENCE events_id_seq INCREMENT BY 1 CACHE 16384; DROP INDEX events_id; "
+  ASSERT_EQ(db.exec(std::string(kBackToSchemaFive) +
+                    "ALTER SEQUENCE events_id_seq INCREMENT BY 1 CACHE 16384; DROP INDEX events_id; "
                     "CREATE INDEX events_id_brin ON events USING brin(id); "
                     "UPDATE honeycomb_schema SET version = 2"),
             "");
@@ -167,7 +177,7 @@ TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocksAndAnIdIndex) {
   auto a = open();
   auto b = open();
   ASSERT_TRUE(a && b);
-  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "5");
+  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "6");
   EXPECT_EQ(db.value("SELECT increment_by FROM pg_sequences WHERE sequencename = 'events_id_seq'"), "65536");
   EXPECT_EQ(db.value("SELECT indexdef FROM pg_indexes WHERE indexname = 'events_id'"),
             "CREATE INDEX events_id ON ONLY public.events USING btree (id)");
@@ -197,8 +207,10 @@ TEST_F(PgStoreTest, MigratesSchemaTwoToIdBlocksAndAnIdIndex) {
 
 // Schema 5: long text is compressed with lz4, in the partitions that were
 // there before the migration and in those made after it (the server of
-// scripts/pg-test-server.sh is Debian's, built with lz4).
-TEST_F(PgStoreTest, MigratesSchemaFourToLz4ForOldAndNewPartitions) {
+// scripts/pg-test-server.sh is Debian's, built with lz4). Schema 6: the pot,
+// event type and pot type indexes are on hashtext() of the value, in the
+// partitions there before and after.
+TEST_F(PgStoreTest, MigratesSchemaFourToLz4AndHashedFilterIndexes) {
   {
     auto s = open();
     ASSERT_TRUE(s);
@@ -217,7 +229,8 @@ TEST_F(PgStoreTest, MigratesSchemaFourToLz4ForOldAndNewPartitions) {
                     "inhrelid::regclass FROM pg_inherits WHERE inhparent = 'events'::regclass LOOP FOR c IN " +
                     text_columns +
                     " LOOP EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET COMPRESSION default', t, c); END LOOP; "
-                    "END LOOP; END $$; UPDATE honeycomb_schema SET version = 4"),
+                    "END LOOP; END $$; " +
+                    kBackToSchemaFive + "UPDATE honeycomb_schema SET version = 4"),
             "");
   const auto lz4_columns = [&](const std::string& table) {
     return db.value("SELECT count(*) FROM pg_attribute WHERE attrelid = '" + table +
@@ -229,7 +242,7 @@ TEST_F(PgStoreTest, MigratesSchemaFourToLz4ForOldAndNewPartitions) {
 
   auto s = open();
   ASSERT_TRUE(s);
-  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "5");
+  EXPECT_EQ(db.value("SELECT version FROM honeycomb_schema"), "6");
   EXPECT_EQ(lz4_columns("events"), columns);
   EXPECT_EQ(lz4_columns(old_day), columns);
   // A long record (compressible, as JSON is) into the old day and into a
@@ -246,9 +259,85 @@ TEST_F(PgStoreTest, MigratesSchemaFourToLz4ForOldAndNewPartitions) {
   s->flush();
   ASSERT_TRUE(table_exists(db, day_partition(kT0 + 3 * kDayUs)));
   EXPECT_EQ(lz4_columns(day_partition(kT0 + 3 * kDayUs)), columns);
+  const std::string filter_indexes =
+      "SELECT string_agg(regexp_replace(indexdef, '^.* USING ', ''), '; ' ORDER BY regexp_replace(indexdef, '^.* USING "
+      "', '')) FROM pg_indexes WHERE "
+      "tablename = '{}' AND indexdef ~ '(pot_id|event_type|pot_type)'";
+  const std::string hashed =
+      "btree (hashtext(event_type), event_us); btree (hashtext(pot_id), event_us); btree (hashtext(pot_type), "
+      "event_us)";
+  for (const auto& table : {std::string("events"), old_day, day_partition(kT0 + 3 * kDayUs)}) {
+    EXPECT_EQ(db.value(fmt::format(fmt::runtime(filter_indexes), table)), hashed) << table;
+  }
   EXPECT_EQ(db.column("SELECT tableoid::regclass::text || ' ' || pg_column_compression(raw) FROM events "
                       "WHERE event_id IN ('ev-1', 'ev-2') ORDER BY event_id"),
             (std::vector<std::string>{old_day + " lz4", day_partition(kT0 + 3 * kDayUs) + " lz4"}));
+}
+
+// Schema 6: the pot, event type and pot type indexes are keyed by
+// hashtext() of the value, so a filter must ask for the hash to use them. A
+// page for a rare value reads each one (idx_scan, flushed when the store's
+// connections close), and of two pot ids with the same hash a filter finds
+// only its own (the text is compared too).
+TEST_F(PgStoreTest, FilterPagesReadTheHashedIndexes) {
+  PgConnection db(pg_.uri());
+  ASSERT_TRUE(db.connected()) << db.error();
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    auto events = range(0, 3000);
+    for (int i = 0; i < 10; ++i) {
+      auto e = make_event(5000 + i);
+      e.pot_id = "rare-pot";
+      e.event_type = "rare.type";
+      e.pot_type = "rare_type";
+      events.push_back(std::move(e));
+    }
+    append_all(*s, std::move(events));
+    s->flush();
+  }
+  ASSERT_EQ(db.exec("ANALYZE events"), "");
+  const auto scans = [&db](const std::string& index) {
+    const auto n = db.value(
+        "SELECT coalesce(sum(s.idx_scan), 0) FROM pg_stat_user_indexes s JOIN pg_inherits i ON i.inhrelid = "
+        "s.indexrelid WHERE i.inhparent = '" +
+        index + "'::regclass");
+    return n ? std::stoll(*n) : -1;
+  };
+  const std::vector<std::pair<std::string, EventFilter>> cases = {
+      {"events_pot_key_time", EventFilter{.pot_id = "rare-pot"}},
+      {"events_type_key_time", EventFilter{.event_type = "rare.type"}},
+      {"events_pot_type_key_time", EventFilter{.pot_type = "rare_type"}},
+  };
+  for (const auto& [index, filter] : cases) {
+    SCOPED_TRACE(index);
+    const auto before = scans(index);
+    ASSERT_GE(before, 0);
+    {
+      auto s = open();
+      ASSERT_TRUE(s);
+      EXPECT_EQ(ids_of(*s, filter, 4).size(), 10u);
+    }
+    EXPECT_TRUE(wait_for([&] { return scans(index) > before; })) << "the page did not read " << index;
+  }
+
+  // Two pot ids whose hashes collide: each filter finds only its own.
+  const auto pair = db.column(
+      "SELECT v FROM (SELECT min(v) AS a, max(v) AS b FROM (SELECT 'pot-' || g AS v FROM generate_series(1, 300000) g) "
+      "x GROUP BY hashtext(v) HAVING count(*) > 1 LIMIT 1) p, LATERAL (VALUES (a), (b)) l(v)");
+  ASSERT_TRUE(pair && pair->size() == 2) << "no two of 300,000 pot ids share a hash";
+  auto s = open();
+  ASSERT_TRUE(s);
+  std::vector<events::Event> colliding;
+  for (int i = 0; i < 5; ++i) {
+    auto e = make_event(6000 + i);
+    e.pot_id = (*pair)[i % 2];
+    colliding.push_back(std::move(e));
+  }
+  append_all(*s, std::move(colliding));
+  s->flush();
+  EXPECT_EQ(count(*s, EventFilter{.pot_id = (*pair)[0]}), 3u);
+  EXPECT_EQ(count(*s, EventFilter{.pot_id = (*pair)[1]}), 2u);
 }
 
 // A wrong URI, a server that is not there, a database that does not exist:
