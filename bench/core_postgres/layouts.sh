@@ -29,6 +29,15 @@
 #   lists      the unique index and the id B-tree only; per batch, one row
 #              per value of each of the five filters in `event_postings`
 #              (kind, key, ...), B-tree on (kind, key, max_us)
+#   blocks     the unique index and the id B-tree only; per batch, one row per
+#              value of the four small filters in `event_postings`, B-tree on
+#              (kind, key, blk), and one row per source address in
+#              `event_src_blk`, in address order, B-tree on (blk, key): each
+#              batch's lists go to the right end of that index (an address's
+#              blocks would be found from per-span summaries, as in SQLite,
+#              not counted here)
+#   blocks-addr  as blocks, plus a B-tree on event_src_blk(key, blk) that
+#              finds an address's blocks directly
 #   unique     the unique index and the id B-tree only: the floor
 #
 # The events: Cowrie-like rows of ~450 bytes, 8 pots on 8 nodes, 12 event
@@ -38,7 +47,8 @@
 # Environment (defaults in brackets):
 #   BENCH_ROUNDS     rounds (each runs every layout once) [3]
 #   BENCH_BATCHES    transactions of 8,192 events per layout and round [49]
-#   BENCH_LAYOUTS    which layouts, in this order [btrees hashkeys src-lists lists unique]
+#   BENCH_LAYOUTS    which layouts, in this order
+#                    [btrees hashkeys src-lists lists blocks blocks-addr unique]
 #   BENCH_SEED       generator seed (0..1) [0.5]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,14 +57,14 @@ repo="$PWD"
 
 rounds="${BENCH_ROUNDS:-3}"
 batches="${BENCH_BATCHES:-49}"
-layouts="${BENCH_LAYOUTS:-btrees hashkeys src-lists lists unique}"
+layouts="${BENCH_LAYOUTS:-btrees hashkeys src-lists lists blocks blocks-addr unique}"
 seed="${BENCH_SEED:-0.5}"
 readonly batch_rows=8192
 for tool in psql awk; do
   command -v "$tool" >/dev/null || die "$tool not found (psql: Debian package postgresql-client)"
 done
 for l in $layouts; do
-  case "$l" in btrees | hashkeys | src-lists | lists | unique) ;; *) die "BENCH_LAYOUTS: unknown layout '$l'" ;; esac
+  case "$l" in btrees | hashkeys | src-lists | lists | blocks | blocks-addr | unique) ;; *) die "BENCH_LAYOUTS: unknown layout '$l'" ;; esac
 done
 
 work="$(mktemp -d /tmp/honeycomb-bench-layouts.XXXXXX)"
@@ -119,6 +129,11 @@ for ((b = 0; b < batches; b++)); do
     GROUP BY kind, key"
   sql -c "\\copy ($lists) TO '$work/lists.$b' WITH (FORMAT binary)"
   sql -c "\\copy (SELECT key, blk, min, max, n, string_agg FROM ($lists) l WHERE kind = 5) TO '$work/src.$b' WITH (FORMAT binary)"
+  # For `blocks`: the four small filters' lists, and the addresses' lists
+  # in key order (appended to an index led by the block).
+  sql -c "\\copy (SELECT * FROM ($lists) l WHERE kind < 5) TO '$work/small.$b' WITH (FORMAT binary)"
+  sql -c "\\copy (SELECT blk, key, min, max, n, string_agg FROM ($lists) l WHERE kind = 5 ORDER BY key)
+      TO '$work/srcblk.$b' WITH (FORMAT binary)"
 done
 rows_per_batch="$(sql -c "SELECT round(avg(c)) FROM (SELECT count(DISTINCT pot_id) + count(DISTINCT event_type)
   + count(DISTINCT pot_type) + count(DISTINCT node_id) + count(DISTINCT src_ip_bin) AS c FROM stage
@@ -134,7 +149,7 @@ echo "bench: lists per batch: $rows_per_batch in all, $src_per_batch of them sou
 # the layout adds its indexes.
 schema() {
   cat <<'SQL'
-DROP TABLE IF EXISTS events, event_src, event_postings;
+DROP TABLE IF EXISTS events, event_src, event_postings, event_src_blk;
 CREATE TABLE events(id bigint NOT NULL, event_id text, received_us bigint NOT NULL, event_us bigint NOT NULL,
   node_id bigint NOT NULL, pot_id text NOT NULL, pot_type text NOT NULL, event_type text NOT NULL,
   src_ip text NOT NULL, src_ip_bin bytea, src_port integer NOT NULL, dst_ip text NOT NULL, dst_port integer NOT NULL,
@@ -176,6 +191,15 @@ SQL
         min_us bigint NOT NULL, max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);
         CREATE INDEX event_postings_key ON event_postings(kind, key, max_us);"
       ;;
+    blocks | blocks-addr)
+      echo "CREATE TABLE event_postings(kind smallint NOT NULL, key bytea NOT NULL, blk bigint NOT NULL,
+        min_us bigint NOT NULL, max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);
+        CREATE INDEX event_postings_key ON event_postings(kind, key, blk);
+        CREATE TABLE event_src_blk(blk bigint NOT NULL, key bytea NOT NULL, min_us bigint NOT NULL,
+        max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);
+        CREATE INDEX event_src_blk_key ON event_src_blk(blk, key);"
+      if [ "$1" = blocks-addr ]; then echo "CREATE INDEX event_src_blk_addr ON event_src_blk(key, blk);"; fi
+      ;;
   esac
   echo "CHECKPOINT;"
 }
@@ -194,6 +218,10 @@ run_layout() {
       case "$layout" in
         src-lists) echo "COPY event_src FROM '$work/src.$b' WITH (FORMAT binary);" ;;
         lists) echo "COPY event_postings FROM '$work/lists.$b' WITH (FORMAT binary);" ;;
+        blocks | blocks-addr)
+          echo "COPY event_postings FROM '$work/small.$b' WITH (FORMAT binary);"
+          echo "COPY event_src_blk FROM '$work/srcblk.$b' WITH (FORMAT binary);"
+          ;;
       esac
       echo "COMMIT;"
     done

@@ -41,6 +41,11 @@
 #                         (ALTER SYSTEM, then a restart), e.g.
 #                         "shared_buffers=2GB max_wal_size=8GB"
 #                         [none: the test server's settings, made durable]
+#   BENCH_PG_FLOOR        1: in phases 1 and 2, drop the five filter indexes
+#                         once the cores made the schema (the unique and id
+#                         indexes stay), to measure the ceiling any layout of
+#                         the filters could reach; queries would read whole
+#                         days, so it is a measurement, not a configuration [0]
 #   BENCH_STORE           phase 3's cached SQLite store [/var/tmp/honeycomb-bench-10m.db]
 #   BENCH_PG_STORE        phase 3's cached PostgreSQL server folder, database
 #                         `bench` [/var/tmp/honeycomb-bench-pg-10m]
@@ -68,6 +73,7 @@ seed="${BENCH_SEED:-1}"
 io_threads="${BENCH_IO_THREADS:-2}"
 deadline_s="${BENCH_DEADLINE:-900}"
 pg_settings="${BENCH_PG_SETTINGS:-}"
+pg_floor="${BENCH_PG_FLOOR:-0}"
 store_events="${BENCH_STORE_EVENTS:-$q_store}"
 requests="${BENCH_REQUESTS:-$q_requests}"
 budget="${BENCH_KIND_BUDGET:-$q_budget}"
@@ -247,6 +253,10 @@ ingest_run() {
   core_pids=()
   flood_pids=()
   for ((i = 0; i < ncores; i++)); do start_ingest_core "$i" "$tag-core$i" "$database"; done
+  if [ "$kind" = pg ] && [ "$pg_floor" = 1 ]; then
+    psql_at "$database" "DROP INDEX events_pot_key_time, events_type_key_time, events_pot_type_key_time,
+      events_node_time, events_src_time" >/dev/null || die "BENCH_PG_FLOOR: cannot drop the filter indexes"
+  fi
   local pg_before="" wal_before="" cpu_before=0 t
   for ((i = 0; i < ncores; i++)); do cpu_before=$((cpu_before + $(cpu_ticks "/proc/${c_pid[i]}"))); done
   declare -A thread_before=()
@@ -424,6 +434,7 @@ if [[ "$phases" == *[12]* ]]; then
   apply_settings "$pg_dir"
   pg_uri="$(cat "$pg_dir/uri")"
   echo "bench: PostgreSQL $(psql_at "$pg_uri" "SHOW server_version" | cut -d' ' -f1): $(server_settings "$pg_uri")"
+  [ "$pg_floor" != 1 ] || echo "bench: BENCH_PG_FLOOR=1: the five filter indexes are dropped in phases 1 and 2 (a measurement of the ceiling, not a configuration)"
   echo "bench: ingest load: $nodes nodes x $per_node events = $total PotEvents per run (honeycomb_node_flood, seed $seed); cores with io_threads $io_threads"
 fi
 
