@@ -57,14 +57,15 @@ repo="$PWD"
 
 rounds="${BENCH_ROUNDS:-3}"
 batches="${BENCH_BATCHES:-49}"
-layouts="${BENCH_LAYOUTS:-btrees hashkeys src-lists lists blocks blocks-addr unique}"
+readonly known_layouts="btrees hashkeys src-lists lists blocks blocks-addr unique"
+layouts="${BENCH_LAYOUTS:-$known_layouts}"
 seed="${BENCH_SEED:-0.5}"
 readonly batch_rows=8192
 for tool in psql awk; do
   command -v "$tool" >/dev/null || die "$tool not found (psql: Debian package postgresql-client)"
 done
 for l in $layouts; do
-  case "$l" in btrees | hashkeys | src-lists | lists | blocks | blocks-addr | unique) ;; *) die "BENCH_LAYOUTS: unknown layout '$l'" ;; esac
+  [[ " $known_layouts " == *" $l "* ]] || die "BENCH_LAYOUTS: unknown layout '$l' (known: $known_layouts)"
 done
 
 work="$(mktemp -d /tmp/honeycomb-bench-layouts.XXXXXX)"
@@ -186,15 +187,17 @@ SQL
         max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);
         CREATE INDEX event_src_key ON event_src(key, max_us);"
       ;;
-    lists)
+  esac
+  case "$1" in
+    lists | blocks | blocks-addr)
       echo "CREATE TABLE event_postings(kind smallint NOT NULL, key bytea NOT NULL, blk bigint NOT NULL,
-        min_us bigint NOT NULL, max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);
-        CREATE INDEX event_postings_key ON event_postings(kind, key, max_us);"
+        min_us bigint NOT NULL, max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);"
       ;;
+  esac
+  case "$1" in
+    lists) echo "CREATE INDEX event_postings_key ON event_postings(kind, key, max_us);" ;;
     blocks | blocks-addr)
-      echo "CREATE TABLE event_postings(kind smallint NOT NULL, key bytea NOT NULL, blk bigint NOT NULL,
-        min_us bigint NOT NULL, max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);
-        CREATE INDEX event_postings_key ON event_postings(kind, key, blk);
+      echo "CREATE INDEX event_postings_key ON event_postings(kind, key, blk);
         CREATE TABLE event_src_blk(blk bigint NOT NULL, key bytea NOT NULL, min_us bigint NOT NULL,
         max_us bigint NOT NULL, n integer NOT NULL, entries bytea NOT NULL);
         CREATE INDEX event_src_blk_key ON event_src_blk(blk, key);"
